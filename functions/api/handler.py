@@ -1,0 +1,56 @@
+"""The REST API behind API Gateway: one Powertools resolver, one router per stage that has routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError
+from functions.core.observability import logger, metrics, tracer
+from functions.core.settings import get_api_settings
+from functions.ingest.api import router as orders_router
+
+settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
+app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(orders_router)
+
+
+def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": code, "message": message}},
+    )
+
+
+@app.exception_handler(OrderNotFoundError)
+def _not_found(err: OrderNotFoundError) -> Response[dict[str, Any]]:
+    return _error(404, "NOT_FOUND", f"order {err} not found")
+
+
+@app.exception_handler(ConflictError)
+def _conflict(err: ConflictError) -> Response[dict[str, Any]]:
+    return _error(409, "CONFLICT", str(err))
+
+
+@app.exception_handler(IllegalTransitionError)
+def _illegal(err: IllegalTransitionError) -> Response[dict[str, Any]]:
+    return _error(409, "ILLEGAL_TRANSITION", str(err))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    body = event.get("body") or ""
+    if len(body.encode()) > settings.max_body_bytes:
+        return {
+            "statusCode": 413,
+            "headers": {"Content-Type": "application/json"},
+            "body": '{"error": {"code": "PAYLOAD_TOO_LARGE", "message": "body exceeds %d bytes"}}'
+            % settings.max_body_bytes,
+        }
+    return app.resolve(event, context)

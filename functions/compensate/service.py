@@ -1,0 +1,42 @@
+"""Compensation: after a stage failed for good, give back what the order holds and record why."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from functions.core import repository
+from functions.core.models import Failure, Reservation
+from functions.core.stage import StepError
+from functions.core.status import OrderStatus
+
+# The stage that was running when the order failed, told by the status it was left in.
+_STAGE_BY_STATUS = {
+    OrderStatus.RECEIVED: "review",
+    OrderStatus.APPROVED: "allocate",
+    OrderStatus.ALLOCATED: "ship",
+}
+
+
+class CompensationResult(BaseModel):
+    status: OrderStatus
+    released: list[Reservation] = []
+
+
+def compensate_order(order_id: str, execution_id: str | None, error: StepError) -> CompensationResult:
+    aggregate = repository.load_aggregate(order_id)
+    order = aggregate.order
+    if order.status not in _STAGE_BY_STATUS:
+        # Already terminal (a retried compensation) or past the point where anything can be given back.
+        return CompensationResult(status=order.status)
+    failure = Failure(stage=_STAGE_BY_STATUS[order.status], error=error.error, cause=error.cause[:1000])
+    repository.transition(
+        order,
+        OrderStatus.FAILED,
+        event_type="order.failed",
+        actor="stage:compensate",
+        execution_id=execution_id,
+        detail={"stage": failure.stage, "error": failure.error, "released": len(aggregate.reservations)},
+        set_fields={"failure": failure.model_dump()},
+        extra_items=repository.release_items(order_id, aggregate.reservations),
+    )
+    return CompensationResult(status=OrderStatus.FAILED, released=aggregate.reservations)

@@ -1,0 +1,1 @@
+"""Shared kernel of every stage: models, statuses, settings, clock, AWS clients and the data-access layer."""

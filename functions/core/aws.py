@@ -1,0 +1,34 @@
+"""AWS clients, created once per container and reused across invocations."""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+_lock = threading.Lock()  # boto3's default session is not safe to build clients from concurrently
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    with _lock:
+        return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def stepfunctions() -> SFNClient:
+    with _lock:
+        return boto3.client("stepfunctions", config=_CONFIG)
+
+
+def reset_clients() -> None:
+    dynamodb.cache_clear()
+    stepfunctions.cache_clear()

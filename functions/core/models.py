@@ -1,0 +1,166 @@
+"""The order as platforms send it and as the OMS keeps it (pydantic v2, validated at every boundary)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from functions.core.status import OrderStatus
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+PlatformName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
+PlatformOrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Address(_Strict):
+    name: Text
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")]
+    line1: Text
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Text
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Buyer(_Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")] | None = None
+
+
+class OrderLine(_Strict):
+    sku: Sku
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: Money
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Amounts(_Strict):
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    subtotal: Money
+    shipping: Money = Decimal("0")
+    discount: Money = Decimal("0")
+    tax: Money = Decimal("0")
+    total: Money
+
+
+class OrderIn(_Strict):
+    """The body a platform POSTs to /orders."""
+
+    platform: PlatformName
+    platform_order_id: PlatformOrderId
+    buyer: Buyer
+    shipping_address: Address
+    lines: list[OrderLine] = Field(min_length=1, max_length=100)
+    amounts: Amounts
+    placed_at: AwareDatetime
+    remark: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _unique_skus(self) -> OrderIn:
+        skus = [line.sku for line in self.lines]
+        if len(skus) != len(set(skus)):
+            raise ValueError("lines: each sku may appear once; merge quantities into one line")
+        return self
+
+    def fingerprint(self) -> str:
+        """Stable hash of the content: the same key with a different body is a conflict, not a resend."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def order_id_for(platform: str, platform_order_id: str) -> str:
+    """Deterministic id, so concurrent duplicates of one platform order collide on the same item.
+
+    Also a valid Step Functions execution name (<= 80 chars of [A-Za-z0-9-]).
+    """
+    digest = hashlib.sha256(f"{platform}\x1f{platform_order_id}".encode()).hexdigest()
+    return f"ord-{digest[:24]}"
+
+
+class RuleHit(_Strict):
+    code: str
+    message: str
+
+
+class ReviewOutcome(_Strict):
+    decision: Literal["approve", "hold", "reject"]
+    reasons: list[RuleHit] = []
+
+
+class Failure(_Strict):
+    stage: str
+    error: str
+    cause: str
+
+
+class Order(OrderIn):
+    """An order as stored: the platform's content plus what the OMS decided about it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: str
+    status: OrderStatus
+    version: int = Field(ge=1)
+    created_at: datetime
+    updated_at: datetime
+    request_hash: str
+    execution_arn: str | None = None
+    review: ReviewOutcome | None = None
+    failure: Failure | None = None
+    rejection: RuleHit | None = None
+    shipment_ids: list[str] = []
+
+
+class HistoryEvent(BaseModel):
+    """One entry of an order's timeline, appended in the same transaction as the change it records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: datetime
+    type: str
+    from_status: OrderStatus | None = None
+    to_status: OrderStatus
+    actor: str
+    execution_id: str | None = None
+    detail: dict[str, Any] = {}
+
+
+class StockLevel(BaseModel):
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class Reservation(BaseModel):
+    sku: str
+    warehouse: str
+    quantity: int = Field(ge=1)
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+    order_id: str
+    warehouse: str
+    carrier: str
+    tracking_number: str
+    lines: list[Reservation]
+    created_at: datetime

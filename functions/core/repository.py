@@ -1,0 +1,454 @@
+"""The one data-access module: every DynamoDB read and write of the OMS goes through here.
+
+Single-table layout (see docs/data-model.md):
+    ORDER#<id> / ORDER             the order (status, version, GSI1 keys)
+    ORDER#<id> / EVT#<seq>         its history, one item per state change
+    ORDER#<id> / RES#<sku>#<wh>    a stock reservation held for the order
+    ORDER#<id> / SHP#<shipment>    a shipment
+    SKU#<sku>  / WH#<warehouse>    stock of one SKU in one warehouse: on_hand, reserved, available
+
+Every status change is one TransactWriteItems: a conditional update of the order (status and version
+must be what the caller read) plus the history event, plus whatever stock items the change moves. So
+a change and its record either both happen or neither does, and a stale writer is refused.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from functions.core import aws, clock
+from functions.core.errors import IllegalTransitionError, OrderNotFoundError, TransientError
+from functions.core.models import HistoryEvent, Order, Reservation, Shipment, StockLevel
+from functions.core.settings import get_settings
+from functions.core.status import OrderStatus, can_transition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+ORDER_SK = "ORDER"
+TransactItem = dict[str, Any]
+
+
+def _av(value: Any) -> Any:
+    return _ser.serialize(value)
+
+
+def _item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _av(v) for k, v in values.items() if v is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _unwrap(_de.deserialize(v)) for k, v in item.items()}
+
+
+def _unwrap(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; counters are ints."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def _status_index_keys(order_id: str, status: OrderStatus, at: str) -> dict[str, str]:
+    """GSI1 is sharded by order id so one hot status never pins a single index partition."""
+    shard = zlib.crc32(order_id.encode()) % get_settings().status_index_shards
+    return {"gsi1pk": f"STATUS#{status}#{shard}", "gsi1sk": f"{at}#{order_id}"}
+
+
+@dataclass(frozen=True)
+class TransactionRejected(Exception):
+    """A transaction was cancelled because one of the caller's extra items failed its condition."""
+
+    failed_indexes: list[int]
+    codes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OrderAggregate:
+    """Everything stored under one order, read with a single Query."""
+
+    order: Order
+    events: list[HistoryEvent]
+    reservations: list[Reservation]
+    shipments: list[Shipment]
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _order_item(order: Order) -> dict[str, Any]:
+    doc = order.model_dump(mode="json", exclude_none=True)
+    keys = _status_index_keys(order.order_id, order.status, doc["updated_at"])
+    return _item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **doc})
+
+
+def _event_item(order_id: str, event: HistoryEvent) -> dict[str, Any]:
+    doc = event.model_dump(mode="json", exclude_none=True)
+    return _item({"pk": order_pk(order_id), "sk": f"EVT#{event.seq:08d}", **doc})
+
+
+def create_order(order: Order, event: HistoryEvent) -> bool:
+    """Store a new order with its first history event. False when the order id already exists."""
+    table = get_settings().table_name
+    items: list[TransactWriteItemTypeDef] = [
+        {"Put": {"TableName": table, "Item": _order_item(order), "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Put": {"TableName": table, "Item": _event_item(order.order_id, event)}},
+    ]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def get_order(order_id: str, *, consistent: bool = True) -> Order:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+        ConsistentRead=consistent,
+    )
+    if "Item" not in response:
+        raise OrderNotFoundError(order_id)
+    return Order.model_validate(_plain(response["Item"]))
+
+
+def find_order(order_id: str) -> Order | None:
+    try:
+        return get_order(order_id)
+    except OrderNotFoundError:
+        return None
+
+
+def load_aggregate(order_id: str) -> OrderAggregate:
+    items = _query_all(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": _av(order_pk(order_id))},
+        ConsistentRead=True,
+    )
+    order: Order | None = None
+    events: list[HistoryEvent] = []
+    reservations: list[Reservation] = []
+    shipments: list[Shipment] = []
+    for raw in items:
+        sk = raw["sk"]
+        if sk == ORDER_SK:
+            order = Order.model_validate(raw)
+        elif sk.startswith("EVT#"):
+            events.append(HistoryEvent.model_validate(raw))
+        elif sk.startswith("RES#"):
+            reservations.append(Reservation.model_validate(raw))
+        elif sk.startswith("SHP#"):
+            shipments.append(Shipment.model_validate(raw))
+    if order is None:
+        raise OrderNotFoundError(order_id)
+    return OrderAggregate(order, events, reservations, shipments)
+
+
+def set_execution_arn(order_id: str, execution_arn: str) -> None:
+    aws.dynamodb().update_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+        UpdateExpression="SET execution_arn = :arn",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":arn": _av(execution_arn)},
+    )
+
+
+def transition(
+    order: Order,
+    target: OrderStatus,
+    *,
+    event_type: str,
+    actor: str,
+    execution_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    set_fields: dict[str, Any] | None = None,
+    extra_items: Sequence[TransactItem] = (),
+) -> Order:
+    """Move `order` to `target`, append the history event and apply `extra_items`, all or nothing.
+
+    Idempotent: if the order already is in `target` (a retried task), the stored order is returned
+    unchanged. A change that is not legal from the order's current status raises IllegalTransitionError.
+    If one of `extra_items` fails its condition, TransactionRejected names which (index into extra_items).
+    """
+    if order.status == target:
+        return order
+    if not can_transition(order.status, target):
+        raise IllegalTransitionError(order.order_id, order.status, target)
+
+    at = clock.now()
+    at_iso = at.isoformat()
+    seq = order.version + 1
+    event = HistoryEvent(
+        seq=seq,
+        at=at,
+        type=event_type,
+        from_status=order.status,
+        to_status=target,
+        actor=actor,
+        execution_id=execution_id,
+        detail=detail or {},
+    )
+    fields: dict[str, Any] = {
+        "status": target.value,
+        "version": seq,
+        "updated_at": at_iso,
+        **_status_index_keys(order.order_id, target, at_iso),
+        **(set_fields or {}),
+    }
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    table = get_settings().table_name
+    items: list[Any] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
+                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    **values,
+                    ":expected_status": _av(order.status.value),
+                    ":expected_version": _av(order.version),
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        *extra_items,
+    ]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if not codes:
+            raise _translate(err) from err
+        if codes[0] == "ConditionalCheckFailed" or codes[1] == "ConditionalCheckFailed":
+            current = get_order(order.order_id)
+            if current.status == target:
+                return current  # someone (a retry of this very task) already applied it
+            if can_transition(current.status, target) and current.version != order.version:
+                raise TransientError(f"order {order.order_id} changed concurrently; retry") from err
+            raise IllegalTransitionError(order.order_id, current.status, target) from err
+        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes[2:]) from err
+        raise TransientError(f"transaction cancelled: {codes}") from err
+    data = order.model_dump()
+    data.update(status=target, version=seq, updated_at=at, **(set_fields or {}))
+    return Order.model_validate(data)
+
+
+def list_orders_by_status(status: OrderStatus, limit: int = 100) -> list[Order]:
+    """Newest first across all shards of the status index (eventually consistent)."""
+    found: list[dict[str, Any]] = []
+    for shard in range(get_settings().status_index_shards):
+        found.extend(
+            _query_all(
+                IndexName="GSI1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": _av(f"STATUS#{status}#{shard}")},
+                ScanIndexForward=False,
+                Limit=limit,
+                max_items=limit,
+            )
+        )
+    found.sort(key=lambda raw: raw["gsi1sk"], reverse=True)
+    return [Order.model_validate(raw) for raw in found[:limit]]
+
+
+# ---------------------------------------------------------------- stock
+
+
+def _stock_key(sku: str, warehouse: str) -> dict[str, Any]:
+    return {"pk": _av(f"SKU#{sku}"), "sk": _av(f"WH#{warehouse}")}
+
+
+def set_stock(sku: str, warehouse: str, on_hand: int) -> None:
+    """Make `on_hand` the counted stock; what is reserved stays reserved, so it may not go below that."""
+    zero = _av(0)
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key=_stock_key(sku, warehouse),
+            UpdateExpression=(
+                "SET on_hand = :on_hand, reserved = if_not_exists(reserved, :zero), "
+                "available = :on_hand - if_not_exists(reserved, :zero), sku = :sku, warehouse = :wh, "
+                "updated_at = :at"
+            ),
+            ConditionExpression="attribute_not_exists(reserved) OR reserved <= :on_hand",
+            ExpressionAttributeValues={
+                ":on_hand": _av(on_hand),
+                ":zero": zero,
+                ":sku": _av(sku),
+                ":wh": _av(warehouse),
+                ":at": _av(clock.now().isoformat()),
+            },
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise ValueError(f"{sku}@{warehouse}: on_hand {on_hand} is below what is already reserved") from err
+        raise _translate(err) from err
+
+
+def get_stock(sku: str) -> list[StockLevel]:
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :wh)",
+        ExpressionAttributeValues={":pk": _av(f"SKU#{sku}"), ":wh": _av("WH#")},
+        ConsistentRead=True,
+    )
+    return [StockLevel.model_validate(raw) for raw in items]
+
+
+def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
+    """Per reservation: take from available (only if enough) and record it under the order (only once)."""
+    table = get_settings().table_name
+    items: list[TransactItem] = []
+    for r in reservations:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _stock_key(r.sku, r.warehouse),
+                    "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
+                    "ConditionExpression": "available >= :q",
+                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
+                }
+            }
+        )
+        items.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _item(
+                        {"pk": order_pk(order_id), "sk": f"RES#{r.sku}#{r.warehouse}", **r.model_dump()}
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+    return items
+
+
+def release_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
+    """Give reserved stock back to available; each reservation can be released once."""
+    return _consume_reservations(
+        order_id, reservations, "SET available = available + :q, reserved = reserved - :q"
+    )
+
+
+def ship_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
+    """Stock leaves the warehouse: reserved and on_hand both drop; the reservation is used up."""
+    return _consume_reservations(
+        order_id, reservations, "SET on_hand = on_hand - :q, reserved = reserved - :q"
+    )
+
+
+def _consume_reservations(
+    order_id: str, reservations: Iterable[Reservation], stock_update: str
+) -> list[TransactItem]:
+    table = get_settings().table_name
+    items: list[TransactItem] = []
+    for r in reservations:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _stock_key(r.sku, r.warehouse),
+                    "UpdateExpression": stock_update,
+                    "ConditionExpression": "reserved >= :q",
+                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
+                }
+            }
+        )
+        items.append(
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"RES#{r.sku}#{r.warehouse}")},
+                    "ConditionExpression": "quantity = :q",
+                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
+                }
+            }
+        )
+    return items
+
+
+def shipment_item(shipment: Shipment) -> TransactItem:
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": order_pk(shipment.order_id),
+                    "sk": f"SHP#{shipment.shipment_id}",
+                    **shipment.model_dump(mode="json"),
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _query_all(max_items: int | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+    client = aws.dynamodb()
+    items: list[dict[str, Any]] = []
+    while True:
+        response = client.query(TableName=get_settings().table_name, **kwargs)
+        items.extend(_plain(raw) for raw in response.get("Items", []))
+        if "LastEvaluatedKey" not in response or (max_items is not None and len(items) >= max_items):
+            return items
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _cancellation_codes(err: ClientError) -> list[str]:
+    if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return []
+    reasons = err.response.get("CancellationReasons", [])  # type: ignore[typeddict-item]
+    return [str(r.get("Code", "None")) for r in reasons]
+
+
+_TRANSIENT = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+}
+
+
+def _translate(err: ClientError) -> Exception:
+    code = err.response.get("Error", {}).get("Code", "")
+    if code in _TRANSIENT or "TransactionConflict" in _cancellation_codes(err):
+        return TransientError(f"DynamoDB {code}")
+    return err

@@ -1,0 +1,27 @@
+"""What Step Functions passes to, and gets back from, every stage task."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StageInput(BaseModel):
+    """The state machine sends ids only; each stage reads the order itself (consistent read)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str = Field(pattern=r"^ord-[0-9a-f]{24}$")
+    execution_id: str | None = None
+
+
+class StepError(BaseModel):
+    """A caught error, as a Catch with ResultPath "$.error" records it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    error: str = Field(alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+
+class CompensateInput(StageInput):
+    error: StepError

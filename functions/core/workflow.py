@@ -1,0 +1,74 @@
+"""Starting and reading order executions (Step Functions)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.core import aws
+from functions.core.settings import get_api_settings
+
+
+def execution_arn_for(order_id: str) -> str:
+    """Execution ARNs are deterministic: the state machine ARN with the execution name appended."""
+    sm_arn = get_api_settings().state_machine_arn
+    return sm_arn.replace(":stateMachine:", ":execution:") + f":{order_id}"
+
+
+def start_order_workflow(order_id: str) -> str:
+    """Start the order's one execution, named after it; a second start of the same name is a no-op."""
+    try:
+        response = aws.stepfunctions().start_execution(
+            stateMachineArn=get_api_settings().state_machine_arn,
+            name=order_id,
+            input=json.dumps({"order_id": order_id}),
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return execution_arn_for(order_id)
+        raise
+    return response["executionArn"]
+
+
+def describe(execution_arn: str) -> dict[str, Any]:
+    response = aws.stepfunctions().describe_execution(executionArn=execution_arn)
+    return {
+        "status": response["status"],
+        "started_at": _iso(response.get("startDate")),
+        "stopped_at": _iso(response.get("stopDate")),
+        "error": response.get("error"),
+        "cause": response.get("cause"),
+    }
+
+
+def history(execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's events, each reduced to what an operator reads: when, what, which state, why."""
+    client = aws.stepfunctions()
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        response = client.get_execution_history(**kwargs)
+        events.extend(_summarise(e) for e in response["events"])  # type: ignore[arg-type]
+        if not response.get("nextToken"):
+            return events
+        kwargs["nextToken"] = response["nextToken"]
+
+
+def _summarise(event: dict[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"id": event["id"], "at": _iso(event["timestamp"]), "type": event["type"]}
+    for key, details in event.items():
+        if not key.endswith("EventDetails") or not isinstance(details, dict):
+            continue
+        if "name" in details:
+            summary["state"] = details["name"]
+        for field in ("error", "cause", "resourceType", "resource"):
+            if details.get(field):
+                summary[field] = str(details[field])[:500]
+    return summary
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,67 @@
+"""Routes for platforms posting orders and for reading an order and its timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from functions.core import repository, workflow
+from functions.core.models import OrderIn
+from functions.core.observability import bind_order
+from functions.ingest.service import ingest_order
+
+router = APIGatewayRouter()
+
+OrderIdPath = Annotated[str, Path(pattern=r"^ord-[0-9a-f]{24}$", description="OMS order id")]
+
+
+@router.post("/orders", summary="Receive an order from a platform", tags=["orders"])
+def post_order(order: OrderIn) -> Response[dict[str, Any]]:
+    result = ingest_order(order)
+    bind_order(result.order.order_id)
+    body = {
+        "order_id": result.order.order_id,
+        "status": result.order.status,
+        "execution_arn": result.order.execution_arn,
+        "created": result.created,
+    }
+    return Response(
+        status_code=201 if result.created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Location": f"/orders/{result.order.order_id}"},
+    )
+
+
+@router.get("/orders/<order_id>", summary="Read an order", tags=["orders"])
+def get_order(order_id: OrderIdPath) -> dict[str, Any]:
+    bind_order(order_id)
+    aggregate = repository.load_aggregate(order_id)
+    return {
+        **aggregate.order.model_dump(mode="json", exclude={"request_hash"}),
+        "reservations": [r.model_dump(mode="json") for r in aggregate.reservations],
+        "shipments": [s.model_dump(mode="json") for s in aggregate.shipments],
+    }
+
+
+@router.get("/orders/<order_id>/history", summary="An order's timeline with its execution", tags=["orders"])
+def get_history(order_id: OrderIdPath) -> dict[str, Any]:
+    bind_order(order_id)
+    aggregate = repository.load_aggregate(order_id)
+    timeline: list[dict[str, Any]] = [
+        {"source": "order", **event.model_dump(mode="json")} for event in aggregate.events
+    ]
+    execution: dict[str, Any] | None = None
+    if aggregate.order.execution_arn:
+        execution = {"arn": aggregate.order.execution_arn, **workflow.describe(aggregate.order.execution_arn)}
+        timeline += [{"source": "workflow", **event} for event in workflow.history(aggregate.order.execution_arn)]
+    timeline.sort(key=lambda entry: (entry["at"], entry["source"] == "order"))
+    return {
+        "order_id": order_id,
+        "status": aggregate.order.status,
+        "execution": execution,
+        "timeline": timeline,
+    }

@@ -1,0 +1,61 @@
+"""Ingest: store a platform's order exactly once and start its one workflow execution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.core import clock, repository, workflow
+from functions.core.errors import ConflictError
+from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
+from functions.core.observability import logger
+from functions.core.status import OrderStatus
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    order: Order
+    created: bool
+
+
+def ingest_order(order_in: OrderIn) -> IngestResult:
+    """Idempotent on (platform, platform_order_id), also when duplicates arrive at the same instant.
+
+    The order id is derived from that key, so duplicates race for one item and the conditional put lets
+    exactly one win. A resend with different content is a conflict. A resend also heals a crash between
+    storing the order and starting its execution: whoever finds no execution ARN starts it, and the
+    execution name (the order id) makes a second start a no-op.
+    """
+    order_id = order_id_for(order_in.platform, order_in.platform_order_id)
+    now = clock.now()
+    order = Order(
+        **order_in.model_dump(),
+        order_id=order_id,
+        status=OrderStatus.RECEIVED,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        request_hash=order_in.fingerprint(),
+    )
+    received = HistoryEvent(
+        seq=1,
+        at=now,
+        type="order.received",
+        to_status=OrderStatus.RECEIVED,
+        actor=f"platform:{order_in.platform}",
+        detail={"platform_order_id": order_in.platform_order_id, "lines": len(order_in.lines)},
+    )
+    created = repository.create_order(order, received)
+    if not created:
+        order = repository.get_order(order_id)
+        if order.request_hash != order_in.fingerprint():
+            raise ConflictError(
+                f"{order_in.platform} order {order_in.platform_order_id} was already received with other content"
+            )
+    if order.execution_arn is None:
+        arn = workflow.start_order_workflow(order_id)
+        repository.set_execution_arn(order_id, arn)
+        order = order.model_copy(update={"execution_arn": arn})
+    logger.info("order ingested", extra={"order_id": order_id, "created": created})
+    return IngestResult(order=order, created=created)
+
+

@@ -1,0 +1,291 @@
+"""The whole OMS on one machine: moto's AWS, the real state machine, the real handlers, one clock.
+
+Everything is created from template.yaml (tables, functions with their environment, the state machine
+with its substitutions), so what runs here is what `sam deploy` deploys.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from oms.local.clock import Clock, SystemClock, VirtualClock
+from oms.local.template import Resolver, Template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
+    "POWERTOOLS_DEV": "false",
+}
+RUNNING = {"RUNNING", "PENDING_REDRIVE"}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class LocalStack:
+    def __init__(self, clock: Clock | None = None, log_level: str = "WARNING") -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.log_level = log_level
+        self.template = Template.load()
+        self.table_names: dict[str, str] = {}
+        self.function_names: dict[str, str] = {}
+        self.state_machine_arns: dict[str, str] = {}
+        self.api_function = ""
+        self._mock: Any = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        os.environ.update(LOCAL_ENVIRONMENT)
+        os.environ["POWERTOOLS_LOG_LEVEL"] = self.log_level
+        from moto import mock_aws
+
+        from oms.local import moto_patches
+
+        moto_patches.install()
+        self.runtime = moto_patches.RUNTIME
+        self.runtime.clock = self.clock
+        self.runtime.handlers.clear()
+        self.runtime.before_invoke = None
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        import boto3
+
+        self.session = boto3.session.Session(region_name=REGION)
+        self.dynamodb = self.session.client("dynamodb")
+        self.sfn = self.session.client("stepfunctions")
+        self._create_tables()
+        self._create_functions()
+        self._create_state_machines()
+        self._configure_functions()
+        return self
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ resources from template.yaml
+
+    def _resolver(self) -> Resolver:
+        refs = {**self.table_names, **self.function_names, **self.state_machine_arns}
+        arns = {
+            **{lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" for lid, name in self.table_names.items()},
+            **{
+                lid: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+                for lid, name in self.function_names.items()
+            },
+            **self.state_machine_arns,
+        }
+        return Resolver(self.template, refs, arns, REGION, ACCOUNT)
+
+    def _create_tables(self) -> None:
+        for logical_id, resource in self.template.resources("AWS::DynamoDB::Table").items():
+            props = resource["Properties"]
+            name = props.get("TableName", logical_id)
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            self.dynamodb.create_table(**kwargs)
+            self.table_names[logical_id] = name
+
+    def _create_functions(self) -> None:
+        iam = self.session.client("iam")
+        role = iam.create_role(RoleName="oms-local-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lambda_client = self.session.client("lambda")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("README.txt", "handlers run in-process; see oms/local/moto_patches.py")
+        for spec in self.template.functions():
+            lambda_client.create_function(
+                FunctionName=spec.logical_id,
+                Runtime="python3.12",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": code.getvalue()},
+                MemorySize=spec.memory_mb,
+                Timeout=spec.timeout_s,
+            )
+            self.function_names[spec.logical_id] = spec.logical_id
+
+    def _create_state_machines(self) -> None:
+        role = f"arn:aws:iam::{ACCOUNT}:role/oms-local-states"
+        resolver = self._resolver()
+        for logical_id, (definition, substitutions) in self.template.state_machines().items():
+            text = json.dumps(definition)
+            for key, value in substitutions.items():
+                text = text.replace("${%s}" % key, resolver.resolve(value))
+            arn = self.sfn.create_state_machine(name=logical_id, definition=text, roleArn=role, type="STANDARD")[
+                "stateMachineArn"
+            ]
+            self.state_machine_arns[logical_id] = arn
+
+    def _configure_functions(self) -> None:
+        """One process hosts every function, so their environments are merged once, at start-up."""
+        resolver = self._resolver()
+        merged: dict[str, str] = {}
+        specs = self.template.functions()
+        for spec in specs:
+            for key, value in spec.environment.items():
+                resolved = str(resolver.resolve(value))
+                if merged.get(key, resolved) != resolved:
+                    raise RuntimeError(f"functions disagree on {key}; the local stack shares one environment")
+                merged[key] = resolved
+        merged["POWERTOOLS_LOG_LEVEL"] = self.log_level
+        os.environ.update(merged)
+
+        from functions.core import aws, clock, settings
+
+        settings.clear_settings_cache()
+        aws.reset_clients()
+        clock.use_clock(self.clock.now)
+        from oms.local.moto_patches import LambdaContext
+
+        for spec in specs:
+            module_name, attribute = spec.handler.rsplit(".", 1)
+            handler = getattr(importlib.import_module(module_name), attribute)
+            context = LambdaContext(
+                spec.logical_id,
+                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.logical_id}",
+                spec.memory_mb,
+                spec.timeout_s,
+                "",
+            )
+            self.runtime.handlers[spec.logical_id] = (handler, context)
+            if any(e.get("Type") == "Api" for e in self._events(spec.logical_id)):
+                self.api_function = spec.logical_id
+
+    def _events(self, logical_id: str) -> list[dict[str, Any]]:
+        props = self.template.raw["Resources"][logical_id]["Properties"]
+        return list(props.get("Events", {}).values())
+
+    @property
+    def order_state_machine_arn(self) -> str:
+        return self.state_machine_arns["OrderStateMachine"]
+
+    # ------------------------------------------------------------ API Gateway, without Docker
+
+    def request(
+        self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> HttpResponse:
+        """Turn an HTTP request into an API Gateway (REST, proxy) event and run the API function."""
+        parts = urlsplit(url)
+        raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
+        query: dict[str, list[str]] = {}
+        for pair in filter(None, parts.query.split("&")):
+            key, _, value = pair.partition("=")
+            query.setdefault(key, []).append(value)
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        request_id = self.runtime.next_request_id()
+        event = {
+            "resource": parts.path,
+            "path": parts.path,
+            "httpMethod": method.upper(),
+            "headers": all_headers,
+            "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "requestContext": {
+                "requestId": request_id,
+                "stage": "v1",
+                "httpMethod": method.upper(),
+                "path": f"/v1{parts.path}",
+                "resourcePath": parts.path,
+                "identity": {"sourceIp": "127.0.0.1"},
+                "accountId": ACCOUNT,
+                "apiId": "local",
+            },
+            "body": raw_body,
+            "isBase64Encoded": False,
+        }
+        response = self.runtime.invoke(self.api_function, event)
+        return HttpResponse(
+            status=int(response["statusCode"]),
+            headers={k: str(v) for k, v in (response.get("headers") or {}).items()},
+            body=response.get("body") or "",
+        )
+
+    # ------------------------------------------------------------ executions
+
+    def describe_execution(self, execution_arn: str) -> dict[str, Any]:
+        return self.sfn.describe_execution(executionArn=execution_arn)  # type: ignore[return-value]
+
+    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until the execution ends; on a virtual clock, jump to the next timer when all is idle."""
+        deadline = time.monotonic() + timeout
+        idle_polls = 0
+        while True:
+            described = self.describe_execution(execution_arn)
+            if described["status"] not in RUNNING:
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
+            idle_polls += 1
+            if isinstance(self.clock, VirtualClock) and idle_polls >= 3:
+                self.clock.advance_to_next_timer()
+                idle_polls = 0
+            time.sleep(0.005)
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    # ------------------------------------------------------------ counters
+
+    def counters(self) -> dict[str, Counter[str]]:
+        return {
+            "dynamodb": Counter(self.runtime.dynamodb_requests),
+            "lambda": Counter(self.runtime.lambda_invocations),
+        }
+
+
+@contextmanager
+def local_stack(clock: Clock | None = None, log_level: str = "WARNING") -> Iterator[LocalStack]:
+    stack = LocalStack(clock=clock, log_level=log_level).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

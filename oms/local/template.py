@@ -1,0 +1,139 @@
+"""Read template.yaml, the one source of truth for what exists, and resolve it for the local stack."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, !GetAtt ...) turned into their long form."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    environment: dict[str, Any]
+    memory_mb: int
+    timeout_s: int
+
+
+@dataclass
+class Template:
+    raw: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE) -> Template:
+        raw = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        params = {name: str(p.get("Default", "")) for name, p in raw.get("Parameters", {}).items()}
+        return cls(raw=raw, parameters=params)
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == kind}
+
+    def functions(self) -> list[FunctionSpec]:
+        defaults = self.raw.get("Globals", {}).get("Function", {})
+        specs = []
+        for logical_id, resource in self.resources("AWS::Serverless::Function").items():
+            props = {**defaults, **resource["Properties"]}
+            env = {
+                **defaults.get("Environment", {}).get("Variables", {}),
+                **resource["Properties"].get("Environment", {}).get("Variables", {}),
+            }
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    handler=props["Handler"],
+                    environment=env,
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    timeout_s=int(props.get("Timeout", 3)),
+                )
+            )
+        return specs
+
+    def state_machines(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """logical id -> (ASL definition with ${...} still in it, DefinitionSubstitutions)."""
+        machines = {}
+        for logical_id, resource in self.resources("AWS::Serverless::StateMachine").items():
+            props = resource["Properties"]
+            definition = json.loads((ROOT / props["DefinitionUri"]).read_text())
+            machines[logical_id] = (definition, props.get("DefinitionSubstitutions", {}))
+        return machines
+
+
+class Resolver:
+    """Evaluates the intrinsics the template uses against the local stack's physical names."""
+
+    def __init__(self, template: Template, refs: dict[str, str], arns: dict[str, str], region: str, account: str):
+        self.template, self.refs, self.arns = template, refs, arns
+        self.pseudo = {
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "oms-local",
+        }
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            return self._ref(value["Ref"])
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self._get_att(logical_id, attribute)
+        if "Fn::Sub" in value:
+            return self._sub(value["Fn::Sub"])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> str:
+        for table in (self.pseudo, self.template.parameters, self.refs):
+            if name in table:
+                return table[name]
+        raise KeyError(f"template.yaml: !Ref {name} names nothing the local stack knows")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn" and logical_id in self.arns:
+            return self.arns[logical_id]
+        if attribute == "Name":
+            return self._ref(logical_id).rsplit(":", 1)[-1]
+        raise KeyError(f"template.yaml: !GetAtt {logical_id}.{attribute} is not available locally")
+
+    def _sub(self, template: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name:
+                logical_id, attribute = name.split(".", 1)
+                return self._get_att(logical_id, attribute)
+            return self._ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, template)
