@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -47,10 +48,10 @@ def _illegal(err: IllegalTransitionError) -> Response[dict[str, Any]]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = event.get("body") or ""
     if len(body.encode()) > settings.max_body_bytes:
+        message = f"body exceeds {settings.max_body_bytes} bytes"
         return {
             "statusCode": 413,
             "headers": {"Content-Type": "application/json"},
-            "body": '{"error": {"code": "PAYLOAD_TOO_LARGE", "message": "body exceeds %d bytes"}}'
-            % settings.max_body_bytes,
+            "body": json.dumps({"error": {"code": "PAYLOAD_TOO_LARGE", "message": message}}),
         }
     return app.resolve(event, context)

@@ -22,7 +22,5 @@ get_settings()
 def lambda_handler(event: CompensateInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)
     result = compensate_order(event.order_id, event.execution_id, event.error)
-    logger.warning(
-        "order compensated", extra={"error": event.error.error, "released": len(result.released)}
-    )
+    logger.warning("order compensated", extra={"error": event.error.error, "released": len(result.released)})
     return result.model_dump(mode="json")

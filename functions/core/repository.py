@@ -108,7 +108,13 @@ def create_order(order: Order, event: HistoryEvent) -> bool:
     """Store a new order with its first history event. False when the order id already exists."""
     table = get_settings().table_name
     items: list[TransactWriteItemTypeDef] = [
-        {"Put": {"TableName": table, "Item": _order_item(order), "ConditionExpression": "attribute_not_exists(pk)"}},
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _order_item(order),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
         {"Put": {"TableName": table, "Item": _event_item(order.order_id, event)}},
     ]
     try:
@@ -313,7 +319,9 @@ def set_stock(sku: str, warehouse: str, on_hand: int) -> None:
         )
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise ValueError(f"{sku}@{warehouse}: on_hand {on_hand} is below what is already reserved") from err
+            raise ValueError(
+                f"{sku}@{warehouse}: on_hand {on_hand} is below what is already reserved"
+            ) from err
         raise _translate(err) from err
 
 

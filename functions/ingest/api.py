@@ -57,7 +57,9 @@ def get_history(order_id: OrderIdPath) -> dict[str, Any]:
     execution: dict[str, Any] | None = None
     if aggregate.order.execution_arn:
         execution = {"arn": aggregate.order.execution_arn, **workflow.describe(aggregate.order.execution_arn)}
-        timeline += [{"source": "workflow", **event} for event in workflow.history(aggregate.order.execution_arn)]
+        timeline += [
+            {"source": "workflow", **event} for event in workflow.history(aggregate.order.execution_arn)
+        ]
     timeline.sort(key=lambda entry: (entry["at"], entry["source"] == "order"))
     return {
         "order_id": order_id,

@@ -49,7 +49,8 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         order = repository.get_order(order_id)
         if order.request_hash != order_in.fingerprint():
             raise ConflictError(
-                f"{order_in.platform} order {order_in.platform_order_id} was already received with other content"
+                f"{order_in.platform} order {order_in.platform_order_id} "
+                "was already received with other content"
             )
     if order.execution_arn is None:
         arn = workflow.start_order_workflow(order_id)
@@ -57,5 +58,3 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         order = order.model_copy(update={"execution_arn": arn})
     logger.info("order ingested", extra={"order_id": order_id, "created": created})
     return IngestResult(order=order, created=created)
-
-

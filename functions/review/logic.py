@@ -48,7 +48,9 @@ def totals_add_up(order: OrderIn, policy: ReviewPolicy) -> tuple[Severity, RuleH
 def address_complete(order: OrderIn, policy: ReviewPolicy) -> tuple[Severity, RuleHit] | None:
     address = order.shipping_address
     if address.country in POSTAL_CODE_REQUIRED and not address.postal_code:
-        return "hold", RuleHit(code="ADDRESS_INCOMPLETE", message=f"postal code missing for {address.country}")
+        return "hold", RuleHit(
+            code="ADDRESS_INCOMPLETE", message=f"postal code missing for {address.country}"
+        )
     if address.country in {"CN", "US", "CA", "AU"} and not address.region:
         return "hold", RuleHit(code="ADDRESS_INCOMPLETE", message="province/state missing")
     return None
@@ -56,10 +58,14 @@ def address_complete(order: OrderIn, policy: ReviewPolicy) -> tuple[Severity, Ru
 
 def high_value(order: OrderIn, policy: ReviewPolicy) -> tuple[Severity, RuleHit] | None:
     if order.amounts.total > policy.hold_above_total:
-        return "hold", RuleHit(code="HIGH_VALUE", message=f"total {order.amounts.total} above {policy.hold_above_total}")
+        return "hold", RuleHit(
+            code="HIGH_VALUE", message=f"total {order.amounts.total} above {policy.hold_above_total}"
+        )
     quantity = sum(line.quantity for line in order.lines)
     if quantity > policy.hold_above_quantity:
-        return "hold", RuleHit(code="HIGH_QUANTITY", message=f"{quantity} units above {policy.hold_above_quantity}")
+        return "hold", RuleHit(
+            code="HIGH_QUANTITY", message=f"{quantity} units above {policy.hold_above_quantity}"
+        )
     return None
 
 

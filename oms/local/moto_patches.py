@@ -96,20 +96,20 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    LambdaFunction._invoke_lambda = _route_lambda
+    setattr(LambdaFunction, "_invoke_lambda", _route_lambda)
 
     def wait_on_clock(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             RUNTIME.clock.sleep(wait_seconds, keep_waiting=env.is_running)
 
-    WaitFunction._wait_interval = wait_on_clock
+    setattr(WaitFunction, "_wait_interval", wait_on_clock)
 
     class _ClockTime:
         @staticmethod
         def sleep(seconds: float) -> None:
             RUNTIME.clock.sleep(seconds)
 
-    retrier_decl.time = _ClockTime  # type: ignore[assignment]
+    setattr(retrier_decl, "time", _ClockTime)
 
     original_call_action = DynamoHandler.call_action
 
@@ -118,7 +118,7 @@ def install() -> None:
             RUNTIME.dynamodb_requests[self._get_action()] += 1
             return original_call_action(self)
 
-    DynamoHandler.call_action = serialised_call_action
+    setattr(DynamoHandler, "call_action", serialised_call_action)
 
     client_lock = threading.Lock()
     original_client_for = boto_client.boto_client_for
@@ -131,4 +131,4 @@ def install() -> None:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         return cached_client_for(region, service)
 
-    lambda_eval_utils.boto_client_for = client_for
+    setattr(lambda_eval_utils, "boto_client_for", client_for)

@@ -26,7 +26,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+    "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials
     "AWS_SESSION_TOKEN": "local",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -100,7 +100,10 @@ class LocalStack:
     def _resolver(self) -> Resolver:
         refs = {**self.table_names, **self.function_names, **self.state_machine_arns}
         arns = {
-            **{lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}" for lid, name in self.table_names.items()},
+            **{
+                lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+                for lid, name in self.table_names.items()
+            },
             **{
                 lid: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
                 for lid, name in self.function_names.items()
@@ -149,10 +152,10 @@ class LocalStack:
         for logical_id, (definition, substitutions) in self.template.state_machines().items():
             text = json.dumps(definition)
             for key, value in substitutions.items():
-                text = text.replace("${%s}" % key, resolver.resolve(value))
-            arn = self.sfn.create_state_machine(name=logical_id, definition=text, roleArn=role, type="STANDARD")[
-                "stateMachineArn"
-            ]
+                text = text.replace(f"${{{key}}}", resolver.resolve(value))
+            arn = self.sfn.create_state_machine(
+                name=logical_id, definition=text, roleArn=role, type="STANDARD"
+            )["stateMachineArn"]
             self.state_machine_arns[logical_id] = arn
 
     def _configure_functions(self) -> None:
@@ -268,7 +271,7 @@ class LocalStack:
         kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
         while True:
             page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
+            events += [dict(e) for e in page["events"]]
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]

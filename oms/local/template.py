@@ -91,7 +91,9 @@ class Template:
 class Resolver:
     """Evaluates the intrinsics the template uses against the local stack's physical names."""
 
-    def __init__(self, template: Template, refs: dict[str, str], arns: dict[str, str], region: str, account: str):
+    def __init__(
+        self, template: Template, refs: dict[str, str], arns: dict[str, str], region: str, account: str
+    ):
         self.template, self.refs, self.arns = template, refs, arns
         self.pseudo = {
             "AWS::Region": region,

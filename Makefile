@@ -1,0 +1,55 @@
+# Two commands are all a newcomer needs:  make run  (the whole OMS locally)  and  make test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 3000
+
+.PHONY: install run test lint check-python simulate sam-validate clean
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+
+$(STAMP): pyproject.toml | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[local,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the OMS on 127.0.0.1:$(PORT), embedded AWS (moto), real state machine, real handlers
+run: install
+	$(VENV)/bin/oms serve --port $(PORT)
+
+## make test: lint, type-check, validate the template and the state machine, then every test
+test: lint
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/statelint --ignore=URI statemachine/*.asl.json
+
+simulate: install
+	$(VENV)/bin/oms simulate --orders 200 --seed 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+
+# ---------------------------------------------------------------------------------------------
+# `sam build` calls these (BuildMethod: makefile) with ARTIFACTS_DIR set. Functions carry only our
+# code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
+LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
+
+$(addprefix build-,$(LAMBDA_FUNCTIONS)):
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R functions "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+build-DependenciesLayer:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(ARTIFACTS_DIR)/python" \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
+		-r functions/requirements.txt
