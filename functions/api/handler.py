@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError
+from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings
 from functions.ingest.api import router as orders_router
@@ -35,6 +35,13 @@ def _not_found(err: OrderNotFoundError) -> Response[dict[str, Any]]:
 @app.exception_handler(ConflictError)
 def _conflict(err: ConflictError) -> Response[dict[str, Any]]:
     return _error(409, "CONFLICT", str(err))
+
+
+@app.exception_handler(TransientError)
+def _transient(err: TransientError) -> Response[dict[str, Any]]:
+    response = _error(503, "RETRY", f"temporarily unavailable, retry: {err}")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @app.exception_handler(IllegalTransitionError)

@@ -21,6 +21,6 @@ get_settings()
 @event_parser(model=CompensateInput)
 def lambda_handler(event: CompensateInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)
-    result = compensate_order(event.order_id, event.execution_id, event.error)
+    result = compensate_order(event.order_id, event.execution_id, event.error, event.stage)
     logger.warning("order compensated", extra={"error": event.error.error, "released": len(result.released)})
     return result.model_dump(mode="json")

@@ -9,7 +9,8 @@ from functions.core.models import Failure, Reservation
 from functions.core.stage import StepError
 from functions.core.status import OrderStatus
 
-# The stage that was running when the order failed, told by the status it was left in.
+# Statuses from which a failed order can still be compensated, with the stage that usually left it
+# there (used when the state machine did not say which stage failed).
 _STAGE_BY_STATUS = {
     OrderStatus.RECEIVED: "review",
     OrderStatus.APPROVED: "allocate",
@@ -22,13 +23,17 @@ class CompensationResult(BaseModel):
     released: list[Reservation] = []
 
 
-def compensate_order(order_id: str, execution_id: str | None, error: StepError) -> CompensationResult:
+def compensate_order(
+    order_id: str, execution_id: str | None, error: StepError, stage: str | None = None
+) -> CompensationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
     if order.status not in _STAGE_BY_STATUS:
         # Already terminal (a retried compensation) or past the point where anything can be given back.
         return CompensationResult(status=order.status)
-    failure = Failure(stage=_STAGE_BY_STATUS[order.status], error=error.error, cause=error.cause[:1000])
+    failure = Failure(
+        stage=stage or _STAGE_BY_STATUS[order.status], error=error.error, cause=error.cause[:1000]
+    )
     repository.transition(
         order,
         OrderStatus.FAILED,

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from functions.core.status import OrderStatus
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+# Quantized on the way in, so "10", "10.0" and "10.00" are the same amount everywhere after.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    AfterValidator(lambda amount: amount.quantize(Decimal("0.01"))),
+]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 PlatformName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
 PlatformOrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
@@ -54,9 +67,9 @@ class OrderLine(_Strict):
 class Amounts(_Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     subtotal: Money
-    shipping: Money = Decimal("0")
-    discount: Money = Decimal("0")
-    tax: Money = Decimal("0")
+    shipping: Money = Decimal("0.00")
+    discount: Money = Decimal("0.00")
+    tax: Money = Decimal("0.00")
     total: Money
 
 
@@ -72,16 +85,22 @@ class OrderIn(_Strict):
     placed_at: AwareDatetime
     remark: Annotated[str, StringConstraints(max_length=500)] | None = None
 
-    @model_validator(mode="after")
-    def _unique_skus(self) -> OrderIn:
-        skus = [line.sku for line in self.lines]
+    @field_validator("lines")
+    @classmethod
+    def _unique_skus(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        skus = [line.sku for line in lines]
         if len(skus) != len(set(skus)):
-            raise ValueError("lines: each sku may appear once; merge quantities into one line")
-        return self
+            raise ValueError("each sku may appear once; merge quantities into one line")
+        return lines
 
     def fingerprint(self) -> str:
-        """Stable hash of the content: the same key with a different body is a conflict, not a resend."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        """Stable hash of the content: the same key with a different body is a conflict, not a resend.
+
+        Amounts are already quantized and the time is taken in UTC, so equal values written
+        differently hash the same.
+        """
+        canonical = self.model_copy(update={"placed_at": self.placed_at.astimezone(UTC)})
+        return hashlib.sha256(canonical.model_dump_json().encode()).hexdigest()
 
 
 def order_id_for(platform: str, platform_order_id: str) -> str:

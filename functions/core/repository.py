@@ -424,6 +424,24 @@ def shipment_item(shipment: Shipment) -> TransactItem:
     }
 
 
+# ---------------------------------------------------------------- strategy center
+
+
+RULES_PK = "RULES"
+
+
+def get_current_rules() -> dict[str, Any] | None:
+    """The rule document in force (RULES / CURRENT), or None when none was ever stored."""
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(RULES_PK), "sk": _av("CURRENT")},
+    )
+    if "Item" not in response:
+        return None
+    document = _plain(response["Item"])
+    return {k: v for k, v in document.items() if k not in {"pk", "sk"}}
+
+
 # ---------------------------------------------------------------- helpers
 
 

@@ -25,3 +25,4 @@ class StepError(BaseModel):
 
 class CompensateInput(StageInput):
     error: StepError
+    stage: str | None = None  # set by the state machine's per-stage Catch

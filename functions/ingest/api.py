@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -60,7 +61,7 @@ def get_history(order_id: OrderIdPath) -> dict[str, Any]:
         timeline += [
             {"source": "workflow", **event} for event in workflow.history(aggregate.order.execution_arn)
         ]
-    timeline.sort(key=lambda entry: (entry["at"], entry["source"] == "order"))
+    timeline.sort(key=lambda entry: (datetime.fromisoformat(entry["at"]), entry["source"] == "order"))
     return {
         "order_id": order_id,
         "status": aggregate.order.status,

@@ -56,5 +56,5 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         arn = workflow.start_order_workflow(order_id)
         repository.set_execution_arn(order_id, arn)
         order = order.model_copy(update={"execution_arn": arn})
-    logger.info("order ingested", extra={"order_id": order_id, "created": created})
+    logger.info("order ingested", extra={"order_id": order_id, "first_receipt": created})
     return IngestResult(order=order, created=created)

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from functions.core.models import OrderIn, ReviewOutcome, RuleHit
+from functions.core.rules import ReviewRules
 
 Severity = Literal["hold", "reject"]
 
@@ -16,14 +15,8 @@ Severity = Literal["hold", "reject"]
 POSTAL_CODE_REQUIRED = frozenset({"CN", "US", "GB", "DE", "FR", "JP", "CA", "AU", "NL", "IT", "ES"})
 
 
-class ReviewPolicy(BaseModel):
-    """Thresholds of the review; the defaults are what a new shop starts with."""
-
-    model_config = ConfigDict(frozen=True)
-
-    hold_above_total: Decimal = Decimal("5000")
-    hold_above_quantity: int = 200
-    amount_tolerance: Decimal = Decimal("0.01")
+# The review's thresholds are the strategy center's review section.
+ReviewPolicy = ReviewRules
 
 
 Rule = Callable[[OrderIn, ReviewPolicy], tuple[Severity, RuleHit] | None]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functions.core import repository
 from functions.core.models import ReviewOutcome
+from functions.core.rules import active_rules
 from functions.core.status import OrderStatus
-from functions.review.logic import ReviewPolicy, review
+from functions.review.logic import review
 
 _STATUS_FOR = {
     "approve": OrderStatus.APPROVED,
@@ -18,7 +19,7 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
     order = repository.get_order(order_id)
     if order.review is not None and order.status != OrderStatus.RECEIVED:
         return order.review  # a retried task: the decision was already recorded
-    outcome = review(order, ReviewPolicy())
+    outcome = review(order, active_rules().review)
     repository.transition(
         order,
         _STATUS_FOR[outcome.decision],

@@ -2,7 +2,8 @@
 
 Measured patch points (shared/docs/local-aws.md):
 - every Lambda invocation passes `LambdaFunction._invoke_lambda`: routed to the in-process handler;
-- Wait states and Retry back-offs sleep on the injectable clock instead of wall time;
+- Wait states and Retry back-offs sleep on the injectable clock instead of wall time, and execution
+  history events are stamped by it;
 - DynamoDB is made to serialise requests as the real service serialises writes to an item, and each
   request is counted (DynamoDB requests per order is a benchmark figure);
 - the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe).
@@ -94,6 +95,7 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     setattr(LambdaFunction, "_invoke_lambda", _route_lambda)
@@ -103,6 +105,8 @@ def install() -> None:
             RUNTIME.clock.sleep(wait_seconds, keep_waiting=env.is_running)
 
     setattr(WaitFunction, "_wait_interval", wait_on_clock)
+    # Execution history on the same clock as the order's own events, so the merged timeline is in order.
+    setattr(EventManager, "_get_current_timestamp", staticmethod(lambda: RUNTIME.clock.now()))
 
     class _ClockTime:
         @staticmethod

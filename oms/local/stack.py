@@ -239,10 +239,12 @@ class LocalStack:
             "isBase64Encoded": False,
         }
         response = self.runtime.invoke(self.api_function, event)
+        headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            if values:  # API Gateway merges both header maps into the HTTP response
+                headers[key] = ", ".join(str(v) for v in values)
         return HttpResponse(
-            status=int(response["statusCode"]),
-            headers={k: str(v) for k, v in (response.get("headers") or {}).items()},
-            body=response.get("body") or "",
+            status=int(response["statusCode"]), headers=headers, body=response.get("body") or ""
         )
 
     # ------------------------------------------------------------ executions

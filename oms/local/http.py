@@ -1,0 +1,110 @@
+"""A real HTTP port in front of the local stack, so curl, browsers and SDKs can talk to the OMS.
+
+Every request, whatever its method, becomes `LocalStack.request(...)`: the same API Gateway proxy
+event the deployed API receives, run through the real API function. The server binds to loopback only:
+the local stack has no authentication, and a laptop's OMS must not be reachable from the network.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from oms.local.stack import LocalStack
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost"})
+# Headers the server computes itself; copying the function's would corrupt the framing.
+_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+# What API Gateway answers when the integration (the Lambda function) itself fails.
+_GATEWAY_ERROR = b'{"message": "Internal server error"}'
+
+
+class _OmsHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung client must not keep the process alive on shutdown
+
+    def __init__(self, address: tuple[str, int], stack: LocalStack, verbose: bool) -> None:
+        self.stack = stack
+        self.verbose = verbose
+        super().__init__(address, _ProxyHandler)
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: _OmsHTTPServer
+    protocol_version = "HTTP/1.1"  # keep-alive, and 100-continue for curl's larger bodies
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # BaseHTTPRequestHandler dispatches to do_<METHOD>; API Gateway accepts any method and lets the
+        # API decide (404/405), so every method token is routed the same way.
+        if name.startswith("do_") and name[3:].isupper():
+            return self._proxy
+        raise AttributeError(name)
+
+    def _proxy(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", errors="replace") if length > 0 else None
+        headers = dict(self.headers.items())  # repeated headers: the last wins, as in API Gateway's map
+        try:
+            response = self.server.stack.request(self.command, self.path, body, headers)
+        except Exception:  # the function crashed: API Gateway turns that into a 502
+            traceback.print_exc(file=sys.stderr)
+            self._write(502, {"Content-Type": "application/json"}, _GATEWAY_ERROR)
+            return
+        headers = dict(response.headers)
+        if response.body and not any(name.lower() == "content-type" for name in headers):
+            # Every body the API writes is JSON, and LocalStack.request currently drops the resolver's
+            # multiValueHeaders (where Content-Type travels); without this, clients see untyped bytes.
+            headers["Content-Type"] = "application/json"
+        self._write(response.status, headers, response.body.encode("utf-8"))
+
+    def _write(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class LocalHttpServer:
+    """A running server: `.port`, `.url`, `.shutdown()`; also a context manager."""
+
+    def __init__(self, httpd: _OmsHTTPServer) -> None:
+        self._httpd = httpd
+        self.host = str(httpd.server_address[0])
+        self.port = int(httpd.server_address[1])
+        self._thread = threading.Thread(target=httpd.serve_forever, name="oms-http", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def shutdown(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LocalHttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def serve(
+    stack: LocalStack, host: str = "127.0.0.1", port: int = 3000, *, verbose: bool = False
+) -> LocalHttpServer:
+    """Serve `stack` on host:port in a background thread (port 0 picks a free port)."""
+    if host not in LOOPBACK:
+        raise ValueError(f"the local OMS binds to loopback only, not {host!r}")
+    return LocalHttpServer(_OmsHTTPServer((host, port), stack, verbose))
