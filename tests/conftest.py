@@ -83,11 +83,17 @@ class Oms:
         self.stack = stack
 
     # ---------------------------------------------------------------- API
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> HttpResponse:
+        """Every test's HTTP call goes through here, so credentials are added in one place."""
+        return self.stack.request(method, path, body, headers)
+
     def post(self, body: Any) -> HttpResponse:
-        return self.stack.request("POST", "/orders", body)
+        return self.call("POST", "/orders", body)
 
     def get(self, order_id: str) -> HttpResponse:
-        return self.stack.request("GET", f"/orders/{order_id}")
+        return self.call("GET", f"/orders/{order_id}")
 
     def order(self, order_id: str) -> dict[str, Any]:
         response = self.get(order_id)
@@ -95,7 +101,7 @@ class Oms:
         return response.json()  # type: ignore[no-any-return]
 
     def history(self, order_id: str) -> HttpResponse:
-        return self.stack.request("GET", f"/orders/{order_id}/history")
+        return self.call("GET", f"/orders/{order_id}/history")
 
     def run(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """POST an order, wait for its execution to end; (the order as GET returns it, the execution)."""
