@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.allocate.api import router as inventory_router
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings
@@ -17,6 +18,7 @@ from functions.ingest.api import router as orders_router
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(inventory_router)
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:

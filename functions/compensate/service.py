@@ -14,6 +14,7 @@ from functions.core.status import OrderStatus
 _STAGE_BY_STATUS = {
     OrderStatus.RECEIVED: "review",
     OrderStatus.APPROVED: "allocate",
+    OrderStatus.BACKORDERED: "allocate",
     OrderStatus.ALLOCATED: "ship",
 }
 

@@ -23,3 +23,8 @@ class IllegalTransitionError(OmsError):
 
 class ConflictError(OmsError):
     """Same idempotency key, different content."""
+
+
+class StockAvailableError(OmsError):
+    """A backordered order has nothing to wait for (stock arrived, or it left BACKORDERED): allocate
+    again now. Raised by the AwaitStock task; the state machine catches it and goes back to Allocate."""

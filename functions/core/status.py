@@ -11,6 +11,9 @@ class OrderStatus(StrEnum):
     RECEIVED = "RECEIVED"  # stored, workflow started
     ON_HOLD = "ON_HOLD"  # review wants a person to decide
     APPROVED = "APPROVED"  # passed review, waiting for stock
+    BACKORDERED = (
+        "BACKORDERED"  # short of stock: waits for a restock (bounded), then allocates or is rejected
+    )
     ALLOCATED = "ALLOCATED"  # stock reserved for every physical line
     SHIPPED = "SHIPPED"  # handed to the carrier, stock left the warehouse
     DELIVERED = "DELIVERED"
@@ -30,7 +33,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
         {OrderStatus.APPROVED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
     OrderStatus.ON_HOLD: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.APPROVED: frozenset({OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}),
+    OrderStatus.APPROVED: frozenset(
+        {OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.REJECTED, *_CANCELLABLE}
+    ),
+    OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}),
     OrderStatus.ALLOCATED: frozenset({OrderStatus.SHIPPED, *_CANCELLABLE}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),

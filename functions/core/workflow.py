@@ -72,3 +72,14 @@ def _summarise(event: dict[str, Any]) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def resume_waiting_task(task_token: str, output: dict[str, Any]) -> bool:
+    """Complete a `.waitForTaskToken` task; False when it no longer waits (timed out, execution over)."""
+    try:
+        aws.stepfunctions().send_task_success(taskToken=task_token, output=json.dumps(output))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+            return False
+        raise
+    return True

@@ -1,38 +1,101 @@
-"""Ship stage: create the shipments and move reserved stock out of the warehouse, in one transaction."""
+"""Ship stage: create the shipments and move reserved stock out of the warehouse, in one transaction.
+
+Virtual lines (虚拟出库) get a virtual shipment and move no stock. Merged orders (合单) ship together:
+whichever of their Ship tasks runs first ships every order of the group that is still ALLOCATED, in
+one transaction; the others then find their order SHIPPED.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel
 
 from functions.core import clock, repository
-from functions.core.errors import IllegalTransitionError
+from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.models import Shipment
+from functions.core.repository import OrderAggregate, OrderChange, TransactItem
 from functions.core.status import OrderStatus
-from functions.ship.logic import plan_shipments
+from functions.ship.logic import plan_group_shipments, virtual_shipment
+
+ACTOR = "stage:ship"
+MAX_ROUNDS = 3
+MAX_TRANSACTION_ITEMS = 100
 
 
 class ShippingResult(BaseModel):
     shipments: list[Shipment]
 
 
+def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
+    """The order and, when it is merged, the other orders of its group that can still ship."""
+    merge = aggregate.order.merge
+    if merge is None:
+        return [aggregate]
+    ids = merge.orders
+    if merge.role == "member":
+        leader = repository.find_order(merge.group)
+        if leader is not None and leader.merge is not None:
+            ids = leader.merge.orders
+    members = [aggregate]
+    for other_id in ids:
+        if other_id == aggregate.order.order_id:
+            continue
+        other = repository.load_aggregate(other_id)
+        if other.order.status == OrderStatus.ALLOCATED:
+            members.append(other)
+    return members
+
+
+def _items_for(aggregate: OrderAggregate, shipments: list[Shipment]) -> list[TransactItem]:
+    order_id = aggregate.order.order_id
+    items = repository.ship_items(order_id, aggregate.reservations)
+    return items + [repository.shipment_item(s, order_id) for s in shipments]
+
+
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
-    aggregate = repository.load_aggregate(order_id)
-    order = aggregate.order
-    if order.status == OrderStatus.SHIPPED:
-        return ShippingResult(shipments=aggregate.shipments)
-    if order.status != OrderStatus.ALLOCATED:
-        raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
-    shipments = plan_shipments(order_id, aggregate.reservations, clock.now())
-    extra = repository.ship_items(order_id, aggregate.reservations)
-    extra += [repository.shipment_item(s) for s in shipments]
-    repository.transition(
-        order,
-        OrderStatus.SHIPPED,
-        event_type="order.shipped",
-        actor="stage:ship",
-        execution_id=execution_id,
-        detail={"shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]},
-        set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
-        extra_items=extra,
-    )
-    return ShippingResult(shipments=shipments)
+    for _ in range(MAX_ROUNDS):
+        aggregate = repository.load_aggregate(order_id)
+        order = aggregate.order
+        if order.status == OrderStatus.SHIPPED:
+            return ShippingResult(shipments=aggregate.shipments)
+        if order.status != OrderStatus.ALLOCATED:
+            raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
+        at = clock.now()
+        candidates = _group(aggregate)
+        views = plan_group_shipments(order_id, {a.order.order_id: a.reservations for a in candidates}, at)
+        changes: list[OrderChange] = []
+        extra: list[TransactItem] = []
+        for member in candidates:
+            member_id = member.order.order_id
+            shipments = views[member_id]
+            virtual = virtual_shipment(member_id, member.order.lines, at)
+            if virtual is not None:
+                shipments = [*shipments, virtual]
+            items = _items_for(member, shipments)
+            if changes and 2 * (len(changes) + 1) + len(extra) + len(items) > MAX_TRANSACTION_ITEMS:
+                continue  # too much for one transaction: that order ships on its own Ship task
+            views[member_id] = shipments
+            detail: dict[str, Any] = {
+                "shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]
+            }
+            if member_id != order_id:
+                detail["shipped_with"] = order_id
+            changes.append(
+                OrderChange(
+                    order=member.order,
+                    target=OrderStatus.SHIPPED,
+                    event_type="order.shipped",
+                    actor=ACTOR,
+                    execution_id=execution_id if member_id == order_id else None,
+                    detail=detail,
+                    set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
+                )
+            )
+            extra += items
+        try:
+            repository.apply_changes(changes, extra)
+        except TransientError:
+            continue  # an order of the group moved (or another Ship task shipped us): read again
+        return ShippingResult(shipments=views[order_id])
+    raise TransientError(f"order {order_id}: its group kept changing while shipping")

@@ -6,7 +6,9 @@ Measured patch points (shared/docs/local-aws.md):
   history events are stamped by it;
 - DynamoDB is made to serialise requests as the real service serialises writes to an item, and each
   request is counted (DynamoDB requests per order is a benchmark figure);
-- the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe).
+- the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe);
+- a `.waitForTaskToken` task with an explicit timeout times out on the injectable clock too (a
+  backordered order's restock wait: tests and `oms simulate` jump to it instead of sleeping).
 """
 
 from __future__ import annotations
@@ -136,3 +138,30 @@ def install() -> None:
         return cached_client_for(region, service)
 
     setattr(lambda_eval_utils, "boto_client_for", client_for)
+    _install_callback_timeout_on_clock()
+
+
+def _install_callback_timeout_on_clock() -> None:
+    """`.waitForTaskToken` with TimeoutSeconds(Path): wait on RUNTIME.clock, not wall time.
+
+    moto waits on a threading.Event for the callback. With an explicit timeout, sleep on the clock
+    instead, ending early when the callback (or an interruption) arrives; the clock sees a sleeper with
+    a deadline, so a virtual clock can jump to it when everything else is idle. Tasks without a timeout
+    (moto's default of 99999999 s) keep moto's behaviour: nobody should jump years ahead for them.
+    """
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+
+    task_class = callback_module.StateTaskServiceCallback
+    original = task_class._wait_for_task_token_timeout
+
+    def wait_on_clock(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        if timeout_seconds >= TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS:
+            return original(self, timeout_seconds, callback_endpoint)
+        notified = callback_endpoint._notify_event
+        RUNTIME.clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
+        return callback_endpoint.get_outcome()
+
+    setattr(task_class, "_wait_for_task_token_timeout", wait_on_clock)

@@ -14,7 +14,8 @@ S = OrderStatus
 EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
     S.RECEIVED: {S.APPROVED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
     S.ON_HOLD: {S.APPROVED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.APPROVED: {S.ALLOCATED, S.REJECTED, S.CANCELLED, S.FAILED},
+    S.APPROVED: {S.ALLOCATED, S.BACKORDERED, S.REJECTED, S.CANCELLED, S.FAILED},
+    S.BACKORDERED: {S.ALLOCATED, S.REJECTED, S.CANCELLED, S.FAILED},
     S.ALLOCATED: {S.SHIPPED, S.CANCELLED, S.FAILED},
     S.SHIPPED: {S.DELIVERED},
     S.DELIVERED: set(),
@@ -72,8 +73,8 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 def test_sources_of():
     assert sources_of(S.SHIPPED) == {S.ALLOCATED}
-    assert sources_of(S.ALLOCATED) == {S.APPROVED}
-    assert sources_of(S.FAILED) == {S.RECEIVED, S.ON_HOLD, S.APPROVED, S.ALLOCATED}
+    assert sources_of(S.ALLOCATED) == {S.APPROVED, S.BACKORDERED}
+    assert sources_of(S.FAILED) == {S.RECEIVED, S.ON_HOLD, S.APPROVED, S.BACKORDERED, S.ALLOCATED}
     assert sources_of(S.RECEIVED) == frozenset()
 
 
