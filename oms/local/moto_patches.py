@@ -161,7 +161,17 @@ def _install_callback_timeout_on_clock() -> None:
         if timeout_seconds >= TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS:
             return original(self, timeout_seconds, callback_endpoint)
         notified = callback_endpoint._notify_event
-        RUNTIME.clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
+        clock = RUNTIME.clock
+        wake = getattr(clock, "wake", None)
+        if wake is not None:
+            # The callback sets an Event; wake the clock's sleepers at once, so nobody sees this task
+            # idle in between and jumps the virtual clock to its timeout.
+            def relay() -> None:
+                notified.wait()
+                wake()
+
+            threading.Thread(target=relay, name="callback-relay", daemon=True).start()
+        clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
         return callback_endpoint.get_outcome()
 
     setattr(task_class, "_wait_for_task_token_timeout", wait_on_clock)
