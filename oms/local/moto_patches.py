@@ -8,7 +8,10 @@ Measured patch points (shared/docs/local-aws.md):
   request is counted (DynamoDB requests per order is a benchmark figure);
 - the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe);
 - a `.waitForTaskToken` task with an explicit timeout times out on the injectable clock too (a
-  backordered order's restock wait: tests and `oms simulate` jump to it instead of sleeping).
+  backordered order's restock wait: tests and `oms simulate` jump to it instead of sleeping);
+- a DynamoDB Query on the table's own key reads only that partition, and TransactWriteItems backs
+  up only the items it touches (moto sorts the whole table for every Query and deep-copies the whole
+  table once per item of every transaction, so each test and simulated order got slower than the last).
 """
 
 from __future__ import annotations
@@ -139,6 +142,8 @@ def install() -> None:
 
     setattr(lambda_eval_utils, "boto_client_for", client_for)
     _install_callback_timeout_on_clock()
+    _install_partition_query()
+    _install_targeted_transaction_rollback()
 
 
 def _install_callback_timeout_on_clock() -> None:
@@ -175,3 +180,94 @@ def _install_callback_timeout_on_clock() -> None:
         return callback_endpoint.get_outcome()
 
     setattr(task_class, "_wait_for_task_token_timeout", wait_on_clock)
+
+
+def _install_partition_query() -> None:
+    """Base-table Query: look the partition up instead of sorting and scanning every item of the table.
+
+    moto's Table.query (5.2.5) filters `self.all_items()`, which sorts the whole table, on each call.
+    For a query on the table's own hash key (no index), hand it just that partition's items; the rest
+    of moto's query (range conditions, order, paging, filters) runs unchanged on them.
+    """
+    from moto.dynamodb.models.table import Table
+
+    hint = threading.local()
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("index_name") is None and hash_key is not None and self.range_key_attr:
+            hint.partition = (self, hash_key)
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                hint.partition = None
+        return original_query(self, hash_key, *args, **kwargs)
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(hint, "partition", None)
+        if partition is not None and partition[0] is self:
+            found = self.items.get(partition[1], {})
+            return sorted(found.values(), key=lambda item: item.range_key)
+        return original_all_items(self)
+
+    setattr(Table, "query", query)
+    setattr(Table, "all_items", all_items)
+
+
+def _install_targeted_transaction_rollback() -> None:
+    """TransactWriteItems: back up the items the transaction touches, not whole tables.
+
+    moto (5.2.5) deep-copies the whole table for each item of a transaction, to put it back if one
+    item fails. Here the items are copied before the transaction and put back on failure; moto's own
+    whole-table backup becomes the table itself (its restore is then a no-op). Same outcome, cost
+    proportional to the transaction instead of to the table.
+    """
+    import copy
+
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class _CopyButNotTables:
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    setattr(dynamodb_models, "copy", _CopyButNotTables)
+    backend_class = dynamodb_models.DynamoDBBackend
+    original = backend_class.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups: list[tuple[Any, Any, Any, Any]] = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Item") if op_type == "Put" else op.get("Key")
+            if not key or table.hash_key_attr not in key:
+                continue
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+            if range_value is not None:
+                previous = table.items[hash_value].get(range_value) if hash_value in table.items else None
+            else:
+                previous = table.items.get(hash_value)
+            backups.append((table, hash_value, range_value, copy.deepcopy(previous)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, previous in reversed(backups):
+                if range_value is not None:
+                    if previous is None:
+                        table.items.get(hash_value, {}).pop(range_value, None)
+                    else:
+                        table.items[hash_value][range_value] = previous
+                elif previous is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = previous
+            raise
+
+    setattr(backend_class, "transact_write_items", transact_write_items)

@@ -10,6 +10,7 @@ import importlib
 import io
 import json
 import os
+import threading
 import time
 import zipfile
 from collections import Counter
@@ -56,6 +57,9 @@ class LocalStack:
         self.state_machine_arns: dict[str, str] = {}
         self.api_function = ""
         self._mock: Any = None
+        # One API function container: like Lambda, it runs one request at a time. (Powertools' resolver
+        # keeps the current request on the app object; concurrent requests saw each other's routes.)
+        self._api_container = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -238,7 +242,8 @@ class LocalStack:
             "body": raw_body,
             "isBase64Encoded": False,
         }
-        response = self.runtime.invoke(self.api_function, event)
+        with self._api_container:
+            response = self.runtime.invoke(self.api_function, event)
         headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
         for key, values in (response.get("multiValueHeaders") or {}).items():
             if values:  # API Gateway merges both header maps into the HTTP response
