@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core import aws
+from functions.core.errors import TransientError
 from functions.core.settings import get_api_settings
 
 
@@ -27,8 +28,12 @@ def start_order_workflow(order_id: str) -> str:
             input=json.dumps({"order_id": order_id}),
         )
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        code = err.response.get("Error", {}).get("Code")
+        if code == "ExecutionAlreadyExists":
             return execution_arn_for(order_id)
+        if code in {"ThrottlingException", "ServiceUnavailable", "InternalFailure"}:
+            # The order is stored; the platform's retry (503 + Retry-After) starts the execution.
+            raise TransientError(f"Step Functions {code}") from err
         raise
     return response["executionArn"]
 
