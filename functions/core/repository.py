@@ -449,10 +449,17 @@ class StoredRules:
     comment: str | None = None
 
 
+_RULES_META = {"pk", "sk", "saved_at", "saved_by", "comment"}
+
+
 def _stored_rules(raw: dict[str, Any]) -> StoredRules:
+    # Items written before versioning held the document itself, flat: read those as their document.
+    document = (
+        raw["document"] if "document" in raw else {k: v for k, v in raw.items() if k not in _RULES_META}
+    )
     return StoredRules(
-        version=int(raw["version"]),
-        document=raw["document"],
+        version=int(raw.get("version", document.get("version", 0))),
+        document=document,
         saved_at=raw.get("saved_at"),
         saved_by=raw.get("saved_by"),
         comment=raw.get("comment"),

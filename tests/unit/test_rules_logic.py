@@ -117,3 +117,16 @@ def test_compare_and_report_count_only_changed_decisions():
     assert summary.examined == 3
     assert summary.current_version == 7
     assert summary.transitions == {"approve->hold": 2}
+
+
+def test_stored_rules_items_are_read_versioned_or_flat():
+    from functions.core.repository import _stored_rules
+
+    doc = document(RuleSet(version=3))
+    versioned = _stored_rules(
+        {"pk": "RULES", "sk": "CURRENT", "version": 3, "document": doc, "saved_by": "u"}
+    )
+    assert (versioned.version, versioned.document, versioned.saved_by) == (3, doc, "u")
+    flat = _stored_rules({"pk": "RULES", "sk": "CURRENT", **doc})  # written before versioning existed
+    assert (flat.version, flat.document) == (3, doc)
+    assert RuleSet.model_validate(flat.document) == RuleSet(version=3)
