@@ -113,7 +113,7 @@ def wake_backorders(sku: str) -> int:
             break
         if not repository.remove_waitlist_entry(entry):
             continue
-        if workflow.resume_waiting_task(entry["task_token"], {"restocked": sku}):
+        if workflow.send_task_success(entry["task_token"], {"restocked": sku}):
             woken += 1
             demand += int(entry["quantity"])
     return woken

@@ -23,8 +23,9 @@ from functions.allocate.logic import (
     physical_lines,
     plan_allocation,
 )
-from functions.core import clock, repository
+from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
+from functions.core.interception import ensure_not_intercepted
 from functions.core.models import (
     AllocationInfo,
     MergeInfo,
@@ -49,7 +50,7 @@ _FINAL_REJECTIONS = {"OUT_OF_STOCK", "BACKORDER_EXPIRED", "ORDER_TOO_LARGE"}
 
 
 class AllocationResult(BaseModel):
-    outcome: Literal["allocated", "backordered", "out_of_stock"]
+    outcome: Literal["allocated", "backordered", "out_of_stock", "cancelled"]
     reservations: list[Reservation] = []
     short: list[str] = []
     # allocated: seconds to wait for the merge group to close before shipping (0: ship now);
@@ -117,8 +118,11 @@ def _result_for_allocated(order: Order, reservations: list[Reservation]) -> Allo
 def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    ensure_not_intercepted(order, "allocate")
     if order.status == OrderStatus.ALLOCATED:
         return _result_for_allocated(order, aggregate.reservations)
+    if order.status == OrderStatus.CANCELLED:
+        return AllocationResult(outcome="cancelled")  # e.g. cancelled while backordered
     if (
         order.status == OrderStatus.REJECTED
         and order.rejection is not None
@@ -149,6 +153,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
             continue
         except TransientError:
             current = repository.get_order(order_id)
+            ensure_not_intercepted(current, "allocate")  # an interception is what moved it, maybe
             if current.status == OrderStatus.ALLOCATED:
                 return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
             if current.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
@@ -171,6 +176,11 @@ def _too_large(order: Order) -> str:
         f"the order's {len(physical_lines(order.lines))} physical lines need more than "
         f"{MAX_TRANSACTION_ITEMS} stock movements in one transaction; split it into smaller orders"
     )
+
+
+def _leaving_backorder(order: Order) -> dict[str, Any]:
+    """Fields to reset when a backordered order moves on: the token its AwaitStock task waited on."""
+    return {repository.WAIT_TOKEN: None} if order.status == OrderStatus.BACKORDERED else {}
 
 
 def _backorder_cleanup(order: Order) -> list[TransactItem]:
@@ -203,7 +213,7 @@ def _commit_allocation(
     merge, leader_change, merge_items = _merge_plan(
         order, rules.allocation, budget=MAX_TRANSACTION_ITEMS - 2 - len(extra)
     )
-    set_fields: dict[str, Any] = {"allocation": info.model_dump(mode="json")}
+    set_fields: dict[str, Any] = {"allocation": info.model_dump(mode="json"), **_leaving_backorder(order)}
     if merge is not None:
         set_fields["merge"] = merge.model_dump(mode="json")
     detail: dict[str, Any] = {
@@ -297,7 +307,11 @@ def _record_rejection(
                 actor=ACTOR,
                 execution_id=execution_id,
                 detail={"code": reason.code, "short": [s.model_dump() for s in info.short]},
-                set_fields={"rejection": reason.model_dump(), "allocation": info.model_dump(mode="json")},
+                set_fields={
+                    "rejection": reason.model_dump(),
+                    "allocation": info.model_dump(mode="json"),
+                    **_leaving_backorder(order),
+                },
             )
         ],
         _backorder_cleanup(order),
@@ -373,10 +387,17 @@ def park_backorder(order_id: str, task_token: str) -> list[str]:
     is no longer backordered, or stock arrived between the allocation attempt and now (a restock that
     came before the token was here could not wake it), raise StockAvailableError: allocate again now.
     """
-    order = repository.get_order(order_id)
-    info = order.allocation
-    if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
-        raise StockAvailableError(f"order {order_id} is {order.status}: nothing to wait for")
+    for _ in range(MAX_PLANNING_ROUNDS):
+        order = repository.get_order(order_id)
+        ensure_not_intercepted(order, "allocate")
+        info = order.allocation
+        if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
+            raise StockAvailableError(f"order {order_id} is {order.status}: nothing to wait for")
+        # On the order too, so an interception can stop this wait at once (functions/intercept).
+        if repository.set_wait_token(order, task_token):
+            break
+    else:
+        raise TransientError(f"order {order_id} kept changing while parking it")
     need = {line.sku: line.quantity for line in physical_lines(order.lines)}
     for sku in info.waitlisted:
         repository.put_waitlist(sku, order_id, info.backordered_since, need.get(sku, 1), task_token)
@@ -421,6 +442,7 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
             return ReleaseResult(status=order.status)
         if order.status not in _RELEASABLE:
             raise IllegalTransitionError(order_id, order.status, OrderStatus.CANCELLED)
+        waiting = repository.get_wait_token(order_id) if order.status == OrderStatus.BACKORDERED else None
         try:
             repository.apply_changes(
                 [
@@ -434,11 +456,14 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
                             "reason": reason,
                             "released": [r.model_dump() for r in aggregate.reservations],
                         },
+                        set_fields=_leaving_backorder(order),
                     )
                 ],
                 repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
             )
         except TransientError:
             continue
+        if waiting is not None:  # its execution waits for a restock: let it end now (Allocate: cancelled)
+            workflow.send_task_success(waiting, {"cancelled": True})
         return ReleaseResult(status=OrderStatus.CANCELLED, released=aggregate.reservations)
     raise TransientError(f"order {order_id} kept changing while cancelling")

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError, TransientError
+from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.repository import OrderAggregate, OrderChange, TransactItem
 from functions.core.status import OrderStatus
@@ -42,8 +43,9 @@ def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
         if other_id == aggregate.order.order_id:
             continue
         other = repository.load_aggregate(other_id)
-        if other.order.status == OrderStatus.ALLOCATED:
-            members.append(other)
+        intercepted = other.order.interception is not None and other.order.interception.pending
+        if other.order.status == OrderStatus.ALLOCATED and not intercepted:
+            members.append(other)  # an intercepted member stops at its own next step instead
     return members
 
 
@@ -57,6 +59,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
     for _ in range(MAX_ROUNDS):
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
+        ensure_not_intercepted(order, "ship")
         if order.status == OrderStatus.SHIPPED:
             return ShippingResult(shipments=aggregate.shipments)
         if order.status != OrderStatus.ALLOCATED:

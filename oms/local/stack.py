@@ -57,9 +57,6 @@ class LocalStack:
         self.state_machine_arns: dict[str, str] = {}
         self.api_function = ""
         self._mock: Any = None
-        # One API function container: like Lambda, it runs one request at a time. (Powertools' resolver
-        # keeps the current request on the app object; concurrent requests saw each other's routes.)
-        self._api_container = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -74,6 +71,7 @@ class LocalStack:
         self.runtime = moto_patches.RUNTIME
         self.runtime.clock = self.clock
         self.runtime.handlers.clear()
+        self.runtime.serialised.clear()
         self.runtime.before_invoke = None
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
@@ -196,6 +194,8 @@ class LocalStack:
             self.runtime.handlers[spec.logical_id] = (handler, context)
             if any(e.get("Type") == "Api" for e in self._events(spec.logical_id)):
                 self.api_function = spec.logical_id
+                # The Powertools resolver keeps the current request on the app object.
+                self.runtime.serialised[spec.logical_id] = threading.Lock()
 
     def _events(self, logical_id: str) -> list[dict[str, Any]]:
         props = self.template.raw["Resources"][logical_id]["Properties"]
@@ -242,8 +242,7 @@ class LocalStack:
             "body": raw_body,
             "isBase64Encoded": False,
         }
-        with self._api_container:
-            response = self.runtime.invoke(self.api_function, event)
+        response = self.runtime.invoke(self.api_function, event)
         headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
         for key, values in (response.get("multiValueHeaders") or {}).items():
             if values:  # API Gateway merges both header maps into the HTTP response

@@ -28,13 +28,13 @@ def units_shipped(orders: list[dict], sku: str) -> int:
     )
 
 
-def test_sixty_orders_for_thirty_six_units_on_four_shards(oms, stack):
-    sku, stock, n = new_sku("HOT"), 36, 60
+def test_forty_eight_orders_for_thirty_units_on_four_shards(oms, stack):
+    sku, stock, n = new_sku("HOT"), 30, 48
     with allocation_rules(stack, hot_sku_shards={sku: 4}):
         assert sync(oms, sku, stock).status == 201
         assert len(repository.get_stock_shards(sku)) == 4
         with StockWatcher(sku) as watcher:
-            orders = race(oms, [order_body([(sku, 1)]) for _ in range(n)], threads=12)
+            orders = race(oms, [order_body([(sku, 1)]) for _ in range(n)], threads=10)
     watcher.assert_sane()
 
     statuses = Counter(order["status"] for order in orders)
