@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -447,58 +447,71 @@ def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Tr
 
 def release_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
     """Give reserved stock back to available; each reservation can be released once."""
-    return _consume_reservations(
-        order_id, reservations, "release", "SET available = available + :q, reserved = reserved - :q"
-    )
+    return _consume_reservations({order_id: reservations}, "release")
 
 
 def ship_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
     """Stock leaves the warehouse: reserved and on_hand both drop; the reservation is used up."""
-    return _consume_reservations(
-        order_id, reservations, "ship", "SET on_hand = on_hand - :q, reserved = reserved - :q"
-    )
+    return _consume_reservations({order_id: reservations}, "ship")
+
+
+def ship_group_items(reservations_by_order: Mapping[str, Iterable[Reservation]]) -> list[TransactItem]:
+    """合单: several orders' stock leaves together. One transaction may touch an item once, so each
+    counter moves once by the orders' total; the ledger still has one entry per order."""
+    return _consume_reservations(reservations_by_order, "ship")
+
+
+_CONSUME_UPDATES = {
+    "release": "SET available = available + :q, reserved = reserved - :q",
+    "ship": "SET on_hand = on_hand - :q, reserved = reserved - :q",
+}
 
 
 def _consume_reservations(
-    order_id: str, reservations: Iterable[Reservation], kind: str, stock_update: str
+    reservations_by_order: Mapping[str, Iterable[Reservation]], kind: str
 ) -> list[TransactItem]:
     table = get_settings().table_name
+    totals: dict[tuple[str, str, int], int] = {}
     items: list[TransactItem] = []
-    for r in reservations:
-        for shard, quantity in _shard_takes(r):
+    for order_id, reservations in reservations_by_order.items():
+        for r in reservations:
+            for shard, quantity in _shard_takes(r):
+                key = (r.sku, r.warehouse, shard)
+                totals[key] = totals.get(key, 0) + quantity
+                items.append(
+                    ledger_item(
+                        r.sku,
+                        r.warehouse,
+                        shard,
+                        kind,
+                        order_id,
+                        on_hand_delta=-quantity if kind == "ship" else 0,
+                        reserved_delta=-quantity,
+                    )
+                )
             items.append(
                 {
-                    "Update": {
+                    "Delete": {
                         "TableName": table,
-                        "Key": _stock_key(r.sku, r.warehouse, shard),
-                        "UpdateExpression": stock_update,
-                        "ConditionExpression": "reserved >= :q",
-                        "ExpressionAttributeValues": {":q": _av(quantity)},
+                        "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"RES#{r.sku}#{r.warehouse}")},
+                        "ConditionExpression": "quantity = :q",
+                        "ExpressionAttributeValues": {":q": _av(r.quantity)},
                     }
                 }
             )
-            items.append(
-                ledger_item(
-                    r.sku,
-                    r.warehouse,
-                    shard,
-                    kind,
-                    order_id,
-                    on_hand_delta=-quantity if kind == "ship" else 0,
-                    reserved_delta=-quantity,
-                )
-            )
-        items.append(
-            {
-                "Delete": {
-                    "TableName": table,
-                    "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"RES#{r.sku}#{r.warehouse}")},
-                    "ConditionExpression": "quantity = :q",
-                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
-                }
+    counters: list[TransactItem] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _stock_key(sku, warehouse, shard),
+                "UpdateExpression": _CONSUME_UPDATES[kind],
+                "ConditionExpression": "reserved >= :q",
+                "ExpressionAttributeValues": {":q": _av(quantity)},
             }
-        )
-    return items
+        }
+        for (sku, warehouse, shard), quantity in totals.items()
+    ]
+    return counters + items
 
 
 def shipment_item(shipment: Shipment, order_id: str | None = None) -> TransactItem:

@@ -49,10 +49,23 @@ def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
     return members
 
 
-def _items_for(aggregate: OrderAggregate, shipments: list[Shipment]) -> list[TransactItem]:
-    order_id = aggregate.order.order_id
-    items = repository.ship_items(order_id, aggregate.reservations)
-    return items + [repository.shipment_item(s, order_id) for s in shipments]
+def _fitting(candidates: list[OrderAggregate]) -> list[OrderAggregate]:
+    """The order (first) and as many of its group as one transaction holds; the rest ship on their own
+    Ship task. Cost per order: its update and event; per reservation a counter, a ledger entry per
+    shard and the reservation item (an upper bound: merged orders share counters); its shipment records."""
+    chosen: list[OrderAggregate] = []
+    budget = MAX_TRANSACTION_ITEMS
+    for member in candidates:
+        reservations = member.reservations
+        shipments = len({r.warehouse for r in reservations}) + any(
+            line.virtual for line in member.order.lines
+        )
+        cost = 2 + sum(2 * len(r.shards or {"0": 1}) + 1 for r in reservations) + shipments
+        if chosen and cost > budget:
+            continue
+        budget -= cost
+        chosen.append(member)
+    return chosen
 
 
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
@@ -65,20 +78,16 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         if order.status != OrderStatus.ALLOCATED:
             raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
         at = clock.now()
-        candidates = _group(aggregate)
-        views = plan_group_shipments(order_id, {a.order.order_id: a.reservations for a in candidates}, at)
+        members = _fitting(_group(aggregate))
+        views = plan_group_shipments(order_id, {m.order.order_id: m.reservations for m in members}, at)
         changes: list[OrderChange] = []
-        extra: list[TransactItem] = []
-        for member in candidates:
+        records: list[TransactItem] = []
+        for member in members:
             member_id = member.order.order_id
-            shipments = views[member_id]
             virtual = virtual_shipment(member_id, member.order.lines, at)
-            if virtual is not None:
-                shipments = [*shipments, virtual]
-            items = _items_for(member, shipments)
-            if changes and 2 * (len(changes) + 1) + len(extra) + len(items) > MAX_TRANSACTION_ITEMS:
-                continue  # too much for one transaction: that order ships on its own Ship task
+            shipments = views[member_id] + ([virtual] if virtual is not None else [])
             views[member_id] = shipments
+            records += [repository.shipment_item(s, member_id) for s in shipments]
             detail: dict[str, Any] = {
                 "shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]
             }
@@ -95,7 +104,8 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
                     set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
                 )
             )
-            extra += items
+        shipping = {m.order.order_id: m.reservations for m in members}
+        extra = repository.ship_group_items(shipping) + records
         try:
             repository.apply_changes(changes, extra)
         except TransientError:

@@ -8,35 +8,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from boto3.dynamodb.types import TypeSerializer
-
 from functions.allocate.inventory import audit_stock
-from functions.core.rules import AllocationRules, RuleSet
 
 T = TypeVar("T")
-_ser = TypeSerializer()
+
+
+ADMIN = {"X-Actor": "admin.stock-tests"}
 
 
 @contextmanager
-def allocation_rules(stack: Any, **fields: Any) -> Iterator[RuleSet]:
-    """Store a rule set whose allocation section has `fields`, for the duration of the block.
-
-    Written straight to the rule item the strategy center reads (RULES / CURRENT); the previous item is
-    put back afterwards, so tests sharing the session stack do not see each other's rules.
-    """
-    table = stack.table_names["OrdersTable"]
-    key = {"pk": {"S": "RULES"}, "sk": {"S": "CURRENT"}}
-    previous = stack.dynamodb.get_item(TableName=table, Key=key).get("Item")
-    rules = RuleSet(version=90_000 + len(fields), allocation=AllocationRules(**fields))
-    item = {k: _ser.serialize(v) for k, v in rules.model_dump().items()}
-    stack.dynamodb.put_item(TableName=table, Item={**key, **item})
+def allocation_rules(oms: Any, **fields: Any) -> Iterator[dict[str, Any]]:
+    """Store, through the strategy center (PUT /rules), a rule set whose allocation section has
+    `fields`, for the duration of the block; the rules in force before are stored again afterwards."""
+    before = oms.call("GET", "/rules").json()
+    document = {**before, "allocation": {**before["allocation"], **fields}, "comment": "stock test"}
+    stored = oms.call("PUT", "/rules", document, ADMIN)
+    assert stored.status == 200, stored.body
     try:
-        yield rules
+        yield stored.json()
     finally:
-        if previous is None:
-            stack.dynamodb.delete_item(TableName=table, Key=key)
-        else:
-            stack.dynamodb.put_item(TableName=table, Item=previous)
+        latest = oms.call("GET", "/rules").json()
+        restored = oms.call("PUT", "/rules", {**before, "version": latest["version"]}, ADMIN)
+        assert restored.status == 200, restored.body
 
 
 def sync(

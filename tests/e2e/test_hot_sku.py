@@ -30,7 +30,7 @@ def units_shipped(orders: list[dict], sku: str) -> int:
 
 def test_forty_eight_orders_for_thirty_units_on_four_shards(oms, stack):
     sku, stock, n = new_sku("HOT"), 30, 48
-    with allocation_rules(stack, hot_sku_shards={sku: 4}):
+    with allocation_rules(oms, hot_sku_shards={sku: 4}):
         assert sync(oms, sku, stock).status == 201
         assert len(repository.get_stock_shards(sku)) == 4
         with StockWatcher(sku) as watcher:
@@ -56,7 +56,7 @@ def test_uneven_orders_drain_every_shard_before_anyone_is_refused(oms, stack):
     sku, stock = new_sku("HOT"), 12
     quantities = random.Random(7).choices([1, 2, 3], k=10)  # 10 orders asking for more than 12 units
     assert sum(quantities) > stock
-    with allocation_rules(stack, hot_sku_shards={sku: 3}):
+    with allocation_rules(oms, hot_sku_shards={sku: 3}):
         sync(oms, sku, stock)
         orders = race(oms, [order_body([(sku, q)]) for q in quantities], threads=6)
 

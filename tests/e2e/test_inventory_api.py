@@ -156,7 +156,7 @@ def test_ledger_accounts_for_every_movement_and_release_is_idempotent(oms):
 
 def test_hot_sku_stock_is_spread_over_shards(oms, stack):
     sku = new_sku("HOT")
-    with allocation_rules(stack, hot_sku_shards={sku: 4}):
+    with allocation_rules(oms, hot_sku_shards={sku: 4}):
         answer = sync(oms, sku, 10)
     assert answer.status == 201
     assert sorted(m["on_hand_delta"] for m in answer.json()["movements"]) == [2, 2, 3, 3]

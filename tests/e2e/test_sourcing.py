@@ -48,7 +48,7 @@ def test_with_splitting_off_the_order_waits_for_one_warehouse_to_have_it_all(oms
     a, b = new_sku(), new_sku()
     oms.set_stock(a, 5)
     oms.set_stock(b, 5, warehouse="WH-EAST")
-    with allocation_rules(stack, allow_split=False, backorder_retry_minutes=30):
+    with allocation_rules(oms, allow_split=False, backorder_retry_minutes=30):
         posted = oms.post(order_body([(a, 1), (b, 1)]))
         order_id = posted.json()["order_id"]
         eventually(lambda: repository.waitlist(b), what="the order parked on the waitlist")
@@ -73,7 +73,7 @@ def test_the_warehouse_serving_the_shipping_region_is_chosen(oms, stack):
     for warehouse in ("WH-MAIN", "WH-EAST", "WH-WEST"):
         oms.set_stock(sku, 10, warehouse=warehouse)
     regions = {"WH-EAST": ["SH", "ZJ"], "WH-WEST": ["SC"]}
-    with allocation_rules(stack, warehouse_regions=regions):
+    with allocation_rules(oms, warehouse_regions=regions):
         shanghai, _ = oms.run(order_body([(sku, 1)], shipping_address=address(region="SH")))
         chengdu, _ = oms.run(order_body([(sku, 1)], shipping_address=address(city="Chengdu", region="SC")))
         beijing, _ = oms.run(order_body([(sku, 1)], shipping_address=address(city="Beijing", region="BJ")))
@@ -90,7 +90,7 @@ def test_the_warehouse_serving_the_shipping_region_is_chosen(oms, stack):
 def test_backordered_order_ships_when_a_restock_arrives(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 1)
-    with allocation_rules(stack, out_of_stock="backorder", backorder_retry_minutes=60):
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=60):
         posted = oms.post(order_body([(sku, 3)]))
         order_id = posted.json()["order_id"]
         eventually(lambda: repository.waitlist(sku), what="the order parked on the waitlist")
@@ -140,7 +140,7 @@ def test_backordered_order_ships_when_a_restock_arrives(oms, stack):
 def test_backordered_order_retries_after_the_interval_on_the_stack_clock(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 0)
-    with allocation_rules(stack, out_of_stock="backorder", backorder_retry_minutes=45):
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=45):
         posted = oms.post(order_body([(sku, 2)]))
         eventually(lambda: repository.waitlist(sku), what="the order parked on the waitlist")
         before = stack.clock.now()
@@ -158,7 +158,7 @@ def test_backordered_order_retries_after_the_interval_on_the_stack_clock(oms, st
 def test_backorder_is_bounded_and_ends_rejected_with_the_reason(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 1)
-    with allocation_rules(stack, out_of_stock="backorder", backorder_retry_minutes=25, backorder_max_hours=1):
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=25, backorder_max_hours=1):
         order, execution = oms.run(order_body([(sku, 2)]))
 
     assert execution["status"] == "SUCCEEDED"
@@ -189,7 +189,7 @@ def test_orders_of_one_buyer_to_one_address_within_the_window_ship_together(oms,
     for sku in (a, b, c):
         oms.set_stock(sku, 10)
     home = address(line1="8 Huaihai Rd")
-    with allocation_rules(stack, merge_window_minutes=30):
+    with allocation_rules(oms, merge_window_minutes=30):
         first = oms.post(order_body([(a, 1)], buyer={"id": "buyer-merge"}, shipping_address=home))
         first_id = first.json()["order_id"]
         eventually(lambda: oms.order(first_id)["status"] == "ALLOCATED", what="the first order allocated")
@@ -232,11 +232,34 @@ def test_orders_of_one_buyer_to_one_address_within_the_window_ship_together(oms,
         assert_conserved(sku)
 
 
+def test_merged_orders_for_the_same_sku_move_its_stock_once_with_a_ledger_entry_each(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 10)
+    with allocation_rules(oms, merge_window_minutes=30):
+        first = oms.post(order_body([(sku, 2)], buyer={"id": "buyer-same-sku"}))
+        eventually(lambda: oms.order(first.json()["order_id"])["status"] == "ALLOCATED", what="allocated")
+        second = oms.post(order_body([(sku, 3)], buyer={"id": "buyer-same-sku"}))
+        eventually(lambda: oms.order(second.json()["order_id"])["status"] == "ALLOCATED", what="allocated")
+        assert oms.stock(sku) == {"on_hand": 10, "reserved": 5, "available": 5}
+        executions = [oms.wait(p.json()["execution_arn"]) for p in (first, second)]
+
+    assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
+    a, b = (oms.order(p.json()["order_id"]) for p in (first, second))
+    assert a["status"] == b["status"] == "SHIPPED"
+    assert a["shipments"][0]["shipment_id"] == b["shipments"][0]["shipment_id"]
+    assert [line["quantity"] for line in a["shipments"][0]["lines"]] == [2]
+    assert [line["quantity"] for line in b["shipments"][0]["lines"]] == [3]
+    assert oms.stock(sku) == {"on_hand": 5, "reserved": 0, "available": 5}
+    ships = sorted((m.ref, m.on_hand_delta) for m in repository.stock_ledger(sku) if m.kind == "ship")
+    assert ships == sorted([(a["order_id"], -2), (b["order_id"], -3)])
+    assert_conserved(sku)
+
+
 def test_an_order_after_the_window_closed_ships_alone(oms, stack):
     a, b = new_sku(), new_sku()
     oms.set_stock(a, 5)
     oms.set_stock(b, 5)
-    with allocation_rules(stack, merge_window_minutes=10):
+    with allocation_rules(oms, merge_window_minutes=10):
         first, _ = oms.run(order_body([(a, 1)], buyer={"id": "buyer-late"}))
         second, _ = oms.run(order_body([(b, 1)], buyer={"id": "buyer-late"}))
     assert first["merge"]["orders"] == [first["order_id"]]

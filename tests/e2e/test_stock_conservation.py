@@ -42,7 +42,7 @@ WAREHOUSES = ("WH-A", "WH-B")
 
 
 class StockMachine(RuleBasedStateMachine):
-    stack = None  # set by the test: the session's local stack
+    oms = None  # set by the test: the driver of the session's local stack
 
     orders = Bundle("orders")
 
@@ -60,7 +60,7 @@ class StockMachine(RuleBasedStateMachine):
 
     @initialize(shards=st.integers(1, 3), a=st.integers(0, 6), b=st.integers(0, 6))
     def stock_up(self, shards: int, a: int, b: int) -> None:
-        self.rules.enter_context(allocation_rules(self.stack, hot_sku_shards={self.sku: shards}))
+        self.rules.enter_context(allocation_rules(self.oms, hot_sku_shards={self.sku: shards}))
         for warehouse, on_hand in zip(WAREHOUSES, (a, b), strict=True):
             self._sync(warehouse, on_hand)
 
@@ -145,13 +145,13 @@ class StockMachine(RuleBasedStateMachine):
             assert initial_and_syncs + by_kind.get("ship", 0) == self.on_hand[warehouse]
 
 
-def test_random_interleavings_conserve_stock(stack):
-    StockMachine.stack = stack
+def test_random_interleavings_conserve_stock(oms):
+    StockMachine.oms = oms
     run_state_machine_as_test(
         StockMachine,
         settings=settings(
-            max_examples=12,
-            stateful_step_count=14,
+            max_examples=20,
+            stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
             phases=[
