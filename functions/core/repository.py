@@ -6,6 +6,8 @@ Single-table layout (see docs/data-model.md):
     ORDER#<id> / RES#<sku>#<wh>    a stock reservation held for the order
     ORDER#<id> / SHP#<shipment>    a shipment
     SKU#<sku>  / WH#<warehouse>    stock of one SKU in one warehouse: on_hand, reserved, available
+    (stock shards, ledger, syncs, backorder waitlist, merge groups: see the stock section below and
+    docs/inventory.md)
 
 Every status change is one TransactWriteItems: a conditional update of the order (status and version
 must be what the caller read) plus the history event, plus whatever stock items the change moves. So
