@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from functions.allocate.service import release_order
 from functions.core import repository
 from tests.e2e.stock_support import allocation_rules, assert_conserved, eventually, sync
 from tests.factories import address, line, new_sku, order_body
+from tests.review_helpers import intercept
 
 pytestmark = pytest.mark.e2e
 
@@ -170,6 +172,60 @@ def test_backorder_is_bounded_and_ends_rejected_with_the_reason(oms, stack):
     assert oms.states_entered(order["execution_arn"])[-1] == "Rejected"
     assert repository.waitlist(sku) == []
     assert oms.stock(sku) == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_cancelling_a_backordered_order_ends_its_wait_at_once(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 0)
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=60):
+        posted = oms.post(order_body([(sku, 1)]))
+        order_id = posted.json()["order_id"]
+        eventually(lambda: repository.get_wait_token(order_id), what="the order waiting for stock")
+        before = stack.clock.now()
+        assert release_order(order_id, "buyer cancelled", "user:cs.zhang").status == "CANCELLED"
+        execution = oms.wait(posted.json()["execution_arn"])
+
+    assert execution["status"] == "SUCCEEDED"
+    assert stack.clock.now() == before  # not by the retry interval
+    assert oms.states_entered(posted.json()["execution_arn"])[-3:] == [
+        "Allocate",
+        "AllocationOutcome",
+        "Cancelled",
+    ]
+    order = oms.order(order_id)
+    assert order["status"] == "CANCELLED"
+    assert repository.get_wait_token(order_id) is None
+
+
+def test_a_backordered_order_can_be_intercepted_while_it_waits(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 0)
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=60):
+        posted = oms.post(order_body([(sku, 1)]))
+        order_id = posted.json()["order_id"]
+        eventually(lambda: repository.get_wait_token(order_id), what="the order waiting for stock")
+        answer = intercept(oms, order_id, "cancel", "buyer changed their mind")
+        assert answer.status == 202, answer.body
+        assert answer.json()["status"] == "BACKORDERED"
+        execution = oms.wait(posted.json()["execution_arn"])
+
+    assert execution["status"] == "SUCCEEDED"
+    order = oms.order(order_id)
+    assert order["status"] == "CANCELLED"
+    assert order["interception"]["stage"] == "allocate"
+    assert "AwaitStock" in oms.states_entered(order["execution_arn"])
+    assert oms.states_entered(order["execution_arn"])[-2:] == ["InterceptionOutcome", "Cancelled"]
+
+
+def test_an_order_needing_more_stock_movements_than_a_transaction_holds_is_refused_with_the_reason(oms):
+    skus = [new_sku() for _ in range(34)]  # 2 + 3 x 34 = 104 items: over DynamoDB's 100
+    for sku in skus:
+        oms.set_stock(sku, 5)
+    order, _ = oms.run(order_body([(sku, 1) for sku in skus]))
+    assert order["status"] == "REJECTED"
+    assert order["rejection"]["code"] == "ORDER_TOO_LARGE"
+    assert "34 physical lines" in order["rejection"]["message"]
+    assert all(oms.stock(sku) == {"on_hand": 5, "reserved": 0, "available": 5} for sku in skus)
 
 
 def test_out_of_stock_under_the_reject_rule_is_rejected_at_once(oms):
