@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from functions.allocate.service import release_order
-from functions.core import repository
+from functions.allocate.service import allocate_order, park_backorder, release_order
+from functions.core import clock, repository
+from functions.core.errors import StockAvailableError
+from functions.review.service import review_order
 from tests.e2e.stock_support import allocation_rules, assert_conserved, eventually, sync
-from tests.factories import address, line, new_sku, order_body
+from tests.factories import address, line, new_sku, order_body, stored_order
 from tests.review_helpers import intercept
 
 pytestmark = pytest.mark.e2e
@@ -172,6 +174,24 @@ def test_backorder_is_bounded_and_ends_rejected_with_the_reason(oms, stack):
     assert oms.states_entered(order["execution_arn"])[-1] == "Rejected"
     assert repository.waitlist(sku) == []
     assert oms.stock(sku) == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_stock_that_arrives_before_the_order_parks_sends_it_straight_back_to_allocate(oms):
+    """A restock between the failed attempt and the parking could not wake the order (no token yet):
+    parking re-checks and refuses to wait (the state machine catches StockAvailableError -> Allocate)."""
+    sku = new_sku()
+    oms.set_stock(sku, 0)
+    order, event = stored_order(order_body([(sku, 2)]), clock.now())
+    assert repository.create_order(order, event)
+    review_order(order.order_id, None)
+    with allocation_rules(oms, out_of_stock="backorder"):
+        assert allocate_order(order.order_id, None).outcome == "backordered"
+        assert park_backorder(order.order_id, "token-1") == [sku]  # nothing arrived: it waits
+        oms.set_stock(sku, 2)  # arrives without waking anyone
+        with pytest.raises(StockAvailableError):
+            park_backorder(order.order_id, "token-2")
+        assert allocate_order(order.order_id, None).outcome == "allocated"
+    assert repository.get_wait_token(order.order_id) is None
 
 
 def test_cancelling_a_backordered_order_ends_its_wait_at_once(oms, stack):
