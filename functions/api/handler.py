@@ -9,21 +9,26 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api import errors, openapi
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings
 from functions.ingest.api import router as orders_router
+from functions.search.api import router as search_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(search_router)
+errors.install(app)  # one error body for every 4xx/5xx, validation errors included
+openapi.install(app)  # GET /openapi.json
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": code, "message": message}},
+        body=errors.error_body(code, message),
     )
 
 
@@ -59,6 +64,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {
             "statusCode": 413,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"error": {"code": "PAYLOAD_TOO_LARGE", "message": message}}),
+            "body": json.dumps(errors.error_body("PAYLOAD_TOO_LARGE", message)),
         }
     return app.resolve(event, context)

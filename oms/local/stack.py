@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from oms.local.clock import Clock, SystemClock, VirtualClock
 from oms.local.template import Resolver, Template
@@ -210,8 +210,7 @@ class LocalStack:
         parts = urlsplit(url)
         raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
         query: dict[str, list[str]] = {}
-        for pair in filter(None, parts.query.split("&")):
-            key, _, value = pair.partition("=")
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):  # decoded, as API Gateway does
             query.setdefault(key, []).append(value)
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         request_id = self.runtime.next_request_id()
