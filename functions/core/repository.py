@@ -607,6 +607,36 @@ def get_current_rules() -> dict[str, Any] | None:
     return {k: v for k, v in document.items() if k not in {"pk", "sk"}}
 
 
+# ---------------------------------------------------------------- request signatures (replay guard)
+
+
+def remember_signature(platform: str, signature: str, expires_at: datetime) -> bool:
+    """Record a platform request signature; False when it was already seen (a replay).
+
+    The conditional put makes the check and the record one step, so two copies of a request racing
+    each other cannot both pass. `expires_at` lets DynamoDB's TTL delete the item once the signature's
+    timestamp is outside the replay window anyway (where the freshness check refuses it first).
+    """
+    try:
+        aws.dynamodb().put_item(
+            TableName=get_settings().table_name,
+            Item=_item(
+                {
+                    "pk": f"SIG#{platform}#{signature}",
+                    "sk": "SIG",
+                    "seen_at": clock.now().isoformat(),
+                    "expires_at": int(expires_at.timestamp()),
+                }
+            ),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
 # ---------------------------------------------------------------- helpers
 
 
