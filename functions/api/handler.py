@@ -14,6 +14,7 @@ from functions.core.errors import ConflictError, IllegalTransitionError, OrderNo
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
 from functions.ingest.api import router as orders_router
+from functions.reports.api import router as reports_router
 from functions.search.api import router as search_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
@@ -21,6 +22,7 @@ get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
 app.include_router(search_router)
+app.include_router(reports_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 
