@@ -146,6 +146,10 @@ class Oms:
     def anonymous(self) -> Oms:
         return Oms(self.stack, None)
 
+    def token(self, role: str = "admin", user: str = "test-admin") -> str:
+        """A staff token, as `oms token --role ROLE --user USER` mints it locally."""
+        return Credentials.staff_headers(role, user, self.stack.clock.now())["Authorization"].split(" ", 1)[1]
+
     def signature(self, platform: str, raw_body: str, secret: str | None = None) -> dict[str, str]:
         """Signature headers for `raw_body`, with a fresh timestamp (and another secret, to forge)."""
         return Credentials.platform_headers(platform, raw_body, self.stack, secret)

@@ -31,6 +31,7 @@ class OrderSummary(BaseModel):
     lines: int
     created_at: str
     updated_at: str
+    problem: str | None = None  # why it is held, rejected or failed, in one line
 
 
 class OrderList(BaseModel):
@@ -50,7 +51,18 @@ def summary(order: Order) -> OrderSummary:
         lines=len(order.lines),
         created_at=order.created_at.isoformat(),
         updated_at=order.updated_at.isoformat(),
+        problem=problem(order),
     )
+
+
+def problem(order: Order) -> str | None:
+    if order.failure is not None:
+        return f"{order.failure.stage}: {order.failure.error}"
+    if order.rejection is not None:
+        return f"{order.rejection.code}: {order.rejection.message}"
+    if order.review is not None and order.review.decision != "approve":
+        return ", ".join(f"{hit.code}: {hit.message}" for hit in order.review.reasons) or None
+    return None
 
 
 def _digest(search: OrderSearch, limit: int) -> str:
