@@ -119,18 +119,15 @@ def _review(args: argparse.Namespace) -> int:
     try:
         client = _client(args)
         if args.order_id is None:  # the held-order queue
-            page = client.call("GET", "/orders", query={"status": "ON_HOLD", "limit": 100})
-            table = Table(title="Held orders (decide: oms review ORDER_ID --approve|--reject)")
-            for column in ("order", "platform", "total", "received", "why"):
+            rows = _held(client, args.reason)
+            if args.json:
+                print(json.dumps(rows))
+                return 0
+            table = Table(title="Held orders, oldest first (decide: oms review ORDER_ID --approve|--reject)")
+            for column in ("order", "platform", "total", "held since", "why"):
                 table.add_column(column)
-            for o in page["items"]:
-                table.add_row(
-                    o["order_id"],
-                    o["platform"],
-                    f"{o['total']} {o['currency']}",
-                    o["created_at"][:19].replace("T", " "),
-                    o.get("problem") or "",
-                )
+            for row in rows:
+                table.add_row(*row)
             _console().print(table)
             return 0
         if args.decision is None:
@@ -145,6 +142,36 @@ def _review(args: argparse.Namespace) -> int:
         return _fail("review", err)
     print(json.dumps(answer) if args.json else f"{args.order_id}: {args.decision} accepted")
     return 0
+
+
+def _held(client: ApiClient, reason: str | None) -> list[list[str]]:
+    """The queue from GET /holds; from the status search where the OMS has no queue endpoint."""
+    try:
+        page = client.call("GET", "/holds", query={"reason": reason, "limit": 500})
+    except ApiError as err:
+        if err.status not in (403, 404):
+            raise
+        found = client.call("GET", "/orders", query={"status": "ON_HOLD", "limit": 100})
+        return [
+            [
+                o["order_id"],
+                o["platform"],
+                f"{o['total']} {o['currency']}",
+                o["created_at"][:19],
+                o.get("problem") or "",
+            ]
+            for o in found["items"]
+        ]
+    return [
+        [
+            e["order_id"],
+            e["platform"],
+            f"{e['total']} {e['currency']}",
+            e["held_since"][:19].replace("T", " "),
+            ", ".join(f"{r['code']}: {r['message']}" for r in e["reasons"]),
+        ]
+        for e in page["holds"]
+    ]
 
 
 # ---------------------------------------------------------------- report
@@ -239,6 +266,7 @@ def register(commands: Any) -> None:
     decision.add_argument("--approve", dest="decision", action="store_const", const="approve")
     decision.add_argument("--reject", dest="decision", action="store_const", const="reject")
     review.add_argument("--comment", help="why (kept on the order's timeline)")
+    review.add_argument("--reason", help="list only orders held for this reason code (e.g. HIGH_VALUE)")
     _connection(review, "ops")
     review.set_defaults(run=_review)
 

@@ -137,8 +137,9 @@ class Oms:
         self.stack = stack
         self.identity = identity  # ("auto", ""), ("staff", role), ("platform", name) or None
 
-    def as_role(self, role: str) -> Oms:
-        return Oms(self.stack, ("staff", role))
+    def as_role(self, role: str, user: str | None = None) -> Oms:
+        """Calls as a staff member with `role` (user `test-<role>` unless named)."""
+        return Oms(self.stack, ("staff", f"{role}:{user or 'test-' + role.replace('_', '-')}"))
 
     def as_platform(self, platform: str) -> Oms:
         return Oms(self.stack, ("platform", platform))
@@ -175,7 +176,8 @@ class Oms:
             return Credentials.staff_headers("admin", "test-admin", now)
         if kind == "platform":
             return Credentials.platform_headers(name, raw_body or "", self.stack)
-        return Credentials.staff_headers(name, f"test-{name.replace('_', '-')}", now)
+        role, user = name.split(":", 1)
+        return Credentials.staff_headers(role, user, now)
 
     def post(self, body: Any) -> HttpResponse:
         return self.call("POST", "/orders", body)

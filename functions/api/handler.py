@@ -10,17 +10,24 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api import errors, openapi, security
+from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
+from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
+from functions.intercept.api import router as intercept_router
 from functions.reports.api import router as reports_router
+from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(holds_router)
+app.include_router(intercept_router)
+app.include_router(rules_router)
 app.include_router(search_router)
 app.include_router(reports_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
@@ -50,6 +57,11 @@ def _transient(err: TransientError) -> Response[dict[str, Any]]:
     response = _error(503, "RETRY", f"temporarily unavailable, retry: {err}")
     response.headers["Retry-After"] = "1"
     return response
+
+
+@app.exception_handler(oms_errors.RefusedError)
+def _refused(err: oms_errors.RefusedError) -> Response[dict[str, Any]]:
+    return _error(err.status, err.code, err.message)
 
 
 @app.exception_handler(IllegalTransitionError)

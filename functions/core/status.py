@@ -29,9 +29,15 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.RECEIVED: frozenset(
         {OrderStatus.APPROVED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
-    OrderStatus.ON_HOLD: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.APPROVED: frozenset({OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.SHIPPED, *_CANCELLABLE}),
+    # ON_HOLD -> ALLOCATED: an order intercepted (action "hold") after allocation resumes with its stock.
+    OrderStatus.ON_HOLD: frozenset(
+        {OrderStatus.APPROVED, OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}
+    ),
+    # -> ON_HOLD: ops intercepted the order with action "hold" before it shipped.
+    OrderStatus.APPROVED: frozenset(
+        {OrderStatus.ALLOCATED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
+    ),
+    OrderStatus.ALLOCATED: frozenset({OrderStatus.SHIPPED, OrderStatus.ON_HOLD, *_CANCELLABLE}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.REJECTED: frozenset(),

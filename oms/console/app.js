@@ -257,6 +257,21 @@ function decideButtons(orderId, after) {
     h("button", { type: "button", class: "danger reject", onclick: () => decide("reject") }, "Reject"));
 }
 
+function holdsTable(entries, extra) {
+  const rows = entries.map((e) =>
+    h("tr", { "data-order": e.order_id },
+      h("td", {}, h("a", { href: `#/orders/${e.order_id}`, class: "order-link" }, e.order_id)),
+      h("td", {}, e.platform, h("div", { class: "muted" }, e.platform_order_id)),
+      h("td", {}, e.reasons.map((r) => h("div", {}, `${r.code}: ${r.message}`))),
+      h("td", { class: "num" }, `${e.total} ${e.currency}`),
+      h("td", {}, fmtTime(e.held_since), e.escalated ? h("div", { class: "status FAILED" }, "escalated") : null),
+      extra ? h("td", {}, extra(e)) : null));
+  return h("table", { class: "orders holds" },
+    h("thead", {}, h("tr", {}, ["Order", "Platform", "Why held", "Total", "Held since"].map((t) => h("th", {}, t)),
+      extra ? h("th", {}, "Decide") : null)),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing is held."))));
+}
+
 async function holdsView(params) {
   const canDecide = await hasRoute("POST", "/orders/{order_id}/review");
   const hasQueue = await hasRoute("GET", "/holds");
@@ -264,14 +279,17 @@ async function holdsView(params) {
   const results = h("div", { id: "results" });
   const note = canDecide ? null : h("p", { class: "note", id: "read-only-note" },
     "Read-only: this OMS has no POST /orders/{id}/review yet, so held orders cannot be approved or rejected here.");
-  show(h("h2", {}, "Held orders"), note, results);
   const extra = canDecide ? (o) => decideButtons(o.order_id, () => holdsView(params)) : null;
   if (hasQueue) {
-    const query = new URLSearchParams(reason ? { reason } : {});
+    const query = new URLSearchParams(reason ? { reason } : { limit: "500" });
     const page = await api("GET", `/holds?${query}`);
-    const items = (page.items || page.holds || page || []).map((x) => x.order || x);
-    results.replaceChildren(ordersTable(items.filter((o) => o.order_id && o.buyer), extra));
+    const reasons = h("p", { class: "muted", id: "hold-reasons" }, "By reason: ",
+      h("a", { href: "#/holds" }, "all"),
+      Object.entries(page.by_reason || {}).map(([code, n]) => [" · ", h("a", { href: `#/holds?reason=${encodeURIComponent(code)}` }, `${code} (${n})`)]));
+    show(h("h2", {}, reason ? `Held orders: ${reason}` : "Held orders (oldest first)"), note, reasons, results);
+    results.replaceChildren(holdsTable(page.holds || [], extra));
   } else {
+    show(h("h2", {}, "Held orders"), note, results);
     await pagedList(results, { status: "ON_HOLD", limit: "25" }, extra);
   }
 }

@@ -17,7 +17,12 @@ from typing import Any
 
 from oms.local.template import Template
 
-_SOURCE_ERRORS = {"UNAUTHORIZED": 401, "ACCESS_DENIED": 403, "AUTHORIZER_FAILURE": 500}
+_SOURCE_ERRORS = {
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "AUTHORIZER_FAILURE": 500,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+}
 
 
 @dataclass
@@ -44,17 +49,28 @@ class Gateway:
                 arn = auth["Authorizers"][name]["FunctionArn"]
                 self.authorizer_function = arn["Fn::GetAtt"][0]
             self.responses = props.get("GatewayResponses", {})
+        self.routes: list[tuple[str, re.Pattern[str]]] = []
         for event in events:
+            if event.get("Type") != "Api":
+                continue
             properties = event.get("Properties", {})
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(properties["Path"]))
+            route = (properties["Method"].upper(), re.compile(f"^{pattern}$"))
+            self.routes.append(route)
             if (properties.get("Auth") or {}).get("Authorizer") == "NONE":
-                pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(properties["Path"]))
-                self.public.append((properties["Method"].upper(), re.compile(f"^{pattern}$")))
+                self.public.append(route)
 
     def _is_public(self, method: str, path: str) -> bool:
         return any(m == method and p.match(path) for m, p in self.public)
 
+    def declares(self, method: str, path: str) -> bool:
+        """Whether template.yaml declares this route (API Gateway answers any other itself)."""
+        return any(m in (method.upper(), "ANY") and p.match(path) for m, p in self.routes)
+
     def authorize(self, invoke: Any, event: dict[str, Any]) -> Decision:
         method, path = event["httpMethod"], event["path"]
+        if self.routes and not self.declares(method, path):
+            return self._refuse("MISSING_AUTHENTICATION_TOKEN", {}, method, path)
         if self.authorizer_function is None or self._is_public(method, path):
             return Decision(context=None)
         method_arn = f"arn:aws:execute-api:{self.region}:{self.account}:local/v1/{method}{path}"
@@ -89,7 +105,7 @@ class Gateway:
             return Decision(context=context)
         return self._refuse("ACCESS_DENIED", context)
 
-    def _refuse(self, kind: str, context: dict[str, Any]) -> Decision:
+    def _refuse(self, kind: str, context: dict[str, Any], method: str = "", path: str = "") -> Decision:
         spec = self.responses.get(kind, {})
         template = (spec.get("ResponseTemplates") or {}).get("application/json")
         status = int(spec.get("StatusCode", _SOURCE_ERRORS[kind]))
@@ -100,4 +116,8 @@ class Gateway:
             text = str(context.get(match.group(1), ""))
             return json.dumps(text)[1:-1]  # as VTL would print it inside the template's quotes
 
-        return Decision(None, status, re.sub(r"\$context\.authorizer\.([A-Za-z0-9_]+)", value, template))
+        body = re.sub(r"\$context\.authorizer\.([A-Za-z0-9_]+)", value, template)
+        body = body.replace("$context.httpMethod", method).replace(
+            "$context.resourcePath", json.dumps(path)[1:-1]
+        )
+        return Decision(None, status, body)

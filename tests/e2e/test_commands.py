@@ -66,21 +66,32 @@ def test_orders_search(capsys, served, oms):
     assert all(order_id in out for order_id in ids)
 
 
-def test_review_lists_held_orders_and_says_when_it_cannot_decide(capsys, served, oms):
+def test_review_lists_the_queue_and_approves(capsys, served, oms, stack):
+    from tests.review_helpers import post_and_hold
+
     url, token = served
-    sku = new_sku()
-    oms.set_stock(sku, 5)
-    held, _ = oms.run(order_body([(sku, 1, "6000.00")]))
-    code, out, _ = run(capsys, "review", "--url", url, "--token", token)
+    held = post_and_hold(oms, stack, order_body([(new_sku(), 1, "6000.00")]))
+    code, out, _ = run(capsys, "review", "--reason", "HIGH_VALUE", "--url", url, "--token", token)
     assert code == 0
     assert held["order_id"] in out
-    code, out, err = run(capsys, "review", held["order_id"], "--approve", "--url", url, "--token", token)
-    routes = oms.call("GET", "/openapi.json").json()["paths"]
-    if "/orders/{order_id}/review" in routes:
-        assert code == 0, err
-    else:
-        assert code == 1
-        assert "no POST /orders/{id}/review endpoint yet" in err
+    code, out, err = run(
+        capsys,
+        "review",
+        held["order_id"],
+        "--reject",
+        "--comment",
+        "no stock for it",
+        "--url",
+        url,
+        "--token",
+        token,
+    )
+    assert code == 0, err
+    assert f"{held['order_id']}: reject accepted" in out
+    oms.wait(held["execution_arn"])
+    order = oms.order(held["order_id"])
+    assert order["status"] == "REJECTED"
+    assert order["manual_review"]["actor"] == "user:cli-test"
 
 
 def test_review_needs_a_role_that_may(capsys, served, oms):

@@ -13,9 +13,15 @@ S = OrderStatus
 # The order lifecycle as specified; the module under test must agree with it pair by pair.
 EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
     S.RECEIVED: {S.APPROVED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ON_HOLD: {S.APPROVED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.APPROVED: {S.ALLOCATED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ALLOCATED: {S.SHIPPED, S.CANCELLED, S.FAILED},
+    S.ON_HOLD: {
+        S.APPROVED,
+        S.ALLOCATED,
+        S.REJECTED,
+        S.CANCELLED,
+        S.FAILED,
+    },  # ->ALLOCATED: resumed
+    S.APPROVED: {S.ALLOCATED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},  # ON_HOLD: intercepted (hold)
+    S.ALLOCATED: {S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.FAILED},  # ON_HOLD: intercepted (hold)
     S.SHIPPED: {S.DELIVERED},
     S.DELIVERED: set(),
     S.REJECTED: set(),
@@ -72,7 +78,7 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 def test_sources_of():
     assert sources_of(S.SHIPPED) == {S.ALLOCATED}
-    assert sources_of(S.ALLOCATED) == {S.APPROVED}
+    assert sources_of(S.ALLOCATED) == {S.APPROVED, S.ON_HOLD}
     assert sources_of(S.FAILED) == {S.RECEIVED, S.ON_HOLD, S.APPROVED, S.ALLOCATED}
     assert sources_of(S.RECEIVED) == frozenset()
 
