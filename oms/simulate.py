@@ -330,11 +330,13 @@ def _settle(
         ):
             approve = random.Random(f"{seed}:{order_id}").random() < 0.5  # noqa: S311 - a simulation
             decision = "approve" if approve else "reject"
+            from oms.local import credentials
+
             answer = stack.request(
                 "POST",
                 f"/orders/{order_id}/review",
                 {"decision": decision, "comment": "simulated reviewer"},
-                headers={"X-Actor": "simulated-reviewer"},
+                headers=credentials.staff_headers("ops", "simulated-reviewer", stack.clock.now()),
             )
             if answer.status != 200:
                 raise RuntimeError(f"review of held order {order_id} refused: {answer.status} {answer.body}")
