@@ -13,6 +13,8 @@ MASK = "***"
 _PERSON_KEYS = {"buyer", "shipping_address", "address", "billing_address", "receiver"}
 _MASKED_IN_PERSON = {"name", "phone", "email", "line1", "line2", "postal_code", "mobile"}
 _MASKED_ANYWHERE = {"phone", "email", "mobile", "buyer_name", "receiver_name", "receiver_phone"}
+# Lists of personal data (the review rules' blacklists): every entry masked.
+_MASKED_LISTS = {"blacklisted_buyers", "blacklisted_phones", "blacklisted_addresses"}
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -35,7 +37,9 @@ def mask_pii(value: Any, *, inside_person: bool = False) -> Any:
         masked: dict[Any, Any] = {}
         for key, item in value.items():
             name = str(key)
-            if (inside_person and name in _MASKED_IN_PERSON) or name in _MASKED_ANYWHERE:
+            if name in _MASKED_LISTS and isinstance(item, list):
+                masked[key] = [MASK if isinstance(entry, str) else entry for entry in item]
+            elif (inside_person and name in _MASKED_IN_PERSON) or name in _MASKED_ANYWHERE:
                 masked[key] = mask_value(name, item)
             elif name == "body" and isinstance(item, str):
                 masked[key] = _mask_json_text(item)

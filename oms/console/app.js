@@ -297,12 +297,15 @@ async function holdsView(params) {
 async function exceptionsView() {
   const failed = h("div", { id: "failed" });
   const rejected = h("div", { id: "rejected" });
+  const cancelled = h("div", { id: "cancelled" });
   show(h("h2", {}, "Exception cases"),
-    h("p", { class: "muted" }, "Orders the workflow compensated after a technical failure, and orders it rejected."),
+    h("p", { class: "muted" }, "Orders the workflow compensated after a technical failure, orders it rejected, and orders cancelled (intercepted, timed out)."),
     h("h3", {}, "Failed (compensated)"), failed,
-    h("h3", {}, "Rejected"), rejected);
+    h("h3", {}, "Rejected"), rejected,
+    h("h3", {}, "Cancelled"), cancelled);
   await pagedList(failed, { status: "FAILED", limit: "25" });
   await pagedList(rejected, { status: "REJECTED", limit: "25" });
+  await pagedList(cancelled, { status: "CANCELLED", limit: "25" });
 }
 
 // ------------------------------------------------------------------ sales chart (canvas, no library)

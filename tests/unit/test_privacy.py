@@ -51,3 +51,17 @@ def test_the_logger_masks_what_it_is_given():
     for secret in ("Li Lei", "+86 138 0000 0000", "1 Nanjing Rd", "138 0000 1234"):
         assert secret not in line
     assert json.loads(line)["phone"] == "***1234"
+
+
+def test_rule_blacklists_are_masked():
+    rules = {
+        "review": {
+            "blacklisted_phones": ["+8613800000000"],
+            "blacklisted_addresses": ["1 Nanjing Rd"],
+            "hold_above_total": "5000",
+        }
+    }
+    masked = mask_pii(rules)["review"]
+    assert masked["blacklisted_phones"] == ["***"]
+    assert masked["blacklisted_addresses"] == ["***"]
+    assert masked["hold_above_total"] == "5000"
