@@ -180,6 +180,7 @@ def _print_report(report: SimulationReport, console: Console) -> None:
             "[red]OVERSOLD[/]" if sku in report.oversold_skus else "[red]MISMATCH[/]" if problem else "ok",
         )
     console.print(stock)
+    _print_metrics(report.metrics, console)
 
     oversold = f"[green]{report.oversold}[/]" if report.oversold == 0 else f"[bold red]{report.oversold}[/]"
     console.print(f"Oversold SKUs:                {oversold}", highlight=False)
@@ -201,6 +202,30 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     ]
     for label, value in lines:
         console.print(f"{label:<30}{value}", highlight=False)
+
+
+def _print_metrics(metrics: dict[str, Any], console: Console) -> None:
+    """The funnel and stage latencies, from the EMF metrics the handlers published during the run."""
+    if not metrics:
+        return
+    funnel = Table(title="Order funnel", title_justify="left")
+    funnel.add_column("step")
+    funnel.add_column("orders", justify="right")
+    for step, n in metrics["funnel"].items():
+        funnel.add_row(step, str(n))
+    console.print(funnel)
+    latency = Table(title="Stage latency (ms)", title_justify="left")
+    for column in ("stage", "invocations", "p50", "p95", "max"):
+        latency.add_column(column, justify="left" if column == "stage" else "right")
+    for stage, figures in metrics["latency_ms"].items():
+        latency.add_row(
+            stage,
+            str(figures["count"]),
+            f"{figures['p50']:.1f}",
+            f"{figures['p95']:.1f}",
+            f"{figures['max']:.1f}",
+        )
+    console.print(latency)
 
 
 def _breakdown(counts: dict[str, int]) -> str:

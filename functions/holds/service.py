@@ -18,7 +18,7 @@ from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import ManualReview, Order
-from functions.core.observability import logger
+from functions.core.observability import MetricName, bind_platform, count, emit, logger
 from functions.core.status import OrderStatus
 from functions.holds import escalation
 from functions.holds.logic import (
@@ -47,6 +47,7 @@ def await_review(order_id: str, execution_id: str | None, token: str) -> Order:
     """
     for _ in range(ATTEMPTS):
         order = repository.get_order(order_id)
+        bind_platform(order.platform)
         ensure_not_intercepted(order, "hold")
         if order.status != OrderStatus.ON_HOLD:
             raise IllegalTransitionError(order_id, order.status, OrderStatus.ON_HOLD)
@@ -101,6 +102,10 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
         set_fields=set_fields,
         extra_items=extra,
     )
+    if decision == "reject":
+        count(MetricName.ORDERS_REJECTED, order.platform, reason="manual")
+    else:
+        count(MetricName.ORDERS_APPROVED_MANUALLY, order.platform)
     return DecisionResult(updated, resumed=_resume(updated), repeated=False)
 
 
@@ -163,4 +168,6 @@ def escalate_overdue_holds(limit: int = 1000) -> list[str]:
         for o in repository.list_orders_by_status(OrderStatus.ON_HOLD, limit, oldest_first=True)
         if is_overdue(o.hold, now)
     ]
+    # The backlog gauge the HeldOrdersOverSla alarm watches (published also when it is 0).
+    emit(MetricName.HELD_ORDERS_OVER_SLA, len(overdue))
     return [order_id for order_id in overdue if escalate_hold(order_id, now)]
