@@ -58,5 +58,13 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         arn = workflow.start_order_workflow(order_id)
         repository.set_execution_arn(order_id, arn)
         order = order.model_copy(update={"execution_arn": arn})
-    logger.info("order ingested", extra={"order_id": order_id, "first_receipt": created})
+    logger.info(
+        "order ingested",
+        extra={
+            "order_id": order_id,
+            "execution_id": order.execution_arn,
+            "platform": order_in.platform,
+            "first_receipt": created,
+        },
+    )
     return IngestResult(order=order, created=created)
