@@ -7,6 +7,7 @@ import json
 import logging
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
@@ -14,7 +15,7 @@ from functions.core.observability import MetricName
 from oms.local.http import serve
 from oms.local.stack import LocalStack
 from tests.factories import address, new_sku, order_body
-from tests.review_helpers import intercept
+from tests.review_helpers import intercept, post_and_hold, review
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +118,21 @@ def test_metrics_endpoint_serves_the_summary(oms, stack):
     review = summary["latency_ms"]["review"]
     assert review["count"] >= 1
     assert 0 < review["p50"] <= review["p95"]
+
+
+def test_hold_backlog_gauge_counts_holds_past_their_deadline_until_decided(oms, stack):
+    from functions.holds.service import escalate_overdue_holds
+
+    def backlog() -> float:
+        escalate_overdue_holds()
+        return [s for s in stack.metrics.samples() if s.name == "HeldOrdersOverSla"][-1].value
+
+    answer = post_and_hold(oms, stack, order_body([(new_sku(), 1, "8000.00")]))
+    due = datetime.fromisoformat(oms.order(answer["order_id"])["hold"]["escalate_at"])
+    stack.clock.advance_to(due)
+    past_due = backlog()
+    assert past_due >= 1
+    assert backlog() == past_due  # escalated by the first check, still held: still in the backlog
+    assert review(oms, answer["order_id"], "reject", "too late").status == 200
+    oms.wait(answer["execution_arn"])
+    assert backlog() == past_due - 1
