@@ -11,7 +11,6 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -73,8 +72,6 @@ def _serve(args: argparse.Namespace) -> int:
     from oms.local.http import serve
     from oms.local.stack import LocalStack
 
-    # Each handler flushes Powertools metrics; locally none are recorded and it would warn on every request.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -102,7 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
             demo = demo_order_body()
             print("Then read its timeline:", flush=True)
             demo_id = order_id_for(demo["platform"], demo["platform_order_id"])
-            print(f"  oms history {demo_id} --url {server.url}\n", flush=True)
+            print(f"  oms history {demo_id} --url {server.url}", flush=True)
+            print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics\n", flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)
