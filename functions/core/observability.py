@@ -67,11 +67,13 @@ def bind_order(order_id: str, execution_id: str | None = None, **keys: str) -> N
     """
     logger.thread_safe_clear_keys()
     logger.thread_safe_append_keys(order_id=order_id, execution_id=execution_id, **keys)
+    tracer.put_annotation(key="order_id", value=order_id)  # find an order's traces in X-Ray
 
 
 def bind_platform(platform: str) -> None:
     """Add the order's platform to this invocation's log lines (known once the order is read)."""
     logger.thread_safe_append_keys(platform=platform)
+    tracer.put_annotation(key="platform", value=platform)
 
 
 def emit(name: MetricName, value: float, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
