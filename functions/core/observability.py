@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-NAMESPACE = "OMS"
-
 from functions.core.privacy import masked_json
+
+NAMESPACE = "OMS"
 
 # Service name, level and sampling come from POWERTOOLS_* variables; every record is serialised through
 # masked_json, so buyer names, phones and addresses never reach the logs whoever logs them.
