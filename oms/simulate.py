@@ -13,7 +13,6 @@ import json
 import math
 import random
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -323,6 +322,9 @@ class SimulationReport:
     # Sourcing at work: split / merged / backordered orders, virtual shipments, the flash sale.
     allocation: dict[str, int] = field(default_factory=dict)
     flash_sale: dict[str, Any] = field(default_factory=dict)
+    # What the handlers published as EMF metrics during the run (oms/local/metrics.py summary):
+    # "counters" per metric and dimension, the "funnel", and "latency_ms" p50/p95 per stage.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -371,11 +373,8 @@ def run_simulation(
         raise ValueError("orders and concurrency must be at least 1")
     plan = plan_simulation(orders, seed)
     report = progress or (lambda phase, done, total: None)
-    with warnings.catch_warnings():
-        # Every handler flushes Powertools metrics; with none recorded locally it warns each time.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
-            return _run(stack, plan, seed, concurrency, report)
+    with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+        return _run(stack, plan, seed, concurrency, report)
 
 
 def _settle(
@@ -402,11 +401,13 @@ def _settle(
         ):
             approve = random.Random(f"{seed}:{order_id}").random() < 0.5  # noqa: S311 - a simulation
             decision = "approve" if approve else "reject"
+            from oms.local import credentials
+
             answer = stack.request(
                 "POST",
                 f"/orders/{order_id}/review",
                 {"decision": decision, "comment": "simulated reviewer"},
-                headers={"X-Actor": "simulated-reviewer"},
+                headers=credentials.staff_headers("ops", "simulated-reviewer", stack.clock.now()),
             )
             if answer.status != 200:
                 raise RuntimeError(f"review of held order {order_id} refused: {answer.status} {answer.body}")
@@ -431,13 +432,19 @@ def _run(
         for warehouse, on_hand in s.stock.items():
             _sync_stock(stack, s.sku, warehouse, on_hand, f"wms-count-{s.sku}-{warehouse}")
     before = _stock_totals(plan.skus)
+    stack.metrics.clear()  # the run's metrics are about its orders, not the set-up (rules, stock counts)
     counters_before = stack.counters()
     total = len(plan.orders)
 
     def post(body: dict[str, Any]) -> HttpResponse:
         # The runtime runs the API function one invocation at a time (one container); the executions
         # the posts start run concurrently and contend for stock.
-        return stack.request("POST", "/orders", body)
+        from oms.local import credentials
+
+        raw = json.dumps(body)  # signed as the body's platform, like every platform request
+        return stack.request(
+            "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+        )
 
     started = time.perf_counter()
     responses: list[HttpResponse] = []
@@ -470,6 +477,7 @@ def _run(
         report("wait", done, len(executions))
     wall = time.perf_counter() - started
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
+    metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
 
     final_status: Counter[str] = Counter()
     sourcing: Counter[str] = Counter()
@@ -569,18 +577,22 @@ def _run(
         ledger_mismatches=ledger_mismatches,
         allocation=dict(sorted(sourcing.items())),
         flash_sale=flash_sale,
+        metrics=metrics,
     )
 
 
-ADMIN = {"X-Actor": "simulated-admin"}
+def _admin(stack: LocalStack) -> dict[str, str]:
+    from oms.local import credentials
+
+    return credentials.staff_headers("admin", "simulated-admin", stack.clock.now())
 
 
 def _store_allocation_rules(stack: LocalStack) -> None:
     """The allocation rules of the run, stored through the strategy center like an admin would."""
-    current = stack.request("GET", "/rules").json()
+    current = stack.request("GET", "/rules", headers=_admin(stack)).json()
     document = {**current, "allocation": {**current["allocation"], **ALLOCATION_RULES}}
     document["comment"] = "oms simulate: two warehouses, backorders, merging, flash sale on sharded stock"
-    answer = stack.request("PUT", "/rules", document, headers=ADMIN)
+    answer = stack.request("PUT", "/rules", document, headers=_admin(stack))
     if answer.status != 200:
         raise RuntimeError(f"storing the simulation's rules failed: {answer.status} {answer.body}")
 
@@ -588,11 +600,11 @@ def _store_allocation_rules(stack: LocalStack) -> None:
 def _sync_stock(
     stack: LocalStack, sku: str, warehouse: str, on_hand: int, sync_id: str, reason: str | None = None
 ) -> None:
-    """A WMS stock sync through PUT /inventory/{sku} (idempotent by its sync id)."""
+    """A WMS stock sync through PUT /inventory/{sku} (idempotent by its sync id), as an admin."""
     body: dict[str, Any] = {"sync_id": sync_id, "warehouse": warehouse, "on_hand": on_hand}
     if reason:
         body["reason"] = reason
-    answer = stack.request("PUT", f"/inventory/{sku}", body)
+    answer = stack.request("PUT", f"/inventory/{sku}", body, headers=_admin(stack))
     if answer.status not in (200, 201):
         raise RuntimeError(f"stock sync of {sku}@{warehouse} failed: {answer.status} {answer.body}")
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from functions.allocate.service import park_backorder
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StageInput
 
@@ -27,7 +27,7 @@ class AwaitStockInput(StageInput):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("await_stock")
 @event_parser(model=AwaitStockInput)
 def lambda_handler(event: AwaitStockInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)

@@ -35,7 +35,7 @@ from functions.core.models import (
     StockLevel,
     StockShard,
 )
-from functions.core.observability import logger
+from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import OrderChange, TransactionRejected, TransactItem
 from functions.core.rules import AllocationRules, RuleSet, active_rules
 from functions.core.settings import get_settings
@@ -118,6 +118,7 @@ def _result_for_allocated(order: Order, reservations: list[Reservation]) -> Allo
 def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    bind_platform(order.platform)
     ensure_not_intercepted(order, "allocate")
     if order.status == OrderStatus.ALLOCATED:
         return _result_for_allocated(order, aggregate.reservations)
@@ -237,6 +238,7 @@ def _commit_allocation(
     if leader_change is not None:
         changes.append(leader_change)
     (allocated, *_) = repository.apply_changes(changes, [*extra, *merge_items])
+    count(MetricName.ORDERS_ALLOCATED, order.platform)
     return _result_for_allocated(allocated, reservations)
 
 
@@ -316,6 +318,9 @@ def _record_rejection(
         ],
         _backorder_cleanup(order),
     )
+    count(MetricName.RESERVATIONS_REFUSED, order.platform)
+    # out_of_stock, backorder_expired or order_too_large: a fixed, low-cardinality set
+    count(MetricName.ORDERS_REJECTED, order.platform, reason=reason.code.lower())
     return AllocationResult(outcome="out_of_stock", short=[s.sku for s in info.short], reason=reason)
 
 

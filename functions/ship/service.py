@@ -15,6 +15,7 @@ from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
+from functions.core.observability import MetricName, bind_platform, count
 from functions.core.repository import OrderAggregate, OrderChange, TransactItem
 from functions.core.status import OrderStatus
 from functions.ship.logic import plan_group_shipments, virtual_shipment
@@ -72,6 +73,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
     for _ in range(MAX_ROUNDS):
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
+        bind_platform(order.platform)
         ensure_not_intercepted(order, "ship")
         if order.status == OrderStatus.SHIPPED:
             return ShippingResult(shipments=aggregate.shipments)
@@ -110,5 +112,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
             repository.apply_changes(changes, extra)
         except TransientError:
             continue  # an order of the group moved (or another Ship task shipped us): read again
+        for member in members:  # a merged order shipped here is counted here (its own task finds it done)
+            count(MetricName.ORDERS_SHIPPED, member.order.platform)
         return ShippingResult(shipments=views[order_id])
     raise TransientError(f"order {order_id}: its group kept changing while shipping")

@@ -13,22 +13,19 @@ from functions.allocate.inventory import audit_stock
 T = TypeVar("T")
 
 
-ADMIN = {"X-Actor": "admin.stock-tests"}
-
-
 @contextmanager
 def allocation_rules(oms: Any, **fields: Any) -> Iterator[dict[str, Any]]:
     """Store, through the strategy center (PUT /rules), a rule set whose allocation section has
     `fields`, for the duration of the block; the rules in force before are stored again afterwards."""
     before = oms.call("GET", "/rules").json()
     document = {**before, "allocation": {**before["allocation"], **fields}, "comment": "stock test"}
-    stored = oms.call("PUT", "/rules", document, ADMIN)
+    stored = oms.call("PUT", "/rules", document)  # as an admin, the driver's default
     assert stored.status == 200, stored.body
     try:
         yield stored.json()
     finally:
         latest = oms.call("GET", "/rules").json()
-        restored = oms.call("PUT", "/rules", {**before, "version": latest["version"]}, ADMIN)
+        restored = oms.call("PUT", "/rules", {**before, "version": latest["version"]})
         assert restored.status == 200, restored.body
 
 

@@ -99,14 +99,15 @@ def test_bad_sync_bodies_are_422_naming_the_field_and_write_nothing(oms, body, f
     sku = new_sku()
     answer = oms.call("PUT", f"/inventory/{sku}", body)
     assert answer.status == 422
-    assert field in {str(part) for error in answer.json()["detail"] for part in error["loc"]}
+    assert answer.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert field in {str(part) for error in answer.json()["error"]["fields"] for part in error["loc"]}
     assert repository.get_stock(sku) == []
 
 
 def test_bad_sku_in_the_path_is_422(oms):
     answer = oms.call("GET", "/inventory/no%20spaces")
     assert answer.status == 422
-    assert answer.json()["detail"][0]["loc"] == ["path", "sku"]
+    assert answer.json()["error"]["fields"][0]["loc"] == ["path", "sku"]
 
 
 def test_unknown_sku_has_nothing_to_promise(oms):
