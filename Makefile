@@ -42,7 +42,8 @@ clean:
 # ---------------------------------------------------------------------------------------------
 # `sam build` calls these (BuildMethod: makefile) with ARTIFACTS_DIR set. Functions carry only our
 # code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
-LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
+LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction \
+	PaymentFunction PaymentTimeoutFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -13,10 +13,12 @@ from functions.core.errors import ConflictError, IllegalTransitionError, OrderNo
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings
 from functions.ingest.api import router as orders_router
+from functions.payment.api import router as payment_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(payment_router)
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:

@@ -15,6 +15,8 @@ _STAGE_BY_STATUS = {
     OrderStatus.RECEIVED: "review",
     OrderStatus.APPROVED: "allocate",
     OrderStatus.ALLOCATED: "ship",
+    OrderStatus.AWAITING_PAYMENT: "payment",
+    OrderStatus.PAID: "ship",
 }
 
 

@@ -23,3 +23,10 @@ class IllegalTransitionError(OmsError):
 
 class ConflictError(OmsError):
     """Same idempotency key, different content."""
+
+
+class PaymentTimeoutError(OmsError):
+    """An unpaid order reached its pay deadline: it was cancelled and its stock released.
+
+    Also the error name the timeout sends with SendTaskFailure, so one Catch routes both ways.
+    """

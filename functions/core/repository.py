@@ -17,6 +17,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,8 @@ class OrderAggregate:
 def _order_item(order: Order) -> dict[str, Any]:
     doc = order.model_dump(mode="json", exclude_none=True)
     keys = _status_index_keys(order.order_id, order.status, doc["updated_at"])
+    if order.pay_deadline is not None and not order.is_paid:
+        keys.update(pay_due_keys(order.order_id, order.pay_deadline))
     return _item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **doc})
 
 
@@ -287,6 +290,216 @@ def list_orders_by_status(status: OrderStatus, limit: int = 100) -> list[Order]:
         )
     found.sort(key=lambda raw: raw["gsi1sk"], reverse=True)
     return [Order.model_validate(raw) for raw in found[:limit]]
+
+
+# ---------------------------------------------------------------- payment timers
+#
+# GSI2 is a sparse index of the payment timers still open: an unpaid order carries gsi2pk/gsi2sk from
+# ingest until its payment or its timeout has been applied AND its execution told. The sort key starts
+# with the moment the timer is due (the pay deadline; "now" once the outcome is decided but the
+# execution not yet resumed), so the sweep reads exactly the timers that are due. Projection KEYS_ONLY.
+
+PAY_DUE_INDEX = "GSI2"
+
+
+def _due_key(moment: datetime) -> str:
+    """Fixed-width UTC, so the index's string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pay_due_keys(order_id: str, due: datetime) -> dict[str, str]:
+    shard = zlib.crc32(order_id.encode()) % get_settings().status_index_shards
+    return {"gsi2pk": f"PAYDUE#{shard}", "gsi2sk": f"{_due_key(due)}#{order_id}"}
+
+
+def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
+    """Order ids whose payment timer is due at `now`, earliest first, across every shard."""
+    found: list[str] = []
+    upper = f"{_due_key(now)}#~"  # "~" sorts after every order id, so timers due exactly now are in
+    for shard in range(get_settings().status_index_shards):
+        items = _query_all(
+            max_items=limit,
+            IndexName=PAY_DUE_INDEX,
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk <= :upper",
+            ExpressionAttributeValues={":pk": _av(f"PAYDUE#{shard}"), ":upper": _av(upper)},
+            Limit=limit,
+        )
+        found.extend(raw["gsi2sk"] for raw in items)
+    found.sort()
+    return [key.rsplit("#", 1)[1] for key in found[:limit]]
+
+
+def annotate(
+    order: Order,
+    *,
+    event_type: str,
+    actor: str,
+    execution_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    set_fields: dict[str, Any] | None = None,
+    remove_fields: Sequence[str] = (),
+    extra_items: Sequence[TransactItem] = (),
+) -> Order:
+    """A change to the order that is not a status change (a payment recorded, a refund flagged).
+
+    Like transition(): conditional on the status and version read, bumps the version and appends a
+    history event in the same transaction. A concurrent change raises TransientError (read again and
+    decide again); a failed extra item raises TransactionRejected.
+    """
+    at = clock.now()
+    at_iso = at.isoformat()
+    seq = order.version + 1
+    event = HistoryEvent(
+        seq=seq,
+        at=at,
+        type=event_type,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        execution_id=execution_id,
+        detail=detail or {},
+    )
+    fields: dict[str, Any] = {
+        "version": seq,
+        "updated_at": at_iso,
+        **_status_index_keys(order.order_id, order.status, at_iso),
+        **(set_fields or {}),
+    }
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove_fields:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
+    table = get_settings().table_name
+    items: list[Any] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+                "UpdateExpression": update,
+                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
+                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    **values,
+                    ":expected_status": _av(order.status.value),
+                    ":expected_version": _av(order.version),
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        *extra_items,
+    ]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if not codes:
+            raise _translate(err) from err
+        if "ConditionalCheckFailed" in codes[:2]:
+            raise TransientError(f"order {order.order_id} changed concurrently; read it again") from err
+        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes[2:]) from err
+        raise TransientError(f"transaction cancelled: {codes}") from err
+    data = order.model_dump()
+    for name in remove_fields:
+        data.pop(name, None)
+    data.update(version=seq, updated_at=at, **(set_fields or {}))
+    return Order.model_validate(data)
+
+
+def payment_token(order_id: str) -> str | None:
+    """The task token of the execution waiting for this order's payment (kept off the Order model)."""
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+        ProjectionExpression="pay_task_token",
+        ConsistentRead=True,
+    )
+    token = response.get("Item", {}).get("pay_task_token")
+    return str(_de.deserialize(token)) if token else None
+
+
+def replace_payment_token(order_id: str, status: OrderStatus, token: str) -> bool:
+    """A retried wait task has a new token: store it, only while the order still is in `status`."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="SET pay_task_token = :token",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":token": _av(token), ":status": _av(status.value)},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def close_payment_timer(
+    order_id: str, *, token: str | None = None, status: OrderStatus | None = None
+) -> bool:
+    """The execution has been told (or needs nothing): drop the order from the timer index.
+
+    Bookkeeping, not a change of the order, so no version bump. Conditional on what the caller acted
+    on: the token it delivered, or the status it saw, so a timer is never closed under a change the
+    caller did not see.
+    """
+    conditions: list[str] = ["attribute_exists(pk)"]
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    if token is not None:
+        conditions.append("pay_task_token = :token")
+        values[":token"] = _av(token)
+    if status is not None:
+        conditions.append("#status = :status")
+        names["#status"] = "status"
+        values[":status"] = _av(status.value)
+    kwargs: dict[str, Any] = {}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="REMOVE gsi2pk, gsi2sk, pay_task_token",
+            ConditionExpression=" AND ".join(conditions),
+            **kwargs,
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def refund_flag_item(order_id: str, payment_id: str, detail: dict[str, Any]) -> TransactItem:
+    """One item per payment that must be refunded: the same callback resent never flags it twice."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": order_pk(order_id),
+                    "sk": f"REFUND#{payment_id}",
+                    "payment_id": payment_id,
+                    **detail,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 # ---------------------------------------------------------------- stock

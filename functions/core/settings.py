@@ -23,6 +23,33 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(default=256_000, ge=1_024, validation_alias="MAX_BODY_BYTES")
 
 
+class TimerSettings(Settings):
+    """Functions that delete payment-timeout schedules (EventBridge Scheduler)."""
+
+    schedule_group: str = Field(min_length=1, max_length=64, validation_alias="PAYMENT_SCHEDULE_GROUP")
+
+
+class SchedulingSettings(TimerSettings):
+    """Functions that also create them: the target Lambda and the role Scheduler assumes to invoke it."""
+
+    timeout_function_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="PAYMENT_TIMEOUT_FUNCTION_ARN"
+    )
+    scheduler_role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::", validation_alias="PAYMENT_SCHEDULER_ROLE_ARN"
+    )
+
+
+@cache
+def get_timer_settings() -> TimerSettings:
+    return TimerSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_scheduling_settings() -> SchedulingSettings:
+    return SchedulingSettings()  # type: ignore[call-arg]
+
+
 @cache
 def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]
@@ -37,3 +64,5 @@ def clear_settings_cache() -> None:
     """Tests and the local runtime change the environment, then call this."""
     get_settings.cache_clear()
     get_api_settings.cache_clear()
+    get_timer_settings.cache_clear()
+    get_scheduling_settings.cache_clear()

@@ -12,6 +12,8 @@ class OrderStatus(StrEnum):
     ON_HOLD = "ON_HOLD"  # review wants a person to decide
     APPROVED = "APPROVED"  # passed review, waiting for stock
     ALLOCATED = "ALLOCATED"  # stock reserved for every physical line
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"  # stock reserved, the execution waits for the payment callback
+    PAID = "PAID"  # an order that arrived unpaid has been paid; next: ship
     SHIPPED = "SHIPPED"  # handed to the carrier, stock left the warehouse
     DELIVERED = "DELIVERED"
     REJECTED = "REJECTED"  # a business decision: invalid, fraud, or no stock
@@ -31,7 +33,12 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     OrderStatus.ON_HOLD: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, *_CANCELLABLE}),
     OrderStatus.APPROVED: frozenset({OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.SHIPPED, *_CANCELLABLE}),
+    OrderStatus.ALLOCATED: frozenset(
+        {OrderStatus.SHIPPED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, *_CANCELLABLE}
+    ),
+    # Payment (functions/payment): an unpaid order parks here until paid or cancelled on timeout.
+    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, *_CANCELLABLE}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, *_CANCELLABLE}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.REJECTED: frozenset(),

@@ -54,6 +54,8 @@ class Runtime:
         self.before_invoke: Callable[[str, dict[str, Any]], None] | None = None
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
+        # Handlers running right now: the stack only moves a virtual clock when nothing runs.
+        self.in_flight = 0
 
     def next_request_id(self) -> str:
         with self._ids_lock:
@@ -62,10 +64,16 @@ class Runtime:
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
         handler, context = self.handlers[function_name]
         self.lambda_invocations[function_name] += 1
-        if self.before_invoke is not None:
-            self.before_invoke(function_name, event)
-        context.aws_request_id = self.next_request_id()
-        return handler(event, context)
+        with self._ids_lock:
+            self.in_flight += 1
+        try:
+            if self.before_invoke is not None:
+                self.before_invoke(function_name, event)
+            context.aws_request_id = self.next_request_id()
+            return handler(event, context)
+        finally:
+            with self._ids_lock:
+                self.in_flight -= 1
 
 
 RUNTIME = Runtime()
@@ -123,6 +131,18 @@ def install() -> None:
             return original_call_action(self)
 
     setattr(DynamoHandler, "call_action", serialised_call_action)
+
+    # moto's SendTaskFailure drops the cause; AWS records it in the TaskFailed event and the Catch.
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    setattr(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     client_lock = threading.Lock()
     original_client_for = boto_client.boto_client_for

@@ -15,7 +15,9 @@ EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
     S.RECEIVED: {S.APPROVED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
     S.ON_HOLD: {S.APPROVED, S.REJECTED, S.CANCELLED, S.FAILED},
     S.APPROVED: {S.ALLOCATED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ALLOCATED: {S.SHIPPED, S.CANCELLED, S.FAILED},
+    S.ALLOCATED: {S.SHIPPED, S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.FAILED},
+    S.AWAITING_PAYMENT: {S.PAID, S.CANCELLED, S.FAILED},  # unpaid: wait, then paid or cancelled on timeout
+    S.PAID: {S.SHIPPED, S.CANCELLED, S.FAILED},
     S.SHIPPED: {S.DELIVERED},
     S.DELIVERED: set(),
     S.REJECTED: set(),
@@ -71,9 +73,17 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 
 def test_sources_of():
-    assert sources_of(S.SHIPPED) == {S.ALLOCATED}
+    assert sources_of(S.SHIPPED) == {S.ALLOCATED, S.PAID}
     assert sources_of(S.ALLOCATED) == {S.APPROVED}
-    assert sources_of(S.FAILED) == {S.RECEIVED, S.ON_HOLD, S.APPROVED, S.ALLOCATED}
+    assert sources_of(S.FAILED) == {
+        S.RECEIVED,
+        S.ON_HOLD,
+        S.APPROVED,
+        S.ALLOCATED,
+        S.AWAITING_PAYMENT,
+        S.PAID,
+    }
+    assert sources_of(S.PAID) == {S.ALLOCATED, S.AWAITING_PAYMENT}
     assert sources_of(S.RECEIVED) == frozenset()
 
 
