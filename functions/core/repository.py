@@ -308,7 +308,7 @@ def _due_key(moment: datetime) -> str:
 
 
 def pay_due_keys(order_id: str, due: datetime) -> dict[str, str]:
-    shard = zlib.crc32(order_id.encode()) % get_settings().status_index_shards
+    shard = zlib.crc32(order_id.encode()) % get_settings().payment_timer_shards
     return {"gsi2pk": f"PAYDUE#{shard}", "gsi2sk": f"{_due_key(due)}#{order_id}"}
 
 
@@ -316,7 +316,7 @@ def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
     """Order ids whose payment timer is due at `now`, earliest first, across every shard."""
     found: list[str] = []
     upper = f"{_due_key(now)}#~"  # "~" sorts after every order id, so timers due exactly now are in
-    for shard in range(get_settings().status_index_shards):
+    for shard in range(get_settings().payment_timer_shards):
         items = _query_all(
             max_items=limit,
             IndexName=PAY_DUE_INDEX,
@@ -413,6 +413,16 @@ def annotate(
         data.pop(name, None)
     data.update(version=seq, updated_at=at, **(set_fields or {}))
     return Order.model_validate(data)
+
+
+def get_event(order_id: str, seq: int) -> HistoryEvent | None:
+    """One history event: who won the conditional write of a given version."""
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(f"EVT#{seq:08d}")},
+        ConsistentRead=True,
+    )
+    return HistoryEvent.model_validate(_plain(response["Item"])) if "Item" in response else None
 
 
 def payment_token(order_id: str) -> str | None:

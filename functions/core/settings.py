@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     table_name: str = Field(min_length=3, validation_alias="TABLE_NAME")
     status_index_shards: int = Field(default=8, ge=1, le=64, validation_alias="STATUS_INDEX_SHARDS")
     default_warehouse: str = Field(default="WH-MAIN", min_length=1, validation_alias="DEFAULT_WAREHOUSE")
+    payment_timer_shards: int = Field(default=1, ge=1, le=64, validation_alias="PAYMENT_TIMER_SHARDS")
 
 
 class ApiSettings(Settings):

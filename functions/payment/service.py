@@ -18,6 +18,7 @@ already moved on is answered TaskTimedOut/InvalidToken and ignored.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -216,7 +217,7 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
                 _resume(paid, token)
                 return ParkResult(outcome="paid")
             if action == ParkAction.CANCEL:
-                cancelled = _cancel(order, aggregate.reservations, "stage:payment", execution_id, token)
+                cancelled = _cancel(order, aggregate.reservations, "stage:payment", execution_id, token, None)
                 _resume(cancelled, token)
                 timers.delete_timeout_schedule(order_id)
                 return ParkResult(outcome="cancelled")
@@ -247,10 +248,15 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
         token = repository.payment_token(order_id)
         action = decide_timer(order, clock.now(), token is not None)
         if action == TimerAction.CANCEL:
+            run = uuid.uuid4().hex
             try:
-                cancelled = _cancel(order, aggregate.reservations, actor, None, None)
+                cancelled = _cancel(order, aggregate.reservations, actor, None, None, run)
             except (TransientError, IllegalTransitionError):
                 continue  # paid (or changed) meanwhile: decide again
+            won = repository.get_event(order_id, order.version + 1)
+            if won is None or won.detail.get("run") != run:
+                # Another timer (the schedule again, the sweep) cancelled it first and tells the execution.
+                return TimerResult(order_id=order_id, action="already_cancelled")
             _resume(cancelled, repository.payment_token(order_id))
             if actor != "timer:schedule":
                 timers.delete_timeout_schedule(order_id)  # a schedule fires and deletes itself
@@ -288,8 +294,13 @@ def _cancel(
     actor: str,
     execution_id: str | None,
     token: str | None,
+    run: str | None,
 ) -> Order:
-    """AWAITING_PAYMENT/ALLOCATED -> CANCELLED, releasing the reservations in the same transaction."""
+    """AWAITING_PAYMENT/ALLOCATED -> CANCELLED, releasing the reservations in the same transaction.
+
+    `run` marks the history event, so a timer can tell its own cancel from a concurrent one (the
+    transition returns the stored order either way).
+    """
     reason = RuleHit(code=TIMEOUT_CODE, message=timeout_cause(order))
     fields: dict[str, Any] = {"cancellation": reason.model_dump(), **_resume_pending(order.order_id)}
     if token is not None:
@@ -303,6 +314,7 @@ def _cancel(
         detail={
             "deadline": order.pay_deadline.isoformat() if order.pay_deadline else None,
             "released": [r.model_dump() for r in reservations],
+            **({"run": run} if run else {}),
         },
         set_fields=fields,
         extra_items=repository.release_items(order.order_id, reservations),

@@ -169,6 +169,7 @@ class LocalScheduler:
         self._lock = threading.RLock()
         self._seen_generation = -1
         self._busy = False
+        self._sleep_until = datetime.max.replace(tzinfo=UTC)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fired: deque[Firing] = deque(maxlen=100_000)
@@ -239,13 +240,20 @@ class LocalScheduler:
                 if due is None:
                     self._stop.wait(0.05)  # nothing scheduled: poll for changes on wall time
                     continue
+                self._sleep_until = due
                 self.clock.sleep((due - now).total_seconds(), keep_waiting=self._nothing_changed)
             except Exception as exc:  # the scheduler must outlive any one bad schedule
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(0.05)
 
     def _nothing_changed(self) -> bool:
-        return not self._stop.is_set() and generation() == self._seen_generation
+        """Keep sleeping: not stopped, no schedule changed, and the due time not reached (the clock may
+        have moved between computing the sleep and starting it)."""
+        return (
+            not self._stop.is_set()
+            and generation() == self._seen_generation
+            and self.clock.now() < self._sleep_until
+        )
 
     # ------------------------------------------------------------ reading moto
 

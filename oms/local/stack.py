@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -356,9 +356,20 @@ class LocalStack:
                 raise TimeoutError(f"condition not reached after {timeout}s")
             idle_polls = idle_polls + 1 if self.is_idle() else 0
             if advance and isinstance(self.clock, VirtualClock) and idle_polls >= 3:
-                self.clock.advance_to_next_timer()
+                upcoming = self.next_timer()
+                if upcoming is not None:
+                    self.clock.advance_to(upcoming)
                 idle_polls = 0
-            time.sleep(0.005)
+            time.sleep(0.001 if idle_polls else 0.005)
+
+    def next_timer(self) -> datetime | None:
+        """The earliest of: a sleeping Wait/Retry, the next due schedule or rule (whether or not the
+        scheduler thread has gone back to sleep on it yet)."""
+        candidates = [self.clock.next_timer() if isinstance(self.clock, VirtualClock) else None]
+        if self.scheduler is not None:
+            candidates.append(self.scheduler.next_due())
+        found = [c for c in candidates if c is not None]
+        return min(found) if found else None
 
     def is_idle(self) -> bool:
         """No Lambda handler running and no schedule due but not yet fired."""
@@ -373,7 +384,7 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while True:
             self.settle(timeout=max(0.1, deadline - time.monotonic()))
-            upcoming = self.clock.next_timer()
+            upcoming = self.next_timer()
             if upcoming is None or upcoming > target:
                 break
             self.clock.advance_to(upcoming)
@@ -390,7 +401,7 @@ class LocalStack:
             quiet = quiet + 1 if self.is_idle() else 0
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the local stack did not settle in {timeout}s")
-            time.sleep(0.005)
+            time.sleep(0.001 if quiet else 0.005)
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
