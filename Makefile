@@ -42,8 +42,9 @@ clean:
 # ---------------------------------------------------------------------------------------------
 # `sam build` calls these (BuildMethod: makefile) with ARTIFACTS_DIR set. Functions carry only our
 # code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
-LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction \
-	PaymentFunction PaymentTimeoutFunction
+LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
+LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
+LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from functions.allocate.logic import plan_allocation
 from functions.core import repository
 from functions.core.errors import TransientError
+from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Reservation, RuleHit
 from functions.core.observability import logger
 from functions.core.repository import TransactionRejected
@@ -28,6 +29,7 @@ class AllocationResult(BaseModel):
 def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    ensure_not_intercepted(order, "allocate")
     if order.status == OrderStatus.ALLOCATED:
         return AllocationResult(outcome="allocated", reservations=aggregate.reservations)
     if order.status == OrderStatus.REJECTED and order.rejection and order.rejection.code == "OUT_OF_STOCK":

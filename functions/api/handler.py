@@ -9,16 +9,23 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
 from functions.core.settings import get_api_settings
+from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
+from functions.intercept.api import router as intercept_router
 from functions.payment.api import router as payment_router
+from functions.rules.api import router as rules_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
 app.include_router(payment_router)
+app.include_router(holds_router)
+app.include_router(intercept_router)
+app.include_router(rules_router)
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
@@ -44,6 +51,11 @@ def _transient(err: TransientError) -> Response[dict[str, Any]]:
     response = _error(503, "RETRY", f"temporarily unavailable, retry: {err}")
     response.headers["Retry-After"] = "1"
     return response
+
+
+@app.exception_handler(oms_errors.RefusedError)
+def _refused(err: oms_errors.RefusedError) -> Response[dict[str, Any]]:
+    return _error(err.status, err.code, err.message)
 
 
 @app.exception_handler(IllegalTransitionError)

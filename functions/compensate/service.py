@@ -13,6 +13,7 @@ from functions.core.status import OrderStatus
 # there (used when the state machine did not say which stage failed).
 _STAGE_BY_STATUS = {
     OrderStatus.RECEIVED: "review",
+    OrderStatus.ON_HOLD: "review",  # waiting for a person (an intercepted hold may hold stock)
     OrderStatus.APPROVED: "allocate",
     OrderStatus.ALLOCATED: "ship",
     OrderStatus.AWAITING_PAYMENT: "payment",

@@ -30,3 +30,26 @@ class PaymentTimeoutError(OmsError):
 
     Also the error name the timeout sends with SendTaskFailure, so one Catch routes both ways.
     """
+
+
+class OrderInterceptedError(OmsError):
+    """Ops intercepted the order (POST /orders/{id}/intercept): the stage stops before doing its work.
+
+    Every task's Catch routes this error to the "Intercepted" state, ahead of its States.ALL catch.
+    """
+
+    def __init__(self, order_id: str, stage: str) -> None:
+        # The ops reason stays on the order: free text may name people, and this message reaches logs.
+        super().__init__(f"order {order_id} was intercepted before {stage}")
+        self.order_id, self.stage = order_id, stage
+
+
+class RefusedError(OmsError):
+    """A request the order's (or the rules') current state does not allow; the API answers `status`.
+
+    `code` is stable and machine-readable (NOT_ON_HOLD, AFTER_SALES, STALE_RULES, ...).
+    """
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status

@@ -104,6 +104,14 @@ class PaymentReceived(_Strict):
     received_at: datetime
 
 
+class PlatformFlags(_Strict):
+    """What the platform itself says about the order, beyond its content (review reads these)."""
+
+    presale: bool = False  # 预售: sold before stock exists
+    ships_after: AwareDatetime | None = None  # presale: earliest date the platform promised to ship
+    risk_flagged: bool = False  # the platform's own risk control marked the order
+
+
 class OrderIn(_Strict):
     """The body a platform POSTs to /orders."""
 
@@ -116,6 +124,7 @@ class OrderIn(_Strict):
     placed_at: AwareDatetime
     remark: Annotated[str, StringConstraints(max_length=500)] | None = None
     payment: PaymentIn = PaymentIn()
+    flags: PlatformFlags | None = None
 
     @field_validator("lines")
     @classmethod
@@ -162,6 +171,43 @@ class Failure(_Strict):
     cause: str
 
 
+class Hold(_Strict):
+    """Why an order waits for a person, and until when it may wait before it is escalated."""
+
+    source: Literal["review", "interception"]
+    reasons: list[RuleHit]
+    since: datetime
+    resume: Literal["allocate", "ship"] = "allocate"  # where an approved order continues
+    escalate_at: datetime | None = None
+    escalated_at: datetime | None = None
+
+
+class ManualReview(_Strict):
+    """A person's decision on a held order (POST /orders/{id}/review)."""
+
+    decision: Literal["approve", "reject"]
+    comment: str
+    actor: str
+    at: datetime
+
+
+class Interception(_Strict):
+    """Ops stopped the order before it shipped (POST /orders/{id}/intercept): who, why, what became of it."""
+
+    reason: str
+    action: Literal["cancel", "hold"]
+    actor: str
+    requested_at: datetime
+    state: Literal["requested", "applied"] = "requested"
+    stage: str | None = None  # the step the execution stopped at
+    applied_at: datetime | None = None
+    released: int = 0  # reservations given back to stock
+
+    @property
+    def pending(self) -> bool:
+        return self.state == "requested"
+
+
 class Order(OrderIn):
     """An order as stored: the platform's content plus what the OMS decided about it."""
 
@@ -178,6 +224,10 @@ class Order(OrderIn):
     failure: Failure | None = None
     rejection: RuleHit | None = None
     shipment_ids: list[str] = []
+    rules_version: int | None = None  # the strategy-center version review decided under
+    hold: Hold | None = None
+    manual_review: ManualReview | None = None
+    interception: Interception | None = None
     # Payment and timeouts (functions/payment): set only for orders that arrived unpaid.
     # (the execution's task token is stored beside the order, never on this model: it must not leak)
     pay_deadline: datetime | None = None

@@ -274,8 +274,10 @@ def transition(
     return Order.model_validate(data)
 
 
-def list_orders_by_status(status: OrderStatus, limit: int = 100) -> list[Order]:
-    """Newest first across all shards of the status index (eventually consistent)."""
+def list_orders_by_status(
+    status: OrderStatus, limit: int = 100, *, oldest_first: bool = False
+) -> list[Order]:
+    """Newest (or oldest) first across all shards of the status index (eventually consistent)."""
     found: list[dict[str, Any]] = []
     for shard in range(get_settings().status_index_shards):
         found.extend(
@@ -283,12 +285,12 @@ def list_orders_by_status(status: OrderStatus, limit: int = 100) -> list[Order]:
                 IndexName="GSI1",
                 KeyConditionExpression="gsi1pk = :pk",
                 ExpressionAttributeValues={":pk": _av(f"STATUS#{status}#{shard}")},
-                ScanIndexForward=False,
+                ScanIndexForward=oldest_first,
                 Limit=limit,
                 max_items=limit,
             )
         )
-    found.sort(key=lambda raw: raw["gsi1sk"], reverse=True)
+    found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
     return [Order.model_validate(raw) for raw in found[:limit]]
 
 
@@ -329,92 +331,6 @@ def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
     return [key.rsplit("#", 1)[1] for key in found[:limit]]
 
 
-def annotate(
-    order: Order,
-    *,
-    event_type: str,
-    actor: str,
-    execution_id: str | None = None,
-    detail: dict[str, Any] | None = None,
-    set_fields: dict[str, Any] | None = None,
-    remove_fields: Sequence[str] = (),
-    extra_items: Sequence[TransactItem] = (),
-) -> Order:
-    """A change to the order that is not a status change (a payment recorded, a refund flagged).
-
-    Like transition(): conditional on the status and version read, bumps the version and appends a
-    history event in the same transaction. A concurrent change raises TransientError (read again and
-    decide again); a failed extra item raises TransactionRejected.
-    """
-    at = clock.now()
-    at_iso = at.isoformat()
-    seq = order.version + 1
-    event = HistoryEvent(
-        seq=seq,
-        at=at,
-        type=event_type,
-        from_status=order.status,
-        to_status=order.status,
-        actor=actor,
-        execution_id=execution_id,
-        detail=detail or {},
-    )
-    fields: dict[str, Any] = {
-        "version": seq,
-        "updated_at": at_iso,
-        **_status_index_keys(order.order_id, order.status, at_iso),
-        **(set_fields or {}),
-    }
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    if remove_fields:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
-    table = get_settings().table_name
-    items: list[Any] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-                "UpdateExpression": update,
-                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
-                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
-                "ExpressionAttributeValues": {
-                    **values,
-                    ":expected_status": _av(order.status.value),
-                    ":expected_version": _av(order.version),
-                },
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": _event_item(order.order_id, event),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-        *extra_items,
-    ]
-    try:
-        aws.dynamodb().transact_write_items(TransactItems=items)
-    except ClientError as err:
-        codes = _cancellation_codes(err)
-        if not codes:
-            raise _translate(err) from err
-        if "ConditionalCheckFailed" in codes[:2]:
-            raise TransientError(f"order {order.order_id} changed concurrently; read it again") from err
-        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
-        if failed:
-            raise TransactionRejected(failed, codes[2:]) from err
-        raise TransientError(f"transaction cancelled: {codes}") from err
-    data = order.model_dump()
-    for name in remove_fields:
-        data.pop(name, None)
-    data.update(version=seq, updated_at=at, **(set_fields or {}))
-    return Order.model_validate(data)
-
-
 def get_event(order_id: str, seq: int) -> HistoryEvent | None:
     """One history event: who won the conditional write of a given version."""
     response = aws.dynamodb().get_item(
@@ -425,27 +341,15 @@ def get_event(order_id: str, seq: int) -> HistoryEvent | None:
     return HistoryEvent.model_validate(_plain(response["Item"])) if "Item" in response else None
 
 
-def payment_token(order_id: str) -> str | None:
-    """The task token of the execution waiting for this order's payment (kept off the Order model)."""
-    response = aws.dynamodb().get_item(
-        TableName=get_settings().table_name,
-        Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
-        ProjectionExpression="pay_task_token",
-        ConsistentRead=True,
-    )
-    token = response.get("Item", {}).get("pay_task_token")
-    return str(_de.deserialize(token)) if token else None
-
-
 def replace_payment_token(order_id: str, status: OrderStatus, token: str) -> bool:
     """A retried wait task has a new token: store it, only while the order still is in `status`."""
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().table_name,
             Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
-            UpdateExpression="SET pay_task_token = :token",
+            UpdateExpression="SET #t = :token",
             ConditionExpression="#status = :status",
-            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeNames={"#status": "status", "#t": WAIT_TOKEN},
             ExpressionAttributeValues={":token": _av(token), ":status": _av(status.value)},
         )
     except ClientError as err:
@@ -466,24 +370,22 @@ def close_payment_timer(
     """
     conditions: list[str] = ["attribute_exists(pk)"]
     values: dict[str, Any] = {}
-    names: dict[str, str] = {}
+    names: dict[str, str] = {"#t": WAIT_TOKEN}
     if token is not None:
-        conditions.append("pay_task_token = :token")
+        conditions.append("#t = :token")
         values[":token"] = _av(token)
     if status is not None:
         conditions.append("#status = :status")
         names["#status"] = "status"
         values[":status"] = _av(status.value)
-    kwargs: dict[str, Any] = {}
-    if names:
-        kwargs["ExpressionAttributeNames"] = names
+    kwargs: dict[str, Any] = {"ExpressionAttributeNames": names}
     if values:
         kwargs["ExpressionAttributeValues"] = values
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().table_name,
             Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
-            UpdateExpression="REMOVE gsi2pk, gsi2sk, pay_task_token",
+            UpdateExpression="REMOVE gsi2pk, gsi2sk, #t",
             ConditionExpression=" AND ".join(conditions),
             **kwargs,
         )
@@ -651,18 +553,325 @@ def shipment_item(shipment: Shipment) -> TransactItem:
 
 
 RULES_PK = "RULES"
+RULES_CURRENT_SK = "CURRENT"
+
+
+def _rules_version_sk(version: int) -> str:
+    return f"V#{version:08d}"
+
+
+@dataclass(frozen=True)
+class StoredRules:
+    """One stored version of the rule set: the document (a RuleSet dump) and who saved it, when, why."""
+
+    version: int
+    document: dict[str, Any]
+    saved_at: str | None = None
+    saved_by: str | None = None
+    comment: str | None = None
+
+
+_RULES_META = {"pk", "sk", "saved_at", "saved_by", "comment"}
+
+
+def _stored_rules(raw: dict[str, Any]) -> StoredRules:
+    # Items written before versioning held the document itself, flat: read those as their document.
+    document = (
+        raw["document"] if "document" in raw else {k: v for k, v in raw.items() if k not in _RULES_META}
+    )
+    return StoredRules(
+        version=int(raw.get("version", document.get("version", 0))),
+        document=document,
+        saved_at=raw.get("saved_at"),
+        saved_by=raw.get("saved_by"),
+        comment=raw.get("comment"),
+    )
 
 
 def get_current_rules() -> dict[str, Any] | None:
-    """The rule document in force (RULES / CURRENT), or None when none was ever stored."""
+    """The rule document in force (RULES / CURRENT), or None when none was ever stored.
+
+    Read on every call (no cache), so a new version takes effect on the next order without a restart.
+    """
+    stored = get_current_rules_record()
+    return stored.document if stored is not None else None
+
+
+def get_current_rules_record() -> StoredRules | None:
     response = aws.dynamodb().get_item(
         TableName=get_settings().table_name,
-        Key={"pk": _av(RULES_PK), "sk": _av("CURRENT")},
+        Key={"pk": _av(RULES_PK), "sk": _av(RULES_CURRENT_SK)},
+        ConsistentRead=True,
     )
-    if "Item" not in response:
-        return None
-    document = _plain(response["Item"])
-    return {k: v for k, v in document.items() if k not in {"pk", "sk"}}
+    return _stored_rules(_plain(response["Item"])) if "Item" in response else None
+
+
+def get_rules_version(version: int) -> StoredRules | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(RULES_PK), "sk": _av(_rules_version_sk(version))},
+        ConsistentRead=True,
+    )
+    return _stored_rules(_plain(response["Item"])) if "Item" in response else None
+
+
+def list_rules_versions(limit: int = 50) -> list[StoredRules]:
+    """Stored versions, newest first (metadata and document)."""
+    items = _query_all(
+        max_items=limit,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": _av(RULES_PK), ":v": _av("V#")},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [_stored_rules(raw) for raw in items[:limit]]
+
+
+class StaleRulesError(Exception):
+    """The rule set in force is no longer the version the caller based its change on."""
+
+
+def save_rules(stored: StoredRules, replaces: int) -> None:
+    """Store `stored` as RULES/V#<n> and make it CURRENT, only if CURRENT is still version `replaces`.
+
+    One transaction: the version item is new (never overwritten) and CURRENT moves from exactly the
+    version the editor read (version 0 = the defaults, no CURRENT item yet). A concurrent editor loses
+    with StaleRulesError and nothing is written.
+    """
+    table = get_settings().table_name
+    values = {
+        "version": stored.version,
+        "document": stored.document,
+        "saved_at": stored.saved_at,
+        "saved_by": stored.saved_by,
+        "comment": stored.comment,
+    }
+    current_condition: dict[str, Any] = (
+        {"ConditionExpression": "attribute_not_exists(pk)"}
+        if replaces == 0
+        else {
+            "ConditionExpression": "#version = :replaces",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":replaces": _av(replaces)},
+        }
+    )
+    items: list[TransactWriteItemTypeDef] = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _item({"pk": RULES_PK, "sk": _rules_version_sk(stored.version), **values}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _item({"pk": RULES_PK, "sk": RULES_CURRENT_SK, **values}),
+                **current_condition,  # type: ignore[typeddict-item]
+            }
+        },
+    ]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        if "ConditionalCheckFailed" in _cancellation_codes(err):
+            raise StaleRulesError(f"rules changed since version {replaces}") from err
+        raise _translate(err) from err
+
+
+# ---------------------------------------------------------------- review: buyer velocity
+
+# Long enough for the longest velocity window the rules allow (7 days); DynamoDB TTL removes the rest.
+BUYER_ORDER_TTL_SECONDS = 8 * 24 * 3600
+
+
+def _buyer_pk(platform: str, buyer_id: str) -> str:
+    return f"BUYER#{platform}#{buyer_id}"
+
+
+def _instant(at: datetime) -> str:
+    """Fixed-width UTC text, so instants sort as strings."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_buyer_order(platform: str, buyer_id: str, order_id: str, at: datetime) -> None:
+    """Note that the buyer placed `order_id` at `at` (idempotent: the same put again changes nothing)."""
+    aws.dynamodb().put_item(
+        TableName=get_settings().table_name,
+        Item=_item(
+            {
+                "pk": _buyer_pk(platform, buyer_id),
+                "sk": f"ORD#{_instant(at)}#{order_id}",
+                "order_id": order_id,
+                "expires_at": int(at.timestamp()) + BUYER_ORDER_TTL_SECONDS,
+            }
+        ),
+    )
+
+
+def count_buyer_orders(
+    platform: str, buyer_id: str, since: datetime, until: datetime, *, exclude: str | None = None
+) -> int:
+    """Orders of the buyer received in [since, until], other than `exclude` (expired items skipped)."""
+    now_epoch = int(clock.now().timestamp())
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+        ExpressionAttributeValues={
+            ":pk": _av(_buyer_pk(platform, buyer_id)),
+            ":lo": _av(f"ORD#{_instant(since)}"),
+            ":hi": _av(f"ORD#{_instant(until)}#~"),
+        },
+        ProjectionExpression="order_id, expires_at",
+        ConsistentRead=True,
+    )
+    return sum(
+        1
+        for raw in items
+        if raw["order_id"] != exclude and int(raw.get("expires_at", now_epoch)) >= now_epoch
+    )
+
+
+# ---------------------------------------------------------------- holds: task tokens and annotations
+
+# Attribute of the ORDER item holding the task token its execution waits on; not part of the Order model,
+# so GET /orders never returns it.
+WAIT_TOKEN = "wait_token"  # noqa: S105 - an attribute name, not a secret
+
+
+def set_wait_token(order: Order, token: str, set_fields: dict[str, Any] | None = None) -> bool:
+    """Store the task token the order's execution waits on, only if the order is still as read.
+
+    Conditional on status and version: an interception (which bumps the version) that landed after the
+    caller read the order makes this fail (False), so the caller re-reads and sees it.
+    """
+    fields = {WAIT_TOKEN: token, **(set_fields or {})}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ConditionExpression="#status = :status AND #version = :version",
+            ExpressionAttributeNames={**names, "#status": "status", "#version": "version"},
+            ExpressionAttributeValues={
+                **values,
+                ":status": _av(order.status.value),
+                ":version": _av(order.version),
+            },
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def get_wait_token(order_id: str) -> str | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+        ProjectionExpression="#t",
+        ExpressionAttributeNames={"#t": WAIT_TOKEN},
+        ConsistentRead=True,
+    )
+    token = _plain(response.get("Item", {})).get(WAIT_TOKEN)
+    return str(token) if token else None
+
+
+def clear_wait_token(order_id: str, token: str) -> None:
+    """Forget a used token (only that one: a newer wait may already have stored its own)."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="REMOVE #t",
+            ConditionExpression="#t = :token",
+            ExpressionAttributeNames={"#t": WAIT_TOKEN},
+            ExpressionAttributeValues={":token": _av(token)},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise _translate(err) from err
+
+
+def annotate(
+    order: Order,
+    *,
+    event_type: str,
+    actor: str,
+    set_fields: dict[str, Any],
+    execution_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    remove_fields: Sequence[str] = (),
+    extra_items: Sequence[TransactItem] = (),
+) -> Order | None:
+    """Change fields of the order without changing its status, with a history event, all or nothing.
+
+    Conditional on the status and version the caller read (the version moves on, like a transition), so
+    a concurrent change is never overwritten: None means "re-read and decide again". `remove_fields` are
+    removed in the same update; `extra_items` join the transaction, and one of them failing its
+    condition raises TransactionRejected (naming which).
+    """
+    at = clock.now()
+    seq = order.version + 1
+    event = HistoryEvent(
+        seq=seq,
+        at=at,
+        type=event_type,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        execution_id=execution_id,
+        detail=detail or {},
+    )
+    fields: dict[str, Any] = {"version": seq, "updated_at": at.isoformat(), **set_fields}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove_fields:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
+    table = get_settings().table_name
+    items: list[Any] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+                "UpdateExpression": update,
+                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
+                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    **values,
+                    ":expected_status": _av(order.status.value),
+                    ":expected_version": _av(order.version),
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        *extra_items,
+    ]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if "ConditionalCheckFailed" in codes[:2]:
+            return None
+        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes[2:]) from err
+        raise _translate(err) from err
+    data = order.model_dump()
+    for name in remove_fields:
+        data.pop(name, None)
+    data.update(version=seq, updated_at=at, **set_fields)
+    return Order.model_validate(data)
 
 
 # ---------------------------------------------------------------- helpers

@@ -7,9 +7,9 @@ what a new shop runs with until an admin stores a version (version 0 = defaults)
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from functions.core import repository
 
@@ -18,10 +18,64 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _normalised_entries(entries: list[str]) -> list[str]:
+    """Blacklist entries compare case- and spacing-insensitively; duplicates collapse."""
+    out: list[str] = []
+    for entry in entries:
+        text = " ".join(entry.lower().split())
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+BlacklistEntry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PhoneEntry = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,24}$")]
+AddressEntry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=300)]
+
+
 class ReviewRules(_Section):
+    """审单 thresholds, blacklists and flags (functions/review/logic.py applies them)."""
+
     hold_above_total: Decimal = Field(default=Decimal("5000"), ge=0)
     hold_above_quantity: int = Field(default=200, ge=1)
     amount_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    # Above this total an order is refused outright (None: never).
+    reject_above_total: Decimal | None = Field(default=None, ge=0)
+    # Buyer ids ("buyer-9" on any platform, or "tmall:buyer-9"), phone numbers, address fragments.
+    blacklisted_buyers: list[BlacklistEntry] = Field(default=[], max_length=10_000)
+    blacklisted_phones: list[PhoneEntry] = Field(default=[], max_length=10_000)
+    blacklisted_addresses: list[AddressEntry] = Field(default=[], max_length=10_000)
+    blacklist_action: Literal["reject", "hold"] = "reject"
+    # Velocity: more than `velocity_max_orders` orders of one buyer (this one included) received within
+    # `velocity_window_minutes` holds the order. None turns the rule off.
+    velocity_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    velocity_max_orders: int | None = Field(default=None, ge=1, le=10_000)
+    # Platform flags: a buyer remark (any, or only one containing a keyword), presale, platform risk mark.
+    hold_on_buyer_remark: bool = True
+    remark_keywords: list[BlacklistEntry] = Field(default=[], max_length=500)
+    presale_action: Literal["hold", "pass"] = "hold"
+    hold_on_platform_risk: bool = True
+    # A hold nobody decides is escalated after this long (the timer is wired by the timeouts work).
+    hold_escalation_minutes: int = Field(default=240, ge=1, le=30 * 24 * 60)
+
+    @field_validator("blacklisted_buyers", "blacklisted_addresses", "remark_keywords")
+    @classmethod
+    def _normalise(cls, entries: list[str]) -> list[str]:
+        return _normalised_entries(entries)
+
+    @field_validator("blacklisted_phones")
+    @classmethod
+    def _digits_only(cls, entries: list[str]) -> list[str]:
+        return sorted({"".join(ch for ch in entry if ch.isdigit()) for entry in entries})
+
+    @model_validator(mode="after")
+    def _reject_above_hold(self) -> ReviewRules:
+        if self.reject_above_total is not None and self.reject_above_total < self.hold_above_total:
+            raise ValueError(
+                f"reject_above_total ({self.reject_above_total}) must not be below "
+                f"hold_above_total ({self.hold_above_total})"
+            )
+        return self
 
 
 class AllocationRules(_Section):

@@ -31,14 +31,27 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.RECEIVED: frozenset(
         {OrderStatus.APPROVED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
-    OrderStatus.ON_HOLD: frozenset({OrderStatus.APPROVED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.APPROVED: frozenset({OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}),
-    OrderStatus.ALLOCATED: frozenset(
-        {OrderStatus.SHIPPED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, *_CANCELLABLE}
+    # ON_HOLD -> ALLOCATED: an order intercepted (action "hold") after allocation resumes with its stock.
+    OrderStatus.ON_HOLD: frozenset(
+        {OrderStatus.APPROVED, OrderStatus.ALLOCATED, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
-    # Payment (functions/payment): an unpaid order parks here until paid or cancelled on timeout.
-    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, *_CANCELLABLE}),
-    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, *_CANCELLABLE}),
+    # -> ON_HOLD: ops intercepted the order with action "hold" before it shipped.
+    OrderStatus.APPROVED: frozenset(
+        {OrderStatus.ALLOCATED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
+    ),
+    OrderStatus.ALLOCATED: frozenset(
+        {
+            OrderStatus.SHIPPED,
+            OrderStatus.ON_HOLD,
+            OrderStatus.AWAITING_PAYMENT,
+            OrderStatus.PAID,
+            *_CANCELLABLE,
+        }
+    ),
+    # Payment (functions/payment): an unpaid order parks here until paid or cancelled on timeout; ops
+    # may intercept it there too (hold keeps the stock; approving resumes at the payment gate).
+    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.ON_HOLD, *_CANCELLABLE}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.ON_HOLD, *_CANCELLABLE}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.REJECTED: frozenset(),

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core import aws
+from functions.core.errors import TransientError
 from functions.core.settings import get_api_settings
 
 
@@ -30,8 +31,12 @@ def start_order_workflow(order_id: str, payment: str = "paid") -> str:
             input=json.dumps({"order_id": order_id, "payment": payment}),
         )
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        code = err.response.get("Error", {}).get("Code")
+        if code == "ExecutionAlreadyExists":
             return execution_arn_for(order_id)
+        if code in {"ThrottlingException", "ServiceUnavailable", "InternalFailure"}:
+            # The order is stored; the platform's retry (503 + Retry-After) starts the execution.
+            raise TransientError(f"Step Functions {code}") from err
         raise
     return response["executionArn"]
 
@@ -75,3 +80,31 @@ def _summarise(event: dict[str, Any]) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# ---------------------------------------------------------------- task tokens (executions waiting on a person
+
+# The token was used, timed out, or its execution ended: nobody waits on it any more.
+_TOKEN_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+
+def send_task_success(token: str, output: dict[str, Any]) -> bool:
+    """Resume the execution waiting on `token` with `output`; False when nothing waits on it any more."""
+    try:
+        aws.stepfunctions().send_task_success(taskToken=token, output=json.dumps(output))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in _TOKEN_GONE:
+            return False
+        raise
+    return True
+
+
+def send_task_failure(token: str, error: str, cause: str) -> bool:
+    """Fail the waiting task with `error` (its Catch routes on that name); False when nothing waits."""
+    try:
+        aws.stepfunctions().send_task_failure(taskToken=token, error=error, cause=cause[:32_000])
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in _TOKEN_GONE:
+            return False
+        raise
+    return True

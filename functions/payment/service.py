@@ -31,6 +31,7 @@ from functions.core.errors import (
     PaymentTimeoutError,
     TransientError,
 )
+from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Order, OrderIn, PaymentReceived, Reservation, RuleHit
 from functions.core.observability import logger
 from functions.core.rules import active_rules
@@ -136,7 +137,7 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
                 if paid.payment_received is None or paid.payment_received.payment_id != received.payment_id:
                     continue  # another payment got there first: decide again (a refund)
                 timers.delete_timeout_schedule(order_id)
-                _resume(paid, repository.payment_token(order_id))
+                _resume(paid, repository.get_wait_token(order_id))
                 return PaymentOutcome(order_id=order_id, status=paid.status, outcome="applied")
             if decision.action == PaymentAction.RECORD:
                 recorded = repository.annotate(
@@ -147,21 +148,25 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
                     set_fields={"payment_received": received.model_dump(mode="json")},
                     remove_fields=("gsi2pk", "gsi2sk"),
                 )
+                if recorded is None:
+                    continue  # the order changed under us: read and decide again
                 timers.delete_timeout_schedule(order_id)
                 return PaymentOutcome(order_id=order_id, status=recorded.status, outcome="recorded")
             if decision.action == PaymentAction.REPLAY:
-                token = repository.payment_token(order_id)
+                token = repository.get_wait_token(order_id)
                 if token is not None and order.status == OrderStatus.PAID:
                     _resume(order, token)  # the first call may have stopped before telling the execution
                 return PaymentOutcome(order_id=order_id, status=order.status, outcome="already_recorded")
-            _flag_refund(order, received, decision.code)
+            if not _flag_refund(order, received, decision.code):
+                continue
             raise PaymentRefusedError(decision.code, decision.message)
         except (TransientError, IllegalTransitionError):
             continue  # the order changed under us (the timeout, another payment): read and decide again
     raise TransientError(f"order {order_id} kept changing while the payment was applied; retry")
 
 
-def _flag_refund(order: Order, received: PaymentReceived, code: str) -> None:
+def _flag_refund(order: Order, received: PaymentReceived, code: str) -> bool:
+    """Flag the order for refunding this payment (once per payment id). False: the order changed."""
     detail = {
         "payment_id": received.payment_id,
         "amount": str(received.amount),
@@ -169,7 +174,7 @@ def _flag_refund(order: Order, received: PaymentReceived, code: str) -> None:
         "reason": code,
     }
     try:
-        repository.annotate(
+        flagged = repository.annotate(
             order,
             event_type="payment.refund_required",
             actor="payment:callback",
@@ -178,8 +183,11 @@ def _flag_refund(order: Order, received: PaymentReceived, code: str) -> None:
             extra_items=[repository.refund_flag_item(order.order_id, received.payment_id, detail)],
         )
     except repository.TransactionRejected:
-        return  # this payment was flagged before: a resent callback
+        return True  # this payment was flagged before: a resent callback
+    if flagged is None:
+        return False
     logger.warning("payment refused, flagged for refund", extra={"reason": code})
+    return True
 
 
 # ---------------------------------------------------------------- the AwaitPayment task
@@ -191,6 +199,8 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         action = decide_park(order, clock.now())
+        if action in (ParkAction.WAIT, ParkAction.PAY, ParkAction.CANCEL, ParkAction.REWAIT):
+            ensure_not_intercepted(order, "payment")  # the safe point every stage task checks first
         try:
             if action == ParkAction.WAIT:
                 deadline = order.pay_deadline or clock.now()
@@ -201,7 +211,7 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
                     actor="stage:payment",
                     execution_id=execution_id,
                     detail={"deadline": deadline.isoformat()},
-                    set_fields={"pay_task_token": token, **repository.pay_due_keys(order_id, deadline)},
+                    set_fields={repository.WAIT_TOKEN: token, **repository.pay_due_keys(order_id, deadline)},
                 )
                 return ParkResult(outcome="waiting")
             if action == ParkAction.PAY:
@@ -212,7 +222,7 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
                     actor="stage:payment",
                     execution_id=execution_id,
                     detail={"payment_id": _payment_id(order)},
-                    set_fields={"pay_task_token": token, **_resume_pending(order_id)},
+                    set_fields={repository.WAIT_TOKEN: token, **_resume_pending(order_id)},
                 )
                 _resume(paid, token)
                 return ParkResult(outcome="paid")
@@ -245,7 +255,7 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
         except OrderNotFoundError:
             return TimerResult(order_id=order_id, action="unknown")
         order = aggregate.order
-        token = repository.payment_token(order_id)
+        token = repository.get_wait_token(order_id)
         action = decide_timer(order, clock.now(), token is not None)
         if action == TimerAction.CANCEL:
             run = uuid.uuid4().hex
@@ -257,7 +267,7 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
             if won is None or won.detail.get("run") != run:
                 # Another timer (the schedule again, the sweep) cancelled it first and tells the execution.
                 return TimerResult(order_id=order_id, action="already_cancelled")
-            _resume(cancelled, repository.payment_token(order_id))
+            _resume(cancelled, repository.get_wait_token(order_id))
             if actor != "timer:schedule":
                 timers.delete_timeout_schedule(order_id)  # a schedule fires and deletes itself
             return TimerResult(order_id=order_id, action="cancelled")
@@ -304,7 +314,7 @@ def _cancel(
     reason = RuleHit(code=TIMEOUT_CODE, message=timeout_cause(order))
     fields: dict[str, Any] = {"cancellation": reason.model_dump(), **_resume_pending(order.order_id)}
     if token is not None:
-        fields["pay_task_token"] = token
+        fields[repository.WAIT_TOKEN] = token
     return repository.transition(
         order,
         OrderStatus.CANCELLED,

@@ -1,12 +1,15 @@
-"""Review stage: decide on the order and record the decision with the rules that fired."""
+"""Review stage: decide on the order and record the decision, the rules that fired and the rules version."""
 
 from __future__ import annotations
 
-from functions.core import repository
-from functions.core.models import ReviewOutcome
-from functions.core.rules import active_rules
+from datetime import timedelta
+
+from functions.core import clock, repository
+from functions.core.interception import ensure_not_intercepted
+from functions.core.models import Hold, Order, ReviewOutcome
+from functions.core.rules import ReviewRules, active_rules
 from functions.core.status import OrderStatus
-from functions.review.logic import review
+from functions.review.logic import ReviewFacts, review
 
 _STATUS_FOR = {
     "approve": OrderStatus.APPROVED,
@@ -15,18 +18,57 @@ _STATUS_FOR = {
 }
 
 
+def gather_facts(order: Order, policy: ReviewRules) -> ReviewFacts:
+    """What the rules need beyond the order: the buyer's other orders received within the velocity window.
+
+    Every reviewed order is noted under its buyer (idempotent put), also while the velocity rule is off,
+    so switching it on, or a dry run of it, has the history it needs.
+    """
+    buyer, platform = order.buyer.id, order.platform
+    repository.record_buyer_order(platform, buyer, order.order_id, order.created_at)
+    if policy.velocity_max_orders is None:
+        return ReviewFacts()
+    return ReviewFacts(recent_orders_by_buyer=count_recent_orders(order, policy))
+
+
+def count_recent_orders(order: Order, policy: ReviewRules) -> int:
+    since = order.created_at - timedelta(minutes=policy.velocity_window_minutes)
+    return repository.count_buyer_orders(
+        order.platform, order.buyer.id, since, order.created_at, exclude=order.order_id
+    )
+
+
 def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
     order = repository.get_order(order_id)
+    ensure_not_intercepted(order, "review")
     if order.review is not None and order.status != OrderStatus.RECEIVED:
         return order.review  # a retried task: the decision was already recorded
-    outcome = review(order, active_rules().review)
+    rules = active_rules()  # read per order: a new rules version applies to the next order, no restart
+    outcome = review(order, rules.review, facts=gather_facts(order, rules.review))
+    set_fields: dict[str, object] = {
+        "review": outcome.model_dump(mode="json"),
+        "rules_version": rules.version,
+    }
+    if outcome.decision == "hold":
+        now = clock.now()
+        hold = Hold(
+            source="review",
+            reasons=outcome.reasons,
+            since=now,
+            resume="allocate",
+            escalate_at=now + timedelta(minutes=rules.review.hold_escalation_minutes),
+        )
+        set_fields["hold"] = hold.model_dump(mode="json")
     repository.transition(
         order,
         _STATUS_FOR[outcome.decision],
         event_type=f"review.{outcome.decision}",
         actor="stage:review",
         execution_id=execution_id,
-        detail={"reasons": [hit.model_dump() for hit in outcome.reasons]},
-        set_fields={"review": outcome.model_dump(mode="json")},
+        detail={
+            "reasons": [hit.model_dump() for hit in outcome.reasons],
+            "rules_version": rules.version,
+        },
+        set_fields=set_fields,
     )
     return outcome

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
+from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.status import OrderStatus
 from functions.ship.logic import plan_shipments
@@ -18,6 +19,7 @@ class ShippingResult(BaseModel):
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    ensure_not_intercepted(order, "ship")
     if order.status == OrderStatus.SHIPPED:
         return ShippingResult(shipments=aggregate.shipments)
     if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID):  # PAID: arrived unpaid, paid since

@@ -44,21 +44,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _proxy(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "bad Content-Length")
+            return
         body = self.rfile.read(length).decode("utf-8", errors="replace") if length > 0 else None
         headers = dict(self.headers.items())  # repeated headers: the last wins, as in API Gateway's map
         try:
+            # The runtime runs the API function one request at a time, as one Lambda container does.
             response = self.server.stack.request(self.command, self.path, body, headers)
         except Exception:  # the function crashed: API Gateway turns that into a 502
             traceback.print_exc(file=sys.stderr)
             self._write(502, {"Content-Type": "application/json"}, _GATEWAY_ERROR)
             return
-        headers = dict(response.headers)
-        if response.body and not any(name.lower() == "content-type" for name in headers):
-            # Every body the API writes is JSON, and LocalStack.request currently drops the resolver's
-            # multiValueHeaders (where Content-Type travels); without this, clients see untyped bytes.
-            headers["Content-Type"] = "application/json"
-        self._write(response.status, headers, response.body.encode("utf-8"))
+        self._write(response.status, response.headers, response.body.encode("utf-8"))
 
     def _write(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)

@@ -6,11 +6,16 @@ Measured patch points (shared/docs/local-aws.md):
   history events are stamped by it;
 - DynamoDB is made to serialise requests as the real service serialises writes to an item, and each
   request is counted (DynamoDB requests per order is a benchmark figure);
-- the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe).
+- the engine's per-task boto3 client is cached (building one per task is slow and not thread-safe);
+- TransactWriteItems checks every condition first and snapshots only the items it touches (moto
+  deep-copies whole tables per transaction, which made the local stack quadratically slower);
+- functions that keep per-request state in module globals (the API's Powertools resolver) run one
+  invocation at a time, as one Lambda container does.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import traceback
@@ -50,6 +55,8 @@ class Runtime:
         self.dynamodb_lock = threading.RLock()
         self.dynamodb_requests: Counter[str] = Counter()
         self.lambda_invocations: Counter[str] = Counter()
+        self.serialised: dict[str, threading.Lock] = {}  # function name -> its one "container"
+        self._counter_lock = threading.Lock()
         # A test hook: called before each handler invocation; may raise to inject a fault.
         self.before_invoke: Callable[[str, dict[str, Any]], None] | None = None
         self._request_ids = iter(range(1, 1 << 62))
@@ -62,17 +69,22 @@ class Runtime:
             return f"local-{next(self._request_ids):012d}"
 
     def invoke(self, function_name: str, event: dict[str, Any]) -> Any:
-        handler, context = self.handlers[function_name]
-        self.lambda_invocations[function_name] += 1
-        with self._ids_lock:
+        handler, template_context = self.handlers[function_name]
+        with self._counter_lock:
+            self.lambda_invocations[function_name] += 1
             self.in_flight += 1
         try:
             if self.before_invoke is not None:
                 self.before_invoke(function_name, event)
+            context = copy.copy(template_context)
             context.aws_request_id = self.next_request_id()
-            return handler(event, context)
+            container = self.serialised.get(function_name)
+            if container is None:
+                return handler(event, context)
+            with container:
+                return handler(event, context)
         finally:
-            with self._ids_lock:
+            with self._counter_lock:
                 self.in_flight -= 1
 
 
@@ -99,6 +111,7 @@ def _route_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
 def install() -> None:
     """Apply the patches once per process (they consult RUNTIME, so stacks can come and go)."""
     from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -132,6 +145,8 @@ def install() -> None:
 
     setattr(DynamoHandler, "call_action", serialised_call_action)
 
+    setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)
+
     # moto's SendTaskFailure drops the cause; AWS records it in the TaskFailed event and the Catch.
     from moto.core.responses import EmptyResult
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -156,3 +171,84 @@ def install() -> None:
         return cached_client_for(region, service)
 
     setattr(lambda_eval_utils, "boto_client_for", client_for)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto's TransactWriteItems with AWS's semantics, without copying whole tables.
+
+    Runs under RUNTIME.dynamodb_lock (every DynamoDB request does), so checking all conditions first
+    and then applying is atomic; only the touched items are snapshotted, to undo a failed apply.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    seen: set[tuple[str, str]] = set()
+    plan: list[tuple[str, dict[str, Any], dict[str, Any], Any]] = []
+    errors: list[tuple[Any, Any, Any]] = []
+    for entry in transact_items:
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        table_name = op["TableName"]
+        table = self.get_table(table_name)
+        if op_type == "Put":
+            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = op["Item"][table.range_key_attr]
+        else:
+            key = op["Key"]
+        identity = (str(table_name), str(dict(sorted(key.items()))))
+        if identity in seen:
+            raise MultipleTransactionsException()
+        seen.add(identity)
+        current = self.get_item(table_name, key)
+        condition = op.get("ConditionExpression")
+        passed = condition is None or get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current)
+        if passed:
+            errors.append((None, None, None))
+        else:
+            old = (
+                current.to_json()["Attributes"]
+                if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                else None
+            )
+            errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+        plan.append((op_type, op, key, current))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+
+    applied: list[tuple[str, dict[str, Any], Any]] = []
+    try:
+        for op_type, op, key, current in plan:
+            table_name = op["TableName"]
+            snapshot = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
+            elif op_type == "Update":
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+            applied.append((table_name, key, snapshot))
+    except Exception:
+        for table_name, key, snapshot in reversed(applied):
+            if snapshot is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, snapshot)
+        raise

@@ -10,6 +10,7 @@ import importlib
 import io
 import json
 import os
+import threading
 import time
 import zipfile
 from collections import Counter
@@ -76,6 +77,7 @@ class LocalStack:
         self.runtime = moto_patches.RUNTIME
         self.runtime.clock = self.clock
         self.runtime.handlers.clear()
+        self.runtime.serialised.clear()
         self.runtime.before_invoke = None
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
@@ -265,6 +267,8 @@ class LocalStack:
             self.runtime.handlers[spec.logical_id] = (handler, context)
             if any(e.get("Type") == "Api" for e in self._events(spec.logical_id)):
                 self.api_function = spec.logical_id
+                # The Powertools resolver keeps the current request on the app object.
+                self.runtime.serialised[spec.logical_id] = threading.Lock()
 
     def _events(self, logical_id: str) -> list[dict[str, Any]]:
         props = self.template.raw["Resources"][logical_id]["Properties"]

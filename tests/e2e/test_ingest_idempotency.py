@@ -193,3 +193,29 @@ def test_duplicate_sku_error_names_lines(oms):
     response = oms.post(order_body([(sku, 1), (sku, 2)]))
     assert response.status == 422
     assert response.json()["detail"][0]["loc"][:2] == ["body", "lines"]
+
+
+@pytest.mark.e2e
+def test_concurrent_duplicates_through_the_service_yield_one_order_and_one_execution(oms, stack):
+    """The API runs one request per container; many containers run ingest at once on AWS, so the
+    service itself is raced here from threads, interleaving its DynamoDB and Step Functions calls."""
+
+    from functions.core.models import OrderIn
+    from functions.ingest.service import ingest_order
+
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    body = order_body([(sku, 1)])
+    order_in = OrderIn.model_validate(body)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: ingest_order(order_in), range(10)))
+    assert len({r.order.order_id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert len({r.order.execution_arn for r in results}) == 1
+    assert len(oms.executions_of(body)) == 1
+    execution_arn = results[0].order.execution_arn
+    assert oms.wait(execution_arn)["status"] == "SUCCEEDED"
+    received = [
+        e for e in oms.history(results[0].order.order_id).json()["timeline"] if e["type"] == "order.received"
+    ]
+    assert len(received) == 1

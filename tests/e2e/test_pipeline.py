@@ -9,6 +9,7 @@ import pytest
 
 from functions.ship.logic import tracking_number
 from tests.factories import address, new_sku, order_body, order_id_of
+from tests.review_helpers import post_and_hold, review
 
 pytestmark = pytest.mark.e2e
 
@@ -104,25 +105,33 @@ def test_review_reject_moves_no_stock(oms):
     assert oms.stock(sku) == {"on_hand": 10, "reserved": 0, "available": 10}
 
 
-def test_high_value_order_is_held_for_review(oms):
+# A held order used to end its execution in a HeldForReview state. It now waits in its execution for a
+# person (AwaitReview, a task token) until POST /orders/{id}/review decides: see tests/e2e/test_holds.py.
+def test_high_value_order_is_held_for_review(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 10)
-    order, execution = oms.run(order_body([(sku, 2, "3000.00")]))
+    answer = post_and_hold(oms, stack, order_body([(sku, 2, "3000.00")]))
 
-    assert execution["status"] == "SUCCEEDED"
-    assert oms.states_entered(order["execution_arn"])[-1] == "HeldForReview"
+    assert oms.stack.describe_execution(answer["execution_arn"])["status"] == "RUNNING"
+    assert oms.states_entered(answer["execution_arn"])[-1] == "AwaitReview"
+    order = oms.order(answer["order_id"])
     assert order["status"] == "ON_HOLD"
     assert order["review"]["decision"] == "hold"
     assert [r["code"] for r in order["review"]["reasons"]] == ["HIGH_VALUE"]
     assert oms.stock(sku) == {"on_hand": 10, "reserved": 0, "available": 10}
+    assert review(oms, answer["order_id"], "reject", "test over").status == 200
+    assert oms.wait(answer["execution_arn"])["status"] == "SUCCEEDED"
 
 
-def test_incomplete_address_is_held(oms):
+def test_incomplete_address_is_held(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 10)
-    order, _ = oms.run(order_body([(sku, 1)], shipping_address=address(postal_code=None)))
+    answer = post_and_hold(oms, stack, order_body([(sku, 1)], shipping_address=address(postal_code=None)))
+    order = oms.order(answer["order_id"])
     assert order["status"] == "ON_HOLD"
     assert [r["code"] for r in order["review"]["reasons"]] == ["ADDRESS_INCOMPLETE"]
+    assert review(oms, answer["order_id"], "reject", "test over").status == 200
+    assert oms.wait(answer["execution_arn"])["status"] == "SUCCEEDED"
 
 
 def test_out_of_stock_is_rejected_and_stock_untouched(oms):

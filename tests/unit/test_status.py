@@ -13,11 +13,18 @@ S = OrderStatus
 # The order lifecycle as specified; the module under test must agree with it pair by pair.
 EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
     S.RECEIVED: {S.APPROVED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ON_HOLD: {S.APPROVED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.APPROVED: {S.ALLOCATED, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ALLOCATED: {S.SHIPPED, S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.FAILED},
-    S.AWAITING_PAYMENT: {S.PAID, S.CANCELLED, S.FAILED},  # unpaid: wait, then paid or cancelled on timeout
-    S.PAID: {S.SHIPPED, S.CANCELLED, S.FAILED},
+    S.ON_HOLD: {
+        S.APPROVED,
+        S.ALLOCATED,
+        S.REJECTED,
+        S.CANCELLED,
+        S.FAILED,
+    },  # ->ALLOCATED: resumed
+    S.APPROVED: {S.ALLOCATED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},  # ON_HOLD: intercepted (hold)
+    S.ALLOCATED: {S.SHIPPED, S.ON_HOLD, S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.FAILED},
+    # unpaid orders: wait, then paid or cancelled on timeout (or intercepted: held)
+    S.AWAITING_PAYMENT: {S.PAID, S.ON_HOLD, S.CANCELLED, S.FAILED},
+    S.PAID: {S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.FAILED},
     S.SHIPPED: {S.DELIVERED},
     S.DELIVERED: set(),
     S.REJECTED: set(),
@@ -74,7 +81,7 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 def test_sources_of():
     assert sources_of(S.SHIPPED) == {S.ALLOCATED, S.PAID}
-    assert sources_of(S.ALLOCATED) == {S.APPROVED}
+    assert sources_of(S.ALLOCATED) == {S.APPROVED, S.ON_HOLD}
     assert sources_of(S.FAILED) == {
         S.RECEIVED,
         S.ON_HOLD,

@@ -1,0 +1,47 @@
+"""Routes for people working the held-order queue: decide on a hold, list the queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from functions.api.actor import current_actor
+from functions.core.observability import bind_order
+from functions.holds import service
+from functions.holds.logic import ReviewDecisionIn, summary
+from functions.ingest.api import OrderIdPath
+
+router = APIGatewayRouter()
+
+ReasonQuery = Annotated[
+    str | None, Query(pattern=r"^[A-Z][A-Z0-9_]{1,63}$", description="only orders held for this reason code")
+]
+LimitQuery = Annotated[int, Query(ge=1, le=500, description="at most this many entries")]
+
+
+@router.post("/orders/<order_id>/review", summary="Approve or reject a held order", tags=["holds"])
+def post_review(order_id: OrderIdPath, body: ReviewDecisionIn) -> dict[str, Any]:
+    bind_order(order_id)
+    actor = current_actor(router.current_event.headers)
+    result = service.decide(order_id, body.decision, body.comment, actor)
+    order = result.order
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "manual_review": order.manual_review.model_dump(mode="json") if order.manual_review else None,
+        "execution_resumed": result.resumed,
+        "repeated": result.repeated,
+    }
+
+
+@router.get("/holds", summary="The held-order queue, oldest first", tags=["holds"])
+def get_holds(reason: ReasonQuery = None, limit: LimitQuery = 100) -> dict[str, Any]:
+    entries = service.held_orders(reason, limit)
+    return {
+        "reason": reason,
+        "count": len(entries),
+        "by_reason": summary(entries),
+        "holds": [entry.model_dump(mode="json") for entry in entries],
+    }

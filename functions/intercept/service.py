@@ -1,0 +1,163 @@
+"""Exception interception: ops flag an order, and its execution stops at the next safe point.
+
+    POST /orders/{id}/intercept --> the order is flagged (conditional write that moves its version on)
+                                --> if its execution waits on a task token (a hold), SendTaskFailure
+                                    (error OrderInterceptedError) stops the wait at once
+    the next stage task reads the flag and raises OrderInterceptedError (functions/core/interception.py)
+    each task's Catch --> "Intercepted" (InterceptFunction: apply_interception) --> cancel or hold
+
+Cancel releases every reservation and ends the order CANCELLED; hold keeps the stock and parks the order
+ON_HOLD in the review queue (reason INTERCEPTED), where approving resumes it and rejecting releases it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NoReturn
+
+from functions.core import clock, repository, workflow
+from functions.core.errors import OmsError, RefusedError, TransientError
+from functions.core.models import Interception, Order
+from functions.core.observability import logger
+from functions.core.rules import active_rules
+from functions.intercept.logic import (
+    STAGE_BY_STATUS,
+    InterceptIn,
+    InterceptionResult,
+    is_resend,
+    outcome_of,
+    plan,
+    refusal,
+)
+
+ATTEMPTS = 5
+INTERCEPTED_ERROR = "OrderInterceptedError"  # the class name in functions/core/errors.py
+
+
+class NothingToInterceptError(OmsError):
+    """The Intercepted state ran for an order nobody intercepted (a wiring error, not a business case)."""
+
+
+# ---------------------------------------------------------------- ops request it (API)
+
+
+@dataclass(frozen=True)
+class InterceptRequestResult:
+    order: Order
+    created: bool  # False: the same interception was already requested (a resent request)
+    wait_stopped: bool  # the execution was waiting on a token and has been told to stop
+
+
+def request_interception(order_id: str, request: InterceptIn, actor: str) -> InterceptRequestResult:
+    for _ in range(ATTEMPTS):
+        order = repository.get_order(order_id)
+        refused = refusal(order)
+        if refused is not None:
+            raise refused
+        pending = order.interception if order.interception and order.interception.pending else None
+        if pending is not None:
+            if is_resend(pending, request):
+                return InterceptRequestResult(order, created=False, wait_stopped=_stop_waiting(order_id))
+            raise_already(order, pending)
+        interception = Interception(
+            reason=request.reason, action=request.action, actor=actor, requested_at=clock.now()
+        )
+        updated = repository.annotate(
+            order,
+            event_type="order.intercept_requested",
+            actor=actor,
+            set_fields={"interception": interception.model_dump(mode="json")},
+            detail={"reason": request.reason, "action": request.action},
+        )
+        if updated is not None:
+            return InterceptRequestResult(updated, created=True, wait_stopped=_stop_waiting(order_id))
+    raise TransientError(f"order {order_id} kept changing while being intercepted; retry")
+
+
+def raise_already(order: Order, pending: Interception) -> NoReturn:
+    raise RefusedError(
+        "ALREADY_INTERCEPTED",
+        f"order {order.order_id} is already being intercepted ({pending.action}, by {pending.actor})",
+    )
+
+
+def _stop_waiting(order_id: str) -> bool:
+    """An execution parked on a task token would not reach a stage task soon: fail its wait now."""
+    token = repository.get_wait_token(order_id)
+    if token is None:
+        return False
+    stopped = workflow.send_task_failure(token, INTERCEPTED_ERROR, f"order {order_id} was intercepted")
+    repository.clear_wait_token(order_id, token)
+    return stopped
+
+
+# ---------------------------------------------------------------- the execution applies it (Intercepted)
+
+
+def apply_interception(order_id: str, execution_id: str | None) -> InterceptionResult:
+    """Cancel (release stock) or hold (keep stock, wait for a person), and record who asked and why."""
+    for _ in range(ATTEMPTS):
+        aggregate = repository.load_aggregate(order_id)
+        order = aggregate.order
+        requested = order.interception
+        if requested is None:
+            raise NothingToInterceptError(f"order {order_id} has no interception to apply")
+        if not requested.pending:  # a retried task: already applied
+            return InterceptionResult(
+                outcome=outcome_of(requested), status=order.status, released=requested.released
+            )
+        now = clock.now()
+        escalate_at = now + timedelta(minutes=active_rules().review.hold_escalation_minutes)
+        decided = plan(order, requested, now, escalate_at)
+        reservations = aggregate.reservations if decided.release_stock else []
+        applied = requested.model_copy(
+            update={
+                "state": "applied",
+                "stage": STAGE_BY_STATUS.get(order.status),
+                "applied_at": now,
+                "released": len(reservations),
+            }
+        )
+        set_fields: dict[str, object] = {
+            "interception": applied.model_dump(mode="json"),
+            repository.WAIT_TOKEN: None,  # whatever the execution waited on is over
+        }
+        if decided.hold is not None:
+            set_fields["hold"] = decided.hold.model_dump(mode="json")
+        detail = {
+            "requested_by": requested.actor,
+            "reason": requested.reason,
+            "action": requested.action,
+            "stage": applied.stage,
+            "released": len(reservations),
+        }
+        if decided.target == order.status:  # already ON_HOLD: stays there, with the interception added
+            if (
+                repository.annotate(
+                    order,
+                    event_type="order.intercepted",
+                    actor="stage:intercept",
+                    execution_id=execution_id,
+                    set_fields=set_fields,
+                    detail=detail,
+                )
+                is None
+            ):
+                continue
+        else:
+            repository.transition(
+                order,
+                decided.target,
+                event_type="order.intercepted",
+                actor="stage:intercept",
+                execution_id=execution_id,
+                detail=detail,
+                set_fields=set_fields,
+                extra_items=repository.release_items(order_id, reservations),
+            )
+        logger.info("interception applied", extra={"action": requested.action, "stage": applied.stage})
+        return InterceptionResult(
+            outcome=outcome_of(requested), status=decided.target, released=len(reservations)
+        )
+    raise TransientError(f"order {order_id} kept changing while its interception was applied")

@@ -1,0 +1,431 @@
+"""A deterministic load of synthetic platform orders through the whole pipeline, on one machine.
+
+`run_simulation` generates orders from a seed, posts them through the API function with several
+threads at once, waits for every execution and then checks the books instead of trusting them: final
+status per order, stock before and after, units shipped per SKU against the stock that left the
+warehouse, and what each order cost in state transitions, DynamoDB requests and Lambda invocations.
+The CLI (`oms simulate`) only formats the report; tests and benchmarks call this module directly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from oms.local.clock import VirtualClock
+from oms.local.stack import HttpResponse, LocalStack, local_stack
+
+# (phase, done, total); phases are "post" and "wait".
+Progress = Callable[[str, int, int], None]
+
+MAIN_WAREHOUSE = "WH-MAIN"
+SECOND_WAREHOUSE = "WH-SOUTH"
+HIGH_VALUE_SKU = "LAPTOP-PRO-16"
+SIM_START = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)  # a Double 11 morning
+
+# Everyday goods; prices stay low enough that 3 lines x 3 units never pass the 5000 review threshold,
+# so only the deliberately high-value orders are held.
+CATALOG: tuple[tuple[str, str, Decimal], ...] = (
+    ("TEA-LONGJING-250G", "West Lake Longjing tea 250g", Decimal("168.00")),
+    ("MUG-CERAMIC-350", "Ceramic mug 350ml", Decimal("39.90")),
+    ("SOCKS-COTTON-5P", "Cotton socks, 5 pairs", Decimal("29.90")),
+    ("PHONE-CASE-X", "Phone case", Decimal("19.90")),
+    ("USB-C-CABLE-1M", "USB-C cable 1m", Decimal("25.00")),
+    ("EARBUDS-BT5", "Bluetooth earbuds", Decimal("199.00")),
+    ("BACKPACK-20L", "Backpack 20l", Decimal("259.00")),
+    ("RICE-5KG", "Northeast rice 5kg", Decimal("59.90")),
+    ("NOODLES-12P", "Instant noodles, 12 pack", Decimal("35.80")),
+    ("FACE-MASK-10P", "Sheet masks, 10 pack", Decimal("89.00")),
+    ("TSHIRT-M-WHITE", "T-shirt M white", Decimal("79.00")),
+    ("SNEAKERS-42", "Running shoes 42", Decimal("499.00")),
+    ("POWER-BANK-20K", "Power bank 20000mAh", Decimal("149.00")),
+    ("LAMP-DESK-LED", "LED desk lamp", Decimal("129.00")),
+    (HIGH_VALUE_SKU, "Laptop 16in", Decimal("8999.00")),
+)
+
+# Share of orders per platform (roughly a Chinese marketplace mix plus one overseas storefront).
+PLATFORMS: tuple[tuple[str, int], ...] = (
+    ("tmall", 30),
+    ("jd", 25),
+    ("pinduoduo", 20),
+    ("douyin", 15),
+    ("shopify", 10),
+)
+
+CN_PLACES = (
+    ("Shanghai", "SH", "200000"),
+    ("Beijing", "BJ", "100000"),
+    ("Hangzhou", "ZJ", "310000"),
+    ("Shenzhen", "GD", "518000"),
+    ("Chengdu", "SC", "610000"),
+    ("Wuhan", "HB", "430000"),
+)
+US_PLACES = (("San Francisco", "CA", "94103"), ("Seattle", "WA", "98101"), ("Austin", "TX", "73301"))
+NAMES = ("Li Lei", "Han Meimei", "Wang Fang", "Zhang Wei", "Chen Jing", "Liu Yang", "Zhao Min", "Sun Li")
+STREETS = ("Nanjing Rd", "Renmin Rd", "Jiefang Ave", "Main St")
+US_NAMES = ("Alex Smith", "Jordan Lee", "Sam Taylor", "Casey Brown")
+
+MISMATCH_SHARE = 0.04  # orders whose total does not add up: review rejects them
+HIGH_VALUE_SHARE = 0.03  # orders above 5000: review holds them for a person
+SHORT_SKU_COUNT = 3  # SKUs stocked below demand, so late orders for them are rejected OUT_OF_STOCK
+MISSING = "MISSING"  # final status of a posted order the OMS never stored
+
+
+@dataclass
+class SkuPlan:
+    sku: str
+    name: str
+    price: Decimal
+    stock: dict[str, int]  # warehouse -> on_hand
+    demand: int  # units asked for by orders that should pass review
+    short: bool
+
+
+@dataclass
+class SimulationPlan:
+    skus: list[SkuPlan]
+    orders: list[dict[str, Any]]  # OrderIn bodies, ready to POST
+    intent: list[str]  # per order: "normal", "mismatch" or "high_value"
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def _platform_order_id(platform: str, index: int, rng: random.Random) -> str:
+    # Each platform has its own id shape; the index keeps them unique within a run.
+    if platform == "tmall":
+        return f"{rng.randrange(10**11, 10**12)}{index:06d}"
+    if platform == "jd":
+        return f"{rng.randrange(10**5, 10**6)}{index:06d}"
+    if platform == "pinduoduo":
+        return f"261111-{rng.randrange(10**8, 10**9)}{index:06d}"
+    if platform == "douyin":
+        return f"69{rng.randrange(10**10, 10**11)}{index:06d}"
+    return f"SHOP-{1000 + index}"
+
+
+def _order_body(index: int, intent: str, rng: random.Random, popular: list[SkuPlan]) -> dict[str, Any]:
+    platform = rng.choices([p for p, _ in PLATFORMS], weights=[w for _, w in PLATFORMS])[0]
+    overseas = platform == "shopify"
+    if intent == "high_value":
+        picked = [(next(s for s in CATALOG if s[0] == HIGH_VALUE_SKU), 1)]
+    else:
+        # Popularity falls off along `popular` (1/rank): a few best sellers, a long tail.
+        count = rng.choices((1, 2, 3), weights=(55, 30, 15))[0]
+        chosen = rng.choices(popular, weights=[1 / (i + 1) for i in range(len(popular))], k=count * 2)
+        unique = list(dict.fromkeys(s.sku for s in chosen))[:count]
+        by_sku = {s.sku: s for s in popular}
+        picked = [
+            ((sku, by_sku[sku].name, by_sku[sku].price), rng.choices((1, 2, 3), weights=(70, 20, 10))[0])
+            for sku in unique
+        ]
+    lines = [
+        {"sku": sku, "name": name, "quantity": quantity, "unit_price": _money(price)}
+        for (sku, name, price), quantity in picked
+    ]
+    subtotal = sum((price * quantity for (_, _, price), quantity in picked), Decimal("0"))
+    shipping = Decimal("0") if subtotal >= 99 else Decimal("8.00")
+    discount = Decimal(rng.choice((0, 0, 0, 5, 10))) if subtotal > 50 else Decimal("0")
+    total = subtotal + shipping - discount
+    if intent == "mismatch":
+        total += Decimal(rng.choice(("10.00", "0.50", "100.00")))  # a platform rounding or coupon bug
+    if overseas:
+        city, region, postal = rng.choice(US_PLACES)
+        name, phone, country, currency, offset = rng.choice(US_NAMES), "+1 415 555 0100", "US", "USD", -8
+    else:
+        city, region, postal = rng.choice(CN_PLACES)
+        name, phone, country, currency, offset = (
+            rng.choice(NAMES),
+            f"+86 138 {rng.randrange(1000, 10000)} {rng.randrange(1000, 10000)}",
+            "CN",
+            "CNY",
+            8,
+        )
+    placed = SIM_START + timedelta(seconds=index * 7 + rng.randrange(0, 7))
+    return {
+        "platform": platform,
+        "platform_order_id": _platform_order_id(platform, index, rng),
+        "buyer": {"id": f"{platform}-buyer-{rng.randrange(1, 10**6)}", "name": name},
+        "shipping_address": {
+            "name": name,
+            "phone": phone,
+            "line1": f"{rng.randrange(1, 999)} {rng.choice(STREETS)}",
+            "city": city,
+            "region": region,
+            "postal_code": postal,
+            "country": country,
+        },
+        "lines": lines,
+        "amounts": {
+            "currency": currency,
+            "subtotal": _money(subtotal),
+            "shipping": _money(shipping),
+            "discount": _money(discount),
+            "total": _money(total),
+        },
+        "placed_at": placed.astimezone(timezone(timedelta(hours=offset))).isoformat(),
+    }
+
+
+def plan_simulation(orders: int, seed: int) -> SimulationPlan:
+    """Orders and stock, both from `random.Random(seed)`: the same seed gives the same run."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    regular = [
+        SkuPlan(sku, name, price, {}, 0, False) for sku, name, price in CATALOG if sku != HIGH_VALUE_SKU
+    ]
+    special = rng.sample(
+        range(orders), k=min(orders, _share(orders, MISMATCH_SHARE) + _share(orders, HIGH_VALUE_SHARE))
+    )
+    mismatch = set(special[: _share(orders, MISMATCH_SHARE)])
+    intent = [
+        "mismatch" if i in mismatch else "high_value" if i in special else "normal" for i in range(orders)
+    ]
+    popular = rng.sample(regular, k=len(regular))  # which SKUs sell best differs by seed
+    bodies = [_order_body(i, intent[i], rng, popular) for i in range(orders)]
+
+    # Stock follows demand, so the run has the same shape at any size: most SKUs cover what is asked
+    # for, a few best sellers (chosen by the seed) are short and run out part-way through.
+    for i, body in enumerate(bodies):
+        if intent[i] == "normal":
+            for line in body["lines"]:
+                next(s for s in regular if s.sku == line["sku"]).demand += line["quantity"]
+    best_sellers = sorted((s for s in regular if s.demand > 0), key=lambda s: -s.demand)[:6]
+    for s in rng.sample(best_sellers, k=min(SHORT_SKU_COUNT, max(0, len(best_sellers) - 1))):
+        s.short = True
+    skus = [*regular, SkuPlan(HIGH_VALUE_SKU, "Laptop 16in", CATALOG[-1][2], {}, 0, False)]
+    for index, s in enumerate(skus):
+        total = math.floor(s.demand * rng.uniform(0.45, 0.7)) if s.short else s.demand + rng.randint(3, 12)
+        if index % 4 == 1 and not s.short:
+            # Some SKUs are split over two warehouses, so sourcing has to choose.
+            s.stock = {MAIN_WAREHOUSE: total - total // 3, SECOND_WAREHOUSE: total // 3}
+        else:
+            s.stock = {MAIN_WAREHOUSE: total}
+    return SimulationPlan(skus=skus, orders=bodies, intent=intent)
+
+
+def _share(orders: int, share: float) -> int:
+    # At least one of each kind, so even a small run exercises review's reject and hold.
+    return max(1, round(orders * share)) if orders >= 10 else 0
+
+
+@dataclass
+class StockTotals:
+    on_hand: int = 0
+    reserved: int = 0
+    available: int = 0
+    negative: bool = False  # some warehouse went below zero
+
+
+@dataclass
+class SimulationReport:
+    orders: int
+    seed: int
+    concurrency: int
+    final_status: dict[str, int]
+    oversold: int  # SKUs that shipped more than they had, or whose stock went negative
+    oversold_skus: list[str]
+    stock_mismatches: list[str]  # SKUs whose books disagree (shipped vs stock decrease, reservations)
+    missing_orders: int  # posted (and answered 2xx or not) but never stored
+    misrouted_responses: int  # 2xx answers that named another order than the one posted
+    transitions_per_order: float  # Step Functions states entered, per order
+    order_events_per_order: float  # entries in the order's own timeline, per order
+    dynamodb_requests_per_order: float
+    lambda_invocations_per_order: float
+    wall_seconds: float
+    orders_per_second: float
+    stock: dict[str, dict[str, Any]]  # "before"/"after": sku -> totals; "shipped": sku -> units
+    dynamodb_requests: dict[str, int]
+    lambda_invocations: dict[str, int]
+    execution_status: dict[str, int]
+    reasons: dict[str, int]  # rule codes behind REJECTED and ON_HOLD
+    post_status: dict[str, int]  # HTTP status of each POST /orders
+    intent: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.oversold == 0
+            and not self.stock_mismatches
+            and self.missing_orders == 0
+            and self.misrouted_responses == 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def _stock_totals(skus: list[SkuPlan]) -> dict[str, StockTotals]:
+    from functions.core import repository
+
+    totals: dict[str, StockTotals] = {}
+    for s in skus:
+        t = StockTotals()
+        for level in repository.get_stock(s.sku):
+            t.on_hand += level.on_hand
+            t.reserved += level.reserved
+            t.available += level.available
+            t.negative |= min(level.on_hand, level.reserved, level.available) < 0
+        totals[s.sku] = t
+    return totals
+
+
+def _dynamodb_total(counts: Counter[str]) -> int:
+    return sum(n for action, n in counts.items() if action != "CreateTable")
+
+
+def run_simulation(
+    orders: int,
+    seed: int,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> SimulationReport:
+    """Run `orders` synthetic orders on a fresh local stack (one at a time per process: moto is global)."""
+    if orders < 1 or concurrency < 1:
+        raise ValueError("orders and concurrency must be at least 1")
+    plan = plan_simulation(orders, seed)
+    report = progress or (lambda phase, done, total: None)
+    with warnings.catch_warnings():
+        # Every handler flushes Powertools metrics; with none recorded locally it warns each time.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+            return _run(stack, plan, seed, concurrency, report)
+
+
+def _run(
+    stack: LocalStack,
+    plan: SimulationPlan,
+    seed: int,
+    concurrency: int,
+    report: Progress,
+) -> SimulationReport:
+    from functions.core import repository
+    from functions.core.errors import OrderNotFoundError
+    from functions.core.models import order_id_for
+    from functions.core.status import OrderStatus
+
+    for s in plan.skus:
+        for warehouse, on_hand in s.stock.items():
+            repository.set_stock(s.sku, warehouse, on_hand)
+    before = _stock_totals(plan.skus)
+    counters_before = stack.counters()
+    total = len(plan.orders)
+
+    def post(body: dict[str, Any]) -> HttpResponse:
+        # The runtime runs the API function one invocation at a time (one container); the executions
+        # the posts start run concurrently and contend for stock.
+        return stack.request("POST", "/orders", body)
+
+    started = time.perf_counter()
+    responses: list[HttpResponse] = []
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sim-post") as pool:
+        for done, response in enumerate(pool.map(post, plan.orders), 1):
+            responses.append(response)
+            report("post", done, total)
+    expected_ids = [order_id_for(b["platform"], b["platform_order_id"]) for b in plan.orders]
+    accepted = [r.json() for r in responses if r.status in (200, 201)]
+    # An answer about another order than the one posted means the API mixed up concurrent requests.
+    misrouted = sum(
+        1
+        for r, order_id in zip(responses, expected_ids, strict=True)
+        if r.status in (200, 201) and r.json()["order_id"] != order_id
+    )
+    arns = list(dict.fromkeys(a["execution_arn"] for a in accepted if a.get("execution_arn")))
+    execution_status: Counter[str] = Counter()
+    for done, arn in enumerate(arns, 1):
+        execution_status[stack.wait_for_execution(arn, timeout=120)["status"]] += 1
+        report("wait", done, len(arns))
+    wall = time.perf_counter() - started
+    counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
+
+    final_status: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    shipped: Counter[str] = Counter()
+    held: Counter[str] = Counter()  # units still reserved by orders, which must match stock.reserved
+    states_entered = 0
+    order_events = 0
+    # Judge by the orders that were meant to exist, each once, not by what the API answered.
+    for order_id in expected_ids:
+        try:
+            aggregate = repository.load_aggregate(order_id)
+        except OrderNotFoundError:
+            final_status[MISSING] += 1
+            continue
+        order = aggregate.order
+        final_status[order.status.value] += 1
+        order_events += len(aggregate.events)
+        if order.rejection is not None:
+            reasons[order.rejection.code] += 1
+        elif order.status in (OrderStatus.REJECTED, OrderStatus.ON_HOLD) and order.review is not None:
+            reasons.update(hit.code for hit in order.review.reasons)
+        for shipment in aggregate.shipments:
+            for line in shipment.lines:
+                shipped[line.sku] += line.quantity
+        for reservation in aggregate.reservations:
+            held[reservation.sku] += reservation.quantity
+        if order.execution_arn:
+            states_entered += sum(
+                1 for e in stack.execution_history(order.execution_arn) if e["type"].endswith("StateEntered")
+            )
+    after = _stock_totals(plan.skus)
+
+    oversold: list[str] = []
+    mismatches: list[str] = []
+    for s in plan.skus:
+        b, a = before[s.sku], after[s.sku]
+        if a.negative or a.on_hand < 0 or a.available < 0 or shipped[s.sku] > b.on_hand:
+            oversold.append(s.sku)
+        if (
+            shipped[s.sku] != b.on_hand - a.on_hand
+            or a.reserved != held[s.sku]
+            or a.available != a.on_hand - a.reserved
+        ):
+            mismatches.append(s.sku)
+
+    dynamodb = counters_after["dynamodb"] - counters_before["dynamodb"]
+    lambdas = counters_after["lambda"] - counters_before["lambda"]
+    return SimulationReport(
+        orders=total,
+        seed=seed,
+        concurrency=concurrency,
+        final_status=dict(sorted(final_status.items())),
+        oversold=len(oversold),
+        oversold_skus=oversold,
+        stock_mismatches=mismatches,
+        missing_orders=final_status[MISSING],
+        misrouted_responses=misrouted,
+        transitions_per_order=round(states_entered / total, 2),
+        order_events_per_order=round(order_events / total, 2),
+        dynamodb_requests_per_order=round(_dynamodb_total(dynamodb) / total, 2),
+        lambda_invocations_per_order=round(sum(lambdas.values()) / total, 2),
+        wall_seconds=round(wall, 3),
+        orders_per_second=round(total / wall, 2) if wall > 0 else 0.0,
+        stock={
+            "before": {sku: _levels(t) for sku, t in before.items()},
+            "after": {sku: _levels(t) for sku, t in after.items()},
+            "shipped": {s.sku: shipped[s.sku] for s in plan.skus},
+        },
+        dynamodb_requests=dict(sorted((k, v) for k, v in dynamodb.items() if k != "CreateTable")),
+        lambda_invocations=dict(sorted(lambdas.items())),
+        execution_status=dict(sorted(execution_status.items())),
+        reasons=dict(sorted(reasons.items())),
+        post_status=dict(sorted(Counter(str(r.status) for r in responses).items())),
+        intent=dict(sorted(Counter(plan.intent).items())),
+    )
+
+
+def _levels(t: StockTotals) -> dict[str, int]:
+    return {"on_hand": t.on_hand, "reserved": t.reserved, "available": t.available}

@@ -1,0 +1,239 @@
+"""The `oms` console command: simulate, history against a live server, and serve as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from functions.core.models import OrderIn
+from oms.cli import DEMO_STOCK, demo_order_body, main
+from oms.local.clock import VirtualClock
+from oms.local.http import LocalHttpServer, serve
+from oms.local.stack import LocalStack
+from oms.simulate import HIGH_VALUE_SKU, plan_simulation
+from tests.factories import new_sku, order_body
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- simulate
+
+
+def test_simulation_plan_is_deterministic_and_valid():
+    plan = plan_simulation(60, seed=7)
+    again = plan_simulation(60, seed=7)
+    assert plan.orders == again.orders
+    assert [s.stock for s in plan.skus] == [s.stock for s in again.skus]
+    assert plan_simulation(60, seed=8).orders != plan.orders
+
+    assert 10 <= len(plan.skus) <= 20
+    assert len({o["platform"] for o in plan.orders}) >= 4
+    for body, intent in zip(plan.orders, plan.intent, strict=True):
+        order = OrderIn.model_validate(body)
+        a = order.amounts
+        adds_up = sum((line.amount for line in order.lines), Decimal(0)) == a.subtotal and (
+            a.subtotal + a.shipping + a.tax - a.discount == a.total
+        )
+        assert adds_up == (intent != "mismatch")
+        assert (a.total > 5000) == (intent == "high_value")
+        assert (order.lines[0].sku == HIGH_VALUE_SKU) == (intent == "high_value")
+    assert plan.intent.count("mismatch") >= 2
+    assert plan.intent.count("high_value") >= 1
+    short = [s for s in plan.skus if s.short]
+    assert short
+    assert all(sum(s.stock.values()) < s.demand for s in short)
+    assert all(sum(s.stock.values()) > s.demand for s in plan.skus if not s.short)
+
+
+def test_simulate_json_reports_a_balanced_run(capsys):
+    assert main(["simulate", "--orders", "40", "--seed", "1", "--json"]) == 0
+
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    report = json.loads(last)
+    assert report["orders"] == 40
+    assert report["oversold"] == 0
+    assert report["stock_mismatches"] == []
+    assert report["missing_orders"] == 0
+    assert report["misrouted_responses"] == 0
+    assert sum(report["final_status"].values()) == 40
+    assert report["final_status"]["SHIPPED"] > 20
+    assert report["final_status"].get("REJECTED", 0) > 0
+    assert report["final_status"].get("ON_HOLD", 0) > 0
+    assert report["reasons"].get("TOTAL_MISMATCH", 0) >= 1
+    assert report["post_status"] == {"201": 40}
+    assert report["execution_status"] == {"SUCCEEDED": 40}
+    for key in ("transitions_per_order", "dynamodb_requests_per_order", "lambda_invocations_per_order"):
+        assert report[key] > 0
+    assert report["wall_seconds"] > 0
+    # Units shipped per SKU are exactly what left the shelves.
+    before, after, shipped = report["stock"]["before"], report["stock"]["after"], report["stock"]["shipped"]
+    for sku, units in shipped.items():
+        assert before[sku]["on_hand"] - after[sku]["on_hand"] == units
+        assert after[sku]["available"] >= 0
+
+
+def test_simulate_prints_a_readable_summary(capsys):
+    assert main(["simulate", "--orders", "12", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Simulated 12 orders" in out
+    assert "SHIPPED" in out
+    assert "Oversold SKUs:" in out
+    assert "DynamoDB requests per order:" in out
+
+
+def test_simulate_refuses_nonsense(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--orders", "0"])
+    assert "at least 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- history against a live server
+
+
+class TestHistory:
+    @pytest.fixture(scope="class")
+    def live(self) -> Iterator[tuple[LocalStack, LocalHttpServer]]:
+        # Class-scoped so it is stopped before the simulate tests start their own stack (moto is global).
+        stack = LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC))).start()
+        server = serve(stack, port=0)
+        try:
+            yield stack, server
+        finally:
+            server.shutdown()
+            stack.stop()
+
+    def test_prints_the_order_and_workflow_timeline(self, live, capsys):
+        from functions.core import repository
+
+        stack, server = live
+        sku = new_sku()
+        repository.set_stock(sku, "WH-MAIN", 3)
+        response = stack.request("POST", "/orders", order_body([(sku, 1)]))
+        assert response.status == 201
+        order_id = response.json()["order_id"]
+        stack.wait_for_execution(response.json()["execution_arn"])
+
+        assert main(["history", order_id, "--url", server.url]) == 0
+
+        out = capsys.readouterr().out
+        assert order_id in out
+        assert "SHIPPED" in out
+        for event in ("order.received", "review.approve", "stock.reserved", "order.shipped"):
+            assert event in out
+        for event in ("ExecutionStarted", "TaskStateEntered", "ExecutionSucceeded"):
+            assert event in out
+        assert "ALLOCATED -> SHIPPED" in out
+        assert "stage:ship" in out
+        # Rows follow the timeline: the order is received before it ships.
+        assert out.index("order.received") < out.index("order.shipped")
+
+    def test_unknown_order_exits_1(self, live, capsys):
+        _, server = live
+        assert main(["history", "ord-" + "0" * 24, "--url", server.url]) == 1
+        assert "not found" in capsys.readouterr().err
+
+    def test_malformed_order_id_exits_1_with_the_reason(self, live, capsys):
+        _, server = live
+        assert main(["history", "not-an-order", "--url", server.url]) == 1
+        assert "422" in capsys.readouterr().err
+
+
+def test_history_without_a_server_exits_1(capsys):
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["history", "ord-" + "0" * 24, "--url", f"http://127.0.0.1:{port}", "--timeout", "2"]) == 1
+    assert "cannot reach" in capsys.readouterr().err
+
+
+def test_history_refuses_non_http_urls(capsys):
+    assert main(["history", "ord-" + "0" * 24, "--url", "file:///etc/passwd"]) == 1
+    assert "http" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- serve, as a real process
+
+
+def test_demo_order_is_valid_and_stocked():
+    order = OrderIn.model_validate(demo_order_body())
+    assert sum((line.amount for line in order.lines), Decimal(0)) == order.amounts.total
+    assert all(line.sku in DEMO_STOCK and line.quantity <= DEMO_STOCK[line.sku] for line in order.lines)
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float = 60) -> list[str]:
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    raise AssertionError(f"{marker!r} not printed; got:\n" + "\n".join(lines))
+
+
+@pytest.mark.parametrize("log_level", ["INFO", "WARNING"])  # INFO, the default, runs the info-level logging
+def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_level):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oms.cli", "serve", "--port", "0", "--log-level", log_level],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one pipe: nothing can fill up unread
+        text=True,
+    )
+    try:
+        lines = _read_until(process, "listening on")
+        assert any("TEA-LONGJING-250G" in line for line in lines), lines  # the seeded stock is shown
+        url = lines[-1].split("listening on ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        curl = next(
+            line.strip() for line in _read_until(process, "curl ") if line.strip().startswith("curl ")
+        )
+
+        if shutil.which("curl"):
+            posted = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30, check=True)
+            answer = json.loads(posted.stdout)
+        else:  # the same request, without curl
+            request = urllib.request.Request(
+                f"{url}/orders", data=json.dumps(demo_order_body()).encode(), method="POST"
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.load(response)
+        assert answer["created"] is True
+
+        deadline = time.monotonic() + 30  # a real clock here: poll until the workflow has shipped it
+        status = ""
+        while time.monotonic() < deadline and status != "SHIPPED":
+            with urllib.request.urlopen(f"{url}/orders/{answer['order_id']}", timeout=10) as response:
+                status = json.load(response)["status"]
+            time.sleep(0.1)
+        assert status == "SHIPPED"
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        remaining = process.stdout.read() if process.stdout else ""
+        assert "Shutting down." in remaining
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
