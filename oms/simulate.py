@@ -251,6 +251,7 @@ class SimulationReport:
     reasons: dict[str, int]  # rule codes behind REJECTED and ON_HOLD
     post_status: dict[str, int]  # HTTP status of each POST /orders
     intent: dict[str, int] = field(default_factory=dict)
+    reviewed: dict[str, int] = field(default_factory=dict)  # held orders the simulated reviewer decided
 
     @property
     def ok(self) -> bool:
@@ -305,6 +306,41 @@ def run_simulation(
             return _run(stack, plan, seed, concurrency, report)
 
 
+def _settle(
+    stack: LocalStack, arn: str, order_id: str, seed: int, reviewed: Counter[str], timeout: float = 120
+) -> dict[str, Any]:
+    """Wait for the execution to end, playing the ops reviewer for orders parked on a hold.
+
+    Half the held orders (by a seeded coin per order) are approved and go on to allocation and
+    shipping, the rest are rejected, through the same review endpoint an operator uses.
+    """
+    from functions.core import repository
+    from functions.core.status import OrderStatus
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return stack.wait_for_execution(arn, timeout=0.5)
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+        if (
+            repository.get_wait_token(order_id)
+            and repository.get_order(order_id).status == OrderStatus.ON_HOLD
+        ):
+            approve = random.Random(f"{seed}:{order_id}").random() < 0.5  # noqa: S311 - a simulation
+            decision = "approve" if approve else "reject"
+            answer = stack.request(
+                "POST",
+                f"/orders/{order_id}/review",
+                {"decision": decision, "comment": "simulated reviewer"},
+                headers={"X-Actor": "simulated-reviewer"},
+            )
+            if answer.status != 200:
+                raise RuntimeError(f"review of held order {order_id} refused: {answer.status} {answer.body}")
+            reviewed[decision] += 1
+
+
 def _run(
     stack: LocalStack,
     plan: SimulationPlan,
@@ -343,11 +379,12 @@ def _run(
         for r, order_id in zip(responses, expected_ids, strict=True)
         if r.status in (200, 201) and r.json()["order_id"] != order_id
     )
-    arns = list(dict.fromkeys(a["execution_arn"] for a in accepted if a.get("execution_arn")))
+    executions = {a["execution_arn"]: a["order_id"] for a in accepted if a.get("execution_arn")}
     execution_status: Counter[str] = Counter()
-    for done, arn in enumerate(arns, 1):
-        execution_status[stack.wait_for_execution(arn, timeout=120)["status"]] += 1
-        report("wait", done, len(arns))
+    reviewed: Counter[str] = Counter()
+    for done, (arn, order_id) in enumerate(executions.items(), 1):
+        execution_status[_settle(stack, arn, order_id, seed, reviewed)["status"]] += 1
+        report("wait", done, len(executions))
     wall = time.perf_counter() - started
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
 
@@ -424,6 +461,7 @@ def _run(
         reasons=dict(sorted(reasons.items())),
         post_status=dict(sorted(Counter(str(r.status) for r in responses).items())),
         intent=dict(sorted(Counter(plan.intent).items())),
+        reviewed=dict(sorted(reviewed.items())),
     )
 
 

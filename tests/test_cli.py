@@ -72,7 +72,8 @@ def test_simulate_json_reports_a_balanced_run(capsys):
     assert sum(report["final_status"].values()) == 40
     assert report["final_status"]["SHIPPED"] > 20
     assert report["final_status"].get("REJECTED", 0) > 0
-    assert report["final_status"].get("ON_HOLD", 0) > 0
+    assert sum(report["reviewed"].values()) > 0  # held orders were decided by the simulated reviewer
+    assert report["final_status"].get("ON_HOLD", 0) == 0
     assert report["reasons"].get("TOTAL_MISMATCH", 0) >= 1
     assert report["post_status"] == {"201": 40}
     assert report["execution_status"] == {"SUCCEEDED": 40}
