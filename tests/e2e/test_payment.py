@@ -17,6 +17,7 @@ import pytest
 from functions.core import repository
 from functions.core.rules import PaymentRules, RuleSet
 from tests.factories import new_sku, order_body
+from tests.review_helpers import intercept, post_and_hold, review, wait_until_waiting
 
 pytestmark = pytest.mark.e2e
 
@@ -375,21 +376,86 @@ def test_payment_before_the_order_parks_is_applied_when_it_gets_there(oms, stack
     assert not still_timed(order_id)
 
 
-def test_held_unpaid_order_records_the_payment_and_keeps_its_hold(oms, stack):
+def test_held_unpaid_order_records_the_payment_then_approval_ships_it(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 5)
-    order, _ = oms.run(unpaid(sku, 2, "3000.00"))  # high value: held for review
-    assert order["status"] == "ON_HOLD"
+    answer = post_and_hold(oms, stack, unpaid(sku, 2, "3000.00"))  # high value: held for review
+    order_id = answer["order_id"]
+    assert oms.order(order_id)["status"] == "ON_HOLD"
 
-    paid = oms.pay(order["order_id"], "PAY-H", "6000.00")
+    paid = oms.pay(order_id, "PAY-H", "6000.00")
 
     assert paid.status == 200
     assert paid.json()["outcome"] == "recorded"
-    after = oms.order(order["order_id"])
-    assert after["status"] == "ON_HOLD"
+    after = oms.order(order_id)
+    assert after["status"] == "ON_HOLD"  # the hold stays: a person still decides
     assert after["payment_received"]["payment_id"] == "PAY-H"
-    assert schedule_of(stack, order["order_id"]) is None
-    assert not still_timed(order["order_id"])
+    assert schedule_of(stack, order_id) is None
+    assert not still_timed(order_id)
+
+    assert review(oms, order_id, "approve").status == 200
+    execution = oms.wait(answer["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    states = oms.states_entered(answer["execution_arn"])
+    assert states[states.index("ReviewResumed") :] == [
+        "ReviewResumed",
+        "Allocate",
+        "AllocationOutcome",
+        "PaymentGate",
+        "AwaitPayment",  # applies the payment recorded while held, and goes on at once
+        "Ship",
+        "Fulfilled",
+    ]
+    assert oms.order(order_id)["status"] == "SHIPPED"
+    assert oms.stock(sku) == {"on_hand": 3, "reserved": 0, "available": 3}
+
+
+def test_intercepting_a_waiting_unpaid_order_cancels_it_and_releases_its_stock(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order_id, execution_arn = post_and_park(oms, stack, unpaid(sku, 2))
+
+    intercepted = intercept(oms, order_id, "cancel", "buyer asked to cancel")
+
+    assert intercepted.status in (200, 202), intercepted.body
+    execution = oms.wait(execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert oms.states_entered(execution_arn)[-4:] == [
+        "AwaitPayment",
+        "Intercepted",
+        "InterceptionOutcome",
+        "Cancelled",
+    ]
+    order = oms.order(order_id)
+    assert order["status"] == "CANCELLED"
+    assert order["cancellation"] is None  # ops cancelled it, not the timeout
+    assert oms.stock(sku) == {"on_hand": 5, "reserved": 0, "available": 5}
+    stack.advance(TIMEOUT.total_seconds() + 120)  # its timers fire later and change nothing
+    assert oms.order(order_id)["version"] == order["version"]
+    assert not still_timed(order_id)
+    late = oms.pay(order_id, "PAY-AFTER-INTERCEPT", "20.00")
+    assert (late.status, late.json()["error"]["code"]) == (409, "ORDER_CANCELLED")
+
+
+def test_an_unpaid_order_held_by_interception_keeps_its_stock_and_resumes_at_the_payment_gate(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order_id, execution_arn = post_and_park(oms, stack, unpaid(sku, 2))
+
+    assert intercept(oms, order_id, "hold", "address check").status in (200, 202)
+    wait_until_waiting(stack, order_id)
+    held = oms.order(order_id)
+    assert held["status"] == "ON_HOLD"
+    assert held["hold"]["resume"] == "ship"  # the stock stays reserved
+    assert oms.stock(sku) == {"on_hand": 5, "reserved": 2, "available": 3}
+
+    assert review(oms, order_id, "approve").status == 200
+    stack.run_until(lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT", 20, advance=False)
+    assert oms.pay(order_id, "PAY-AFTER-HOLD", "20.00").status == 200
+    execution = oms.wait(execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert oms.order(order_id)["status"] == "SHIPPED"
+    assert oms.stock(sku) == {"on_hand": 3, "reserved": 0, "available": 3}
 
 
 # ---------------------------------------------------------------- races
