@@ -44,7 +44,7 @@ clean:
 # code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
 LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
 LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
-LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction
+LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

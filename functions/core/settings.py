@@ -25,19 +25,32 @@ class ApiSettings(Settings):
 
 
 class TimerSettings(Settings):
-    """Functions that delete payment-timeout schedules (EventBridge Scheduler)."""
+    """Functions that delete one-time schedules (EventBridge Scheduler, functions/core/timers.py)."""
 
-    schedule_group: str = Field(min_length=1, max_length=64, validation_alias="PAYMENT_SCHEDULE_GROUP")
+    schedule_group: str = Field(min_length=1, max_length=64, validation_alias="TIMER_SCHEDULE_GROUP")
 
 
 class SchedulingSettings(TimerSettings):
-    """Functions that also create them: the target Lambda and the role Scheduler assumes to invoke it."""
+    """Functions that also create them: the role Scheduler assumes to invoke the target."""
+
+    scheduler_role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::", validation_alias="TIMER_SCHEDULER_ROLE_ARN"
+    )
+
+
+class PaymentSchedulingSettings(SchedulingSettings):
+    """Ingest: an unpaid order's pay deadline targets the payment timeout function."""
 
     timeout_function_arn: str = Field(
         pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="PAYMENT_TIMEOUT_FUNCTION_ARN"
     )
-    scheduler_role_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:iam::", validation_alias="PAYMENT_SCHEDULER_ROLE_ARN"
+
+
+class HoldSchedulingSettings(SchedulingSettings):
+    """AwaitReview: a hold's escalation time targets the hold escalation function."""
+
+    escalation_function_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="HOLD_ESCALATION_FUNCTION_ARN"
     )
 
 
@@ -49,6 +62,16 @@ def get_timer_settings() -> TimerSettings:
 @cache
 def get_scheduling_settings() -> SchedulingSettings:
     return SchedulingSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_payment_scheduling_settings() -> PaymentSchedulingSettings:
+    return PaymentSchedulingSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_hold_scheduling_settings() -> HoldSchedulingSettings:
+    return HoldSchedulingSettings()  # type: ignore[call-arg]
 
 
 @cache
@@ -67,3 +90,5 @@ def clear_settings_cache() -> None:
     get_api_settings.cache_clear()
     get_timer_settings.cache_clear()
     get_scheduling_settings.cache_clear()
+    get_payment_scheduling_settings.cache_clear()
+    get_hold_scheduling_settings.cache_clear()

@@ -9,9 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.observability import bind_order
+from functions.core.settings import get_payment_scheduling_settings
 from functions.payment.models import PaymentCallback
 from functions.payment.service import AmountMismatchError, PaymentRefusedError, pay_order
 
+get_payment_scheduling_settings()  # ingest schedules pay deadlines: fail the cold start if unconfigured
 router = APIGatewayRouter()
 
 OrderIdPath = Annotated[str, Path(pattern=r"^ord-[0-9a-f]{24}$", description="OMS order id")]

@@ -7,7 +7,7 @@ decisions below are the whole policy, and the races are settled by DynamoDB, not
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -31,15 +31,6 @@ def timeout_minutes(platform: str, rules: PaymentRules) -> int:
 def pay_deadline(received_at: datetime, platform: str, rules: PaymentRules) -> datetime:
     """The moment an unpaid order is cancelled: the OMS's receipt time plus the platform's timeout."""
     return received_at + timedelta(minutes=timeout_minutes(platform, rules))
-
-
-def at_expression(moment: datetime) -> str:
-    """EventBridge Scheduler one-time expression (UTC, whole seconds, never before `moment`)."""
-    utc = moment.astimezone(UTC)
-    whole = utc.replace(microsecond=0)
-    if whole < utc:
-        whole += timedelta(seconds=1)
-    return f"at({whole.strftime('%Y-%m-%dT%H:%M:%S')})"
 
 
 def timeout_cause(order: Order) -> str:

@@ -1,22 +1,15 @@
-"""The order's pay deadline as an EventBridge Scheduler one-time schedule (`at(...)`).
+"""An unpaid order's pay deadline as a one-time schedule (functions/core/timers.py).
 
-One schedule per order, named after it, in the payment schedule group, targeting the timeout function
-with {"order_id": ...}; ActionAfterCompletion DELETE removes it once it has fired. Creating it twice is
-a no-op and deleting a missing one is too, so resends and retries are harmless. A schedule that never
-fires (deleted by mistake, a throttled create) is caught by the rate(1 minute) sweep.
+One schedule per order, named after it, targeting the payment timeout function with
+{"order_id": ...}. A schedule that never fires (deleted by mistake, a throttled create) is caught by
+the rate(1 minute) sweep over the timer index (GSI2).
 """
 
 from __future__ import annotations
 
-import json
-
-from botocore.exceptions import ClientError
-
-from functions.core import aws
+from functions.core import timers
 from functions.core.models import Order
-from functions.core.observability import logger
-from functions.core.settings import get_scheduling_settings, get_timer_settings
-from functions.payment.logic import at_expression
+from functions.core.settings import get_payment_scheduling_settings
 
 
 def schedule_name(order_id: str) -> str:
@@ -27,39 +20,14 @@ def create_timeout_schedule(order: Order) -> bool:
     """Schedule the timeout at `order.pay_deadline`. False when it already exists."""
     if order.pay_deadline is None:
         raise ValueError(f"order {order.order_id} has no pay deadline")
-    settings = get_scheduling_settings()
-    try:
-        aws.scheduler().create_schedule(
-            Name=schedule_name(order.order_id),
-            GroupName=settings.schedule_group,
-            ScheduleExpression=at_expression(order.pay_deadline),
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            ActionAfterCompletion="DELETE",
-            Description=f"pay deadline of {order.order_id}",
-            Target={
-                "Arn": settings.timeout_function_arn,
-                "RoleArn": settings.scheduler_role_arn,
-                "Input": json.dumps({"order_id": order.order_id, "source": "schedule"}),
-                "RetryPolicy": {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600},
-            },
-        )
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ConflictException":
-            return False
-        raise
-    return True
+    return timers.create_one_time_schedule(
+        schedule_name(order.order_id),
+        order.pay_deadline,
+        get_payment_scheduling_settings().timeout_function_arn,
+        {"order_id": order.order_id, "source": "schedule"},
+        f"pay deadline of {order.order_id}",
+    )
 
 
 def delete_timeout_schedule(order_id: str) -> bool:
-    """Best effort: a schedule left behind fires into a no-op and deletes itself."""
-    try:
-        aws.scheduler().delete_schedule(
-            Name=schedule_name(order_id), GroupName=get_timer_settings().schedule_group
-        )
-    except ClientError as err:
-        code = err.response.get("Error", {}).get("Code")
-        if code != "ResourceNotFoundException":
-            logger.warning("could not delete the timeout schedule", extra={"error_code": code})
-        return False
-    return True
+    return timers.delete_schedule(schedule_name(order_id))

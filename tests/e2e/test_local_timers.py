@@ -21,7 +21,7 @@ def test_template_timers_exist_locally(stack):
     (target,) = events.list_targets_by_rule(Rule=sweep["Name"])["Targets"]
     assert target["Arn"].endswith(":function:PaymentTimeoutFunction")
     groups = [g["Name"] for g in stack.session.client("scheduler").list_schedule_groups()["ScheduleGroups"]]
-    assert stack.schedule_groups["PaymentTimersGroup"] in groups
+    assert stack.schedule_groups["TimersGroup"] in groups
 
 
 def test_the_sweep_rule_fires_every_virtual_minute(stack):

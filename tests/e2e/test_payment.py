@@ -42,7 +42,7 @@ def schedules_client(stack):
 
 
 def group(stack) -> str:
-    return stack.schedule_groups["PaymentTimersGroup"]
+    return stack.schedule_groups["TimersGroup"]
 
 
 def schedule_of(stack, order_id: str) -> dict[str, Any] | None:

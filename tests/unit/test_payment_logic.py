@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from functions.core.models import OrderIn, PaymentIn, PaymentReceived, RuleHit
 from functions.core.rules import PaymentRules
 from functions.core.status import OrderStatus
+from functions.core.timers import at_expression
 from functions.payment.logic import (
     TIMEOUT_CODE,
     ParkAction,
     PaymentAction,
     TimerAction,
-    at_expression,
     decide_park,
     decide_payment,
     decide_timer,
