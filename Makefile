@@ -45,6 +45,7 @@ clean:
 LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
 LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
 LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunction
+LAMBDA_FUNCTIONS += AuthorizerFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

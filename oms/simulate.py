@@ -382,11 +382,13 @@ def _settle(
         ):
             approve = random.Random(f"{seed}:{order_id}").random() < 0.5  # noqa: S311 - a simulation
             decision = "approve" if approve else "reject"
+            from oms.local import credentials
+
             answer = stack.request(
                 "POST",
                 f"/orders/{order_id}/review",
                 {"decision": decision, "comment": "simulated reviewer"},
-                headers={"X-Actor": "simulated-reviewer"},
+                headers=credentials.staff_headers("ops", "simulated-reviewer", stack.clock.now()),
             )
             if answer.status != 200:
                 raise RuntimeError(f"review of held order {order_id} refused: {answer.status} {answer.body}")
@@ -417,7 +419,12 @@ def _run(
     def post(body: dict[str, Any]) -> HttpResponse:
         # The runtime runs the API function one invocation at a time (one container); the executions
         # the posts start run concurrently and contend for stock.
-        return stack.request("POST", "/orders", body)
+        from oms.local import credentials
+
+        raw = json.dumps(body)  # signed as the body's platform, like every platform request
+        return stack.request(
+            "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+        )
 
     started = time.perf_counter()
     responses: list[HttpResponse] = []
@@ -428,7 +435,8 @@ def _run(
     expected_ids = [order_id_for(b["platform"], b["platform_order_id"]) for b in plan.orders]
     for index, minutes in plan.pay_after_minutes.items():
         if responses[index].status in (200, 201):
-            payments.pay_later(expected_ids[index], plan.orders[index]["amounts"]["total"], minutes)
+            body = plan.orders[index]
+            payments.pay_later(expected_ids[index], body["platform"], body["amounts"]["total"], minutes)
     accepted = [r.json() for r in responses if r.status in (200, 201)]
     # An answer about another order than the one posted means the API mixed up concurrent requests.
     misrouted = sum(
@@ -562,7 +570,7 @@ class _SimulatedPlatform:
         self._client = stack.session.client("scheduler")
         self._client.create_schedule_group(Name=self.GROUP)
 
-    def pay_later(self, order_id: str, amount: str, minutes: int) -> None:
+    def pay_later(self, order_id: str, platform: str, amount: str, minutes: int) -> None:
         at = self.stack.clock.now() + timedelta(minutes=minutes)
         self._client.create_schedule(
             Name=order_id,
@@ -573,18 +581,23 @@ class _SimulatedPlatform:
             Target={
                 "Arn": f"arn:aws:lambda:us-east-1:123456789012:function:{PLATFORM_FUNCTION}",
                 "RoleArn": "arn:aws:iam::123456789012:role/simulated-platform",
-                "Input": json.dumps({"order_id": order_id, "amount": amount}),
+                "Input": json.dumps({"order_id": order_id, "platform": platform, "amount": amount}),
             },
         )
 
     def _pay(self, event: dict[str, Any], context: Any) -> None:
+        from oms.local import credentials
+
         order_id = event["order_id"]
-        body = {
-            "payment_id": f"PAY-{order_id[4:16]}",
-            "amount": event["amount"],
-            "paid_at": self.stack.clock.now().isoformat(),
-        }
-        answer = self.stack.request("POST", f"/orders/{order_id}/payment", body)
+        raw = json.dumps(
+            {
+                "payment_id": f"PAY-{order_id[4:16]}",
+                "amount": event["amount"],
+                "paid_at": self.stack.clock.now().isoformat(),
+            }
+        )
+        headers = credentials.platform_headers(event["platform"], raw, self.stack.clock.now())
+        answer = self.stack.request("POST", f"/orders/{order_id}/payment", raw, headers)
         outcome = answer.json().get("outcome") if answer.status == 200 else answer.json()["error"]["code"]
         with self._lock:
             self.answers[f"{answer.status} {outcome}"] += 1

@@ -74,6 +74,13 @@ def get_hold_scheduling_settings() -> HoldSchedulingSettings:
     return HoldSchedulingSettings()  # type: ignore[call-arg]
 
 
+class AuthSettings(Settings):
+    """The authorizer and the API function read the auth secret (signing key, platform secrets)."""
+
+    auth_secret_arn: str = Field(min_length=1, validation_alias="AUTH_SECRET_ARN")
+    auth_cache_seconds: int = Field(default=300, ge=0, le=3600, validation_alias="AUTH_CACHE_SECONDS")
+
+
 @cache
 def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]
@@ -84,6 +91,11 @@ def get_api_settings() -> ApiSettings:
     return ApiSettings()  # type: ignore[call-arg]
 
 
+@cache
+def get_auth_settings() -> AuthSettings:
+    return AuthSettings()  # type: ignore[call-arg]
+
+
 def clear_settings_cache() -> None:
     """Tests and the local runtime change the environment, then call this."""
     get_settings.cache_clear()
@@ -92,3 +104,4 @@ def clear_settings_cache() -> None:
     get_scheduling_settings.cache_clear()
     get_payment_scheduling_settings.cache_clear()
     get_hold_scheduling_settings.cache_clear()
+    get_auth_settings.cache_clear()

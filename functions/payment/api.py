@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from functions.api.actor import current_actor
 from functions.core.observability import bind_order
 from functions.core.settings import get_payment_scheduling_settings
 from functions.payment.models import PaymentCallback
@@ -29,7 +30,7 @@ def post_payment(order_id: OrderIdPath, payment: PaymentCallback) -> Response[di
     the order cannot take it (cancelled, closed, paid by another payment): it is flagged for refund."""
     bind_order(order_id)
     try:
-        outcome = pay_order(order_id, payment)
+        outcome = pay_order(order_id, payment, current_actor(router.current_event.headers))
     except AmountMismatchError as err:
         return _json(422, {"error": {"code": "AMOUNT_MISMATCH", "field": "amount", "message": str(err)}})
     except PaymentRefusedError as err:

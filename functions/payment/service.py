@@ -10,7 +10,7 @@ Whoever writes first wins; the loser reads again and decides again, so payment a
 the same instant, a schedule fired twice, or the sweep and the schedule together end in one state.
 
 Telling the execution (SendTaskSuccess / SendTaskFailure) happens after the write. Until it is known
-to be done, the order stays in the timer index (GSI2) with a due time shortly after the decision, so
+to be done, the order stays in the timer index (GSI5) with a due time shortly after the decision, so
 a crash between the write and the call is finished by the sweep; a second call for a task that has
 already moved on is answered TaskTimedOut/InvalidToken and ignored.
 """
@@ -107,7 +107,7 @@ def schedule_timeout(order: Order) -> None:
 # ---------------------------------------------------------------- the payment callback
 
 
-def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
+def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:callback") -> PaymentOutcome:
     received = PaymentReceived(**callback.model_dump(), received_at=clock.now())
     for _ in range(MAX_ROUNDS):
         order = repository.get_order(order_id)
@@ -127,7 +127,7 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
                     order,
                     OrderStatus.PAID,
                     event_type="payment.received",
-                    actor="payment:callback",
+                    actor=actor,
                     detail=detail,
                     set_fields={
                         "payment_received": received.model_dump(mode="json"),
@@ -143,10 +143,10 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
                 recorded = repository.annotate(
                     order,
                     event_type="payment.received",
-                    actor="payment:callback",
+                    actor=actor,
                     detail=detail,
                     set_fields={"payment_received": received.model_dump(mode="json")},
-                    remove_fields=("gsi2pk", "gsi2sk"),
+                    remove_fields=("gsi5pk", "gsi5sk"),
                 )
                 if recorded is None:
                     continue  # the order changed under us: read and decide again
@@ -157,7 +157,7 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
                 if token is not None and order.status == OrderStatus.PAID:
                     _resume(order, token)  # the first call may have stopped before telling the execution
                 return PaymentOutcome(order_id=order_id, status=order.status, outcome="already_recorded")
-            if not _flag_refund(order, received, decision.code):
+            if not _flag_refund(order, received, decision.code, actor):
                 continue
             raise PaymentRefusedError(decision.code, decision.message)
         except (TransientError, IllegalTransitionError):
@@ -165,7 +165,7 @@ def pay_order(order_id: str, callback: PaymentCallback) -> PaymentOutcome:
     raise TransientError(f"order {order_id} kept changing while the payment was applied; retry")
 
 
-def _flag_refund(order: Order, received: PaymentReceived, code: str) -> bool:
+def _flag_refund(order: Order, received: PaymentReceived, code: str, actor: str) -> bool:
     """Flag the order for refunding this payment (once per payment id). False: the order changed."""
     detail = {
         "payment_id": received.payment_id,
@@ -177,7 +177,7 @@ def _flag_refund(order: Order, received: PaymentReceived, code: str) -> bool:
         flagged = repository.annotate(
             order,
             event_type="payment.refund_required",
-            actor="payment:callback",
+            actor=actor,
             detail=detail,
             set_fields={"refund_required": True},
             extra_items=[repository.refund_flag_item(order.order_id, received.payment_id, detail)],

@@ -2,7 +2,7 @@
 
 One schedule per order, named after it, targeting the payment timeout function with
 {"order_id": ...}. A schedule that never fires (deleted by mistake, a throttled create) is caught by
-the rate(1 minute) sweep over the timer index (GSI2).
+the rate(1 minute) sweep over the timer index (GSI5).
 """
 
 from __future__ import annotations
