@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import threading
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -88,7 +85,6 @@ UNPAID_SHARE = 0.10
 PAID_LATER, NEVER_PAID = "unpaid_paid_later", "unpaid_never_paid"
 PAYMENT_DELAY_MINUTES = (1, 25)  # when the payers pay, after the order was posted (timeout: 30)
 PLATFORM_FUNCTION = "SimulatedPlatform"  # the local "function" the payment schedules invoke
-METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 
 
 @dataclass
@@ -289,6 +285,10 @@ class SimulationReport:
     timers_fired: dict[str, int] = field(default_factory=dict)  # one-time schedules and sweep runs
     virtual_minutes: float = 0.0  # how much simulated time the run covered
 
+    # What the handlers published as EMF metrics during the run (oms/local/metrics.py summary):
+    # "counters" per metric and dimension, the "funnel", and "latency_ms" p50/p95 per stage.
+    metrics: dict[str, Any] = field(default_factory=dict)
+
     @property
     def ok(self) -> bool:
         return (
@@ -336,26 +336,8 @@ def run_simulation(
         raise ValueError("orders and concurrency must be at least 1")
     plan = plan_simulation(orders, seed)
     report = progress or (lambda phase, done, total: None)
-    with warnings.catch_warnings(), _metrics_off():
-        # Every handler flushes Powertools metrics; with none recorded locally it warns each time.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
-            return _run(stack, plan, seed, concurrency, report)
-
-
-@contextmanager
-def _metrics_off() -> Iterator[None]:
-    """No EMF lines on stdout during a run (the timeout function counts cancellations): the report is
-    the output. Restored afterwards, for callers that run other things in the same process."""
-    before = os.environ.get(METRICS_DISABLED)
-    os.environ[METRICS_DISABLED] = "true"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(METRICS_DISABLED, None)
-        else:
-            os.environ[METRICS_DISABLED] = before
+    with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+        return _run(stack, plan, seed, concurrency, report)
 
 
 def _settle(
@@ -452,6 +434,7 @@ def _run(
         report("wait", done, len(executions))
     wall = time.perf_counter() - started
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
+    metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
 
     final_status: Counter[str] = Counter()
     unpaid: Counter[str] = Counter()
@@ -548,6 +531,7 @@ def _run(
         payment_mismatches=payment_mismatches,
         timers_fired=_timers_fired(stack, fired_before),
         virtual_minutes=round((stack.clock.now() - SIM_START).total_seconds() / 60, 1),
+        metrics=metrics,
     )
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.holds.service import escalate_hold, escalate_overdue_holds
 
@@ -25,7 +25,7 @@ class EscalationEvent(BaseModel):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("hold_escalation")
 @event_parser(model=EscalationEvent)
 def lambda_handler(event: EscalationEvent, context: LambdaContext) -> dict[str, Any]:
     if event.order_id is not None:

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_timer_settings
 from functions.payment.models import AwaitPaymentInput
 from functions.payment.service import park_order
@@ -22,7 +22,7 @@ get_timer_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("payment")
 @event_parser(model=AwaitPaymentInput)
 def lambda_handler(event: AwaitPaymentInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)

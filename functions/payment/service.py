@@ -33,7 +33,7 @@ from functions.core.errors import (
 )
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Order, OrderIn, PaymentReceived, Reservation, RuleHit
-from functions.core.observability import logger
+from functions.core.observability import MetricName, count, logger
 from functions.core.rules import active_rules
 from functions.core.status import TERMINAL, OrderStatus
 from functions.payment import timers
@@ -228,6 +228,7 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
                 return ParkResult(outcome="paid")
             if action == ParkAction.CANCEL:
                 cancelled = _cancel(order, aggregate.reservations, "stage:payment", execution_id, token, None)
+                count(MetricName.ORDERS_CANCELLED_ON_TIMEOUT, order.platform)
                 _resume(cancelled, token)
                 timers.delete_timeout_schedule(order_id)
                 return ParkResult(outcome="cancelled")
@@ -267,6 +268,7 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
             if won is None or won.detail.get("run") != run:
                 # Another timer (the schedule again, the sweep) cancelled it first and tells the execution.
                 return TimerResult(order_id=order_id, action="already_cancelled")
+            count(MetricName.ORDERS_CANCELLED_ON_TIMEOUT, order.platform)
             _resume(cancelled, repository.get_wait_token(order_id))
             if actor != "timer:schedule":
                 timers.delete_timeout_schedule(order_id)  # a schedule fires and deletes itself

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_timer_settings
 from functions.payment.models import TimerEvent
 from functions.payment.service import expire_order, sweep
@@ -22,22 +21,17 @@ get_timer_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("payment_timer")
 @event_parser(model=TimerEvent)
 def lambda_handler(event: TimerEvent, context: LambdaContext) -> dict[str, Any]:
     if event.order_id is not None:
         bind_order(event.order_id)
         result = expire_order(event.order_id, "timer:schedule")
         logger.info("payment timer fired", extra={"action": result.action})
-        if result.action == "cancelled":
-            metrics.add_metric(name="OrdersCancelledOnPaymentTimeout", unit=MetricUnit.Count, value=1)
         return result.model_dump(mode="json")
     swept = sweep()
     if swept.due:
         logger.info(
             "payment sweep", extra={"due": swept.due, "actions": swept.actions, "errors": swept.errors}
         )
-    cancelled = swept.actions.get("cancelled", 0)
-    if cancelled:
-        metrics.add_metric(name="OrdersCancelledOnPaymentTimeout", unit=MetricUnit.Count, value=cancelled)
     return swept.model_dump(mode="json")
