@@ -111,8 +111,9 @@ def run_together(*calls: Callable[[], Any]) -> list[Any]:
 def test_unpaid_order_is_cancelled_at_its_deadline_and_its_stock_is_back(oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 10)
+    cancelled_before = stack.metrics.total("OrdersCancelledOnTimeout", platform="kuaishou")
     created_at = stack.clock.now()
-    order_id, execution_arn = post_and_park(oms, stack, unpaid(sku, 3))
+    order_id, execution_arn = post_and_park(oms, stack, unpaid(sku, 3, platform="kuaishou"))
 
     order = oms.order(order_id)
     assert order["status"] == "AWAITING_PAYMENT"
@@ -149,6 +150,8 @@ def test_unpaid_order_is_cancelled_at_its_deadline_and_its_stock_is_back(oms, st
     assert timeout.detail["released"] == [{"sku": sku, "warehouse": "WH-MAIN", "quantity": 3}]
     assert schedule_of(stack, order_id) is None  # ActionAfterCompletion DELETE
     assert not still_timed(order_id)
+    # counted once, by the timer that won (functions/core/observability.py catalogue)
+    assert stack.metrics.total("OrdersCancelledOnTimeout", platform="kuaishou") == cancelled_before + 1
 
 
 def test_paid_order_is_not_cancelled(oms, stack):
