@@ -194,6 +194,8 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     if report.reasons:
         reasons = ", ".join(f"{code} {n}" for code, n in report.reasons.items())
         console.print(f"Why not shipped: {reasons}", highlight=False)
+    if report.unpaid:
+        _print_unpaid(report, console)
 
     stock = Table(title="Stock per SKU (all warehouses)", title_justify="left")
     for column in ("sku", "before on_hand/res/avail", "after on_hand/res/avail", "shipped", "check"):
@@ -231,6 +233,29 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     ]
     for label, value in lines:
         console.print(f"{label:<30}{value}", highlight=False)
+
+
+def _print_unpaid(report: SimulationReport, console: Console) -> None:
+    """Orders that arrived unpaid: who paid in time, who was cancelled at the pay deadline."""
+    unpaid = Table(title="Arrived unpaid", title_justify="left")
+    for column in ("buyer", "final status", "orders"):
+        unpaid.add_column(column, justify="right" if column == "orders" else "left")
+    for key, count in report.unpaid.items():
+        kind, status = key.split(": ", 1)
+        unpaid.add_row("paid later" if kind.endswith("paid_later") else "never paid", status, str(count))
+    console.print(unpaid)
+    payments = ", ".join(f"{answer} {n}" for answer, n in report.payments.items()) or "none"
+    timers = ", ".join(f"{kind} {n}" for kind, n in report.timers_fired.items()) or "none"
+    console.print(f"Cancelled at the pay deadline: {report.cancelled_unpaid}", highlight=False)
+    console.print(f"Payment callbacks:            {payments}", highlight=False)
+    console.print(f"Refunds flagged:              {report.refunds_flagged}", highlight=False)
+    console.print(
+        f"Timers fired:                 {timers} ({report.virtual_minutes} simulated minutes)",
+        highlight=False,
+    )
+    if report.payment_mismatches:
+        wrong = ", ".join(report.payment_mismatches)
+        console.print(f"[bold red]Unpaid orders that ended against their intent:[/] {wrong}")
 
 
 def _print_metrics(metrics: dict[str, Any], console: Console) -> None:

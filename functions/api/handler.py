@@ -17,6 +17,7 @@ from functions.core.settings import get_api_settings, get_auth_settings
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
+from functions.payment.api import router as payment_router
 from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
@@ -25,6 +26,7 @@ settings = get_api_settings()  # fail the cold start, not a request, on missing 
 get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(payment_router)
 app.include_router(holds_router)
 app.include_router(intercept_router)
 app.include_router(rules_router)

@@ -17,6 +17,8 @@ _STAGE_BY_STATUS = {
     OrderStatus.ON_HOLD: "review",  # waiting for a person (an intercepted hold may hold stock)
     OrderStatus.APPROVED: "allocate",
     OrderStatus.ALLOCATED: "ship",
+    OrderStatus.AWAITING_PAYMENT: "payment",
+    OrderStatus.PAID: "ship",
 }
 
 

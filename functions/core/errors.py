@@ -25,6 +25,13 @@ class ConflictError(OmsError):
     """Same idempotency key, different content."""
 
 
+class PaymentTimeoutError(OmsError):
+    """An unpaid order reached its pay deadline: it was cancelled and its stock released.
+
+    Also the error name the timeout sends with SendTaskFailure, so one Catch routes both ways.
+    """
+
+
 class OrderInterceptedError(OmsError):
     """Ops intercepted the order (POST /orders/{id}/intercept): the stage stops before doing its work.
 

@@ -24,7 +24,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
     ensure_not_intercepted(order, "ship")
     if order.status == OrderStatus.SHIPPED:
         return ShippingResult(shipments=aggregate.shipments)
-    if order.status != OrderStatus.ALLOCATED:
+    if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID):  # PAID: arrived unpaid, paid since
         raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
     shipments = plan_shipments(order_id, aggregate.reservations, clock.now())
     extra = repository.ship_items(order_id, aggregate.reservations)

@@ -61,6 +61,8 @@ class Runtime:
         self.before_invoke: Callable[[str, dict[str, Any]], None] | None = None
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
+        # Handlers running right now: the stack only moves a virtual clock when nothing runs.
+        self.in_flight = 0
 
     def next_request_id(self) -> str:
         with self._ids_lock:
@@ -70,15 +72,20 @@ class Runtime:
         handler, template_context = self.handlers[function_name]
         with self._counter_lock:
             self.lambda_invocations[function_name] += 1
-        if self.before_invoke is not None:
-            self.before_invoke(function_name, event)
-        context = copy.copy(template_context)
-        context.aws_request_id = self.next_request_id()
-        container = self.serialised.get(function_name)
-        if container is None:
-            return handler(event, context)
-        with container:
-            return handler(event, context)
+            self.in_flight += 1
+        try:
+            if self.before_invoke is not None:
+                self.before_invoke(function_name, event)
+            context = copy.copy(template_context)
+            context.aws_request_id = self.next_request_id()
+            container = self.serialised.get(function_name)
+            if container is None:
+                return handler(event, context)
+            with container:
+                return handler(event, context)
+        finally:
+            with self._counter_lock:
+                self.in_flight -= 1
 
 
 RUNTIME = Runtime()
@@ -139,6 +146,18 @@ def install() -> None:
     setattr(DynamoHandler, "call_action", serialised_call_action)
 
     setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)
+
+    # moto's SendTaskFailure drops the cause; AWS records it in the TaskFailed event and the Catch.
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    setattr(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     client_lock = threading.Lock()
     original_client_for = boto_client.boto_client_for
