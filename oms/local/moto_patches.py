@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -59,6 +63,14 @@ class Runtime:
         self._counter_lock = threading.Lock()
         # A test hook: called before each handler invocation; may raise to inject a fault.
         self.before_invoke: Callable[[str, dict[str, Any]], None] | None = None
+        # A test hook: called before each DynamoDB request with (action, request body); may raise a
+        # moto JsonRESTError (see `dynamodb_fault`, `transaction_conflict`), which the client receives as
+        # the botocore ClientError the real service would answer with.
+        self.before_dynamodb: Callable[[str, dict[str, Any]], None] | None = None
+        # Benchmarks: when a list, every DynamoDB request is appended as a DynamoRecord (capacity units
+        # computed from the items it read or wrote, by DynamoDB's size rules).
+        self.dynamodb_log: list[DynamoRecord] | None = None
+        self.lambda_seconds: dict[str, float] = {}  # wall time inside each function's handler
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
 
@@ -75,10 +87,16 @@ class Runtime:
         context = copy.copy(template_context)
         context.aws_request_id = self.next_request_id()
         container = self.serialised.get(function_name)
-        if container is None:
-            return handler(event, context)
-        with container:
-            return handler(event, context)
+        started = time.perf_counter()
+        try:
+            if container is None:
+                return handler(event, context)
+            with container:
+                return handler(event, context)
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._counter_lock:
+                self.lambda_seconds[function_name] = self.lambda_seconds.get(function_name, 0.0) + elapsed
 
 
 RUNTIME = Runtime()
@@ -111,6 +129,7 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.parser.asl.utils import boto_client
+    from werkzeug.exceptions import HTTPException
 
     setattr(LambdaFunction, "_invoke_lambda", _route_lambda)
 
@@ -133,8 +152,27 @@ def install() -> None:
 
     def serialised_call_action(self: Any) -> Any:
         with RUNTIME.dynamodb_lock:
-            RUNTIME.dynamodb_requests[self._get_action()] += 1
-            return original_call_action(self)
+            action = self._get_action()
+            RUNTIME.dynamodb_requests[action] += 1
+            hook, log = RUNTIME.before_dynamodb, RUNTIME.dynamodb_log
+            if hook is None and log is None:
+                return original_call_action(self)
+            body = json.loads(self.body or "{}")
+            if hook is not None:
+                try:
+                    hook(action, body)
+                except HTTPException as fault:
+                    response = fault.description, {"status": fault.code}
+                    status, headers, payload = self._transform_response(self.response_headers, response)
+                    headers, payload = self._enrich_response(headers, payload)
+                    return status, headers, payload
+            if log is None:
+                return original_call_action(self)
+            before = _write_images(self.dynamodb_backend, action, body)
+            result = original_call_action(self)
+            after = _write_images(self.dynamodb_backend, action, body)
+            log.append(_record(action, body, result, before, after))
+            return result
 
     setattr(DynamoHandler, "call_action", serialised_call_action)
 
@@ -233,3 +271,159 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             else:
                 self.put_item(table_name, snapshot)
         raise
+
+
+# ---------------------------------------------------------------- fault injection helpers
+
+
+def dynamodb_fault(code: str = "ProvisionedThroughputExceededException", message: str = "injected") -> Any:
+    """A DynamoDB error for a `before_dynamodb` hook to raise (the client sees ClientError `code`)."""
+    from moto.dynamodb.exceptions import DynamodbException
+
+    return DynamodbException(f"com.amazonaws.dynamodb.v20120810#{code}", message)
+
+
+def transaction_conflict() -> Any:
+    """TransactionCanceledException with reason TransactionConflict, as DynamoDB answers a racing write."""
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    return TransactionCanceledException(
+        [("TransactionConflict", "Transaction is ongoing for the item", None)]
+    )
+
+
+# ---------------------------------------------------------------- capacity units (benchmarks)
+
+WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+READ_ACTIONS = {"GetItem", "Query", "Scan", "TransactGetItems", "BatchGetItem"}
+
+
+@dataclass
+class DynamoRecord:
+    """One DynamoDB request the local stack served, with the capacity units DynamoDB would bill."""
+
+    action: str
+    body: dict[str, Any]
+    status: int
+    write_units: int  # WCU/WRU: per item ceil(size / 1 KB), doubled inside a transaction
+    read_units: float  # RCU/RRU: ceil(bytes / 4 KB), halved if eventually consistent, doubled in transactions
+    item_bytes: list[int]  # the billed size of each item written or read
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value by DynamoDB's rules (docs: 'Item sizes and formats')."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = Decimal(str(raw)).normalize().as_tuple().digits
+        return len(digits) // 2 + 1 + (1 if str(raw).startswith("-") else 0)  # ~1 byte per 2 digits + 1
+    if kind == "B":
+        return len(raw) * 3 // 4  # base64 on the wire
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: v}) for v in raw)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in raw.items())
+    return len(json.dumps(raw))
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """An item's size: UTF-8 attribute names plus their values."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
+
+
+def _key_of(backend: Any, table_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    table = backend.get_table(table_name)
+    key = {table.hash_key_attr: item[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = item[table.range_key_attr]
+    return key
+
+
+def _stored(backend: Any, table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        found = backend.get_item(table_name, key)
+    except Exception:
+        return None
+    return found.to_json()["Attributes"] if found else None
+
+
+def _write_targets(backend: Any, action: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key) of every item a write request touches."""
+    targets: list[tuple[str, dict[str, Any]]] = []
+    if action == "PutItem":
+        targets.append((body["TableName"], _key_of(backend, body["TableName"], body["Item"])))
+    elif action in ("UpdateItem", "DeleteItem"):
+        targets.append((body["TableName"], body["Key"]))
+    elif action == "TransactWriteItems":
+        for entry in body.get("TransactItems", []):
+            kind, op = next(iter(entry.items()))
+            key = _key_of(backend, op["TableName"], op["Item"]) if kind == "Put" else op["Key"]
+            targets.append((op["TableName"], key))
+    elif action == "BatchWriteItem":
+        for table_name, requests in body.get("RequestItems", {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    targets.append((table_name, _key_of(backend, table_name, request["PutRequest"]["Item"])))
+                else:
+                    targets.append((table_name, request["DeleteRequest"]["Key"]))
+    return targets
+
+
+def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[int]:
+    if action not in WRITE_ACTIONS:
+        return []
+    try:
+        return [
+            item_size(_stored(backend, table, key)) for table, key in _write_targets(backend, action, body)
+        ]
+    except (KeyError, StopIteration):
+        return []
+
+
+def _record(
+    action: str, body: dict[str, Any], result: Any, before: list[int], after: list[int]
+) -> DynamoRecord:
+    status = int(result[0]) if isinstance(result, tuple) else 200
+    if action in WRITE_ACTIONS:
+        # A write is billed on the larger of the item before and after it (a failed condition still bills).
+        sizes = [max(b, a) for b, a in zip(before, after, strict=False)]
+        if action == "PutItem" and sizes:
+            sizes[0] = max(sizes[0], item_size(body.get("Item")))
+        factor = 2 if action == "TransactWriteItems" else 1
+        return DynamoRecord(action, body, status, factor * sum(_write_units(s) for s in sizes), 0.0, sizes)
+    if action not in READ_ACTIONS or not isinstance(result, tuple):
+        return DynamoRecord(action, body, status, 0, 0.0, [])
+    try:
+        answer = json.loads(result[2] or "{}")
+    except (TypeError, ValueError):
+        answer = {}
+    consistent = bool(body.get("ConsistentRead"))
+    if action == "GetItem":
+        sizes = [item_size(answer.get("Item"))]
+        units = _read_units(sizes[0], consistent)
+    elif action in ("Query", "Scan"):
+        sizes = [item_size(i) for i in answer.get("Items", [])]
+        units = _read_units(sum(sizes), consistent)
+    elif action == "TransactGetItems":
+        sizes = [item_size(r.get("Item")) for r in answer.get("Responses", [])]
+        units = sum(2 * _read_units(s, True) for s in sizes)
+    else:  # BatchGetItem
+        sizes = [item_size(i) for items in answer.get("Responses", {}).values() for i in items]
+        units = sum(_read_units(s, consistent) for s in sizes)
+    return DynamoRecord(action, body, status, 0, units, sizes)
