@@ -87,12 +87,15 @@ class Runtime:
         context = copy.copy(template_context)
         context.aws_request_id = self.next_request_id()
         container = self.serialised.get(function_name)
+        if container is None:
+            return self._timed(function_name, handler, event, context)
+        with container:  # time spent queueing for the one container is not handler time
+            return self._timed(function_name, handler, event, context)
+
+    def _timed(self, function_name: str, handler: Handler, event: dict[str, Any], context: Any) -> Any:
         started = time.perf_counter()
         try:
-            if container is None:
-                return handler(event, context)
-            with container:
-                return handler(event, context)
+            return handler(event, context)
         finally:
             elapsed = time.perf_counter() - started
             with self._counter_lock:
