@@ -67,6 +67,9 @@ class Runtime:
         # moto JsonRESTError (see `dynamodb_fault`, `transaction_conflict`), which the client receives as
         # the botocore ClientError the real service would answer with.
         self.before_dynamodb: Callable[[str, dict[str, Any]], None] | None = None
+        # A test hook: called after DynamoDB applied a request, with (action, body, HTTP status); may
+        # raise the same way, so the caller sees an error for a write that did happen (a lost response).
+        self.after_dynamodb: Callable[[str, dict[str, Any], int], None] | None = None
         # Benchmarks: when a list, every DynamoDB request is appended as a DynamoRecord (capacity units
         # computed from the items it read or wrote, by DynamoDB's size rules).
         self.dynamodb_log: list[DynamoRecord] | None = None
@@ -157,24 +160,25 @@ def install() -> None:
         with RUNTIME.dynamodb_lock:
             action = self._get_action()
             RUNTIME.dynamodb_requests[action] += 1
-            hook, log = RUNTIME.before_dynamodb, RUNTIME.dynamodb_log
-            if hook is None and log is None:
+            hook, after_hook, log = RUNTIME.before_dynamodb, RUNTIME.after_dynamodb, RUNTIME.dynamodb_log
+            if hook is None and after_hook is None and log is None:
                 return original_call_action(self)
             body = json.loads(self.body or "{}")
-            if hook is not None:
-                try:
+            try:
+                if hook is not None:
                     hook(action, body)
-                except HTTPException as fault:
-                    response = fault.description, {"status": fault.code}
-                    status, headers, payload = self._transform_response(self.response_headers, response)
-                    headers, payload = self._enrich_response(headers, payload)
-                    return status, headers, payload
-            if log is None:
-                return original_call_action(self)
-            before = _write_images(self.dynamodb_backend, action, body)
-            result = original_call_action(self)
-            after = _write_images(self.dynamodb_backend, action, body)
-            log.append(_record(action, body, result, before, after))
+                before = _write_images(self.dynamodb_backend, action, body) if log is not None else []
+                result = original_call_action(self)
+                if log is not None:
+                    after = _write_images(self.dynamodb_backend, action, body)
+                    log.append(_record(action, body, result, before, after))
+                if after_hook is not None:
+                    after_hook(action, body, int(result[0]) if isinstance(result, tuple) else 200)
+            except HTTPException as fault:
+                response = fault.description, {"status": fault.code}
+                status, headers, payload = self._transform_response(self.response_headers, response)
+                headers, payload = self._enrich_response(headers, payload)
+                return status, headers, payload
             return result
 
     setattr(DynamoHandler, "call_action", serialised_call_action)

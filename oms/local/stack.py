@@ -74,6 +74,7 @@ class LocalStack:
         self.runtime.serialised.clear()
         self.runtime.before_invoke = None
         self.runtime.before_dynamodb = None
+        self.runtime.after_dynamodb = None
         self.runtime.dynamodb_log = None
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
