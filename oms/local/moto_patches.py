@@ -290,13 +290,19 @@ def dynamodb_fault(code: str = "ProvisionedThroughputExceededException", message
     return DynamodbException(f"com.amazonaws.dynamodb.v20120810#{code}", message)
 
 
-def transaction_conflict() -> Any:
-    """TransactionCanceledException with reason TransactionConflict, as DynamoDB answers a racing write."""
+def transaction_conflict(body: dict[str, Any] | None = None, at: int = 0) -> Any:
+    """TransactionCanceledException as DynamoDB answers a write racing another transaction: one
+    cancellation reason per item of the request `body`, TransactionConflict at item `at`, None elsewhere."""
     from moto.dynamodb.exceptions import TransactionCanceledException
 
-    return TransactionCanceledException(
-        [("TransactionConflict", "Transaction is ongoing for the item", None)]
-    )
+    count = max(1, len((body or {}).get("TransactItems", [])))
+    reasons = [
+        ("TransactionConflict", "Transaction is ongoing for the item", None)
+        if i == at
+        else (None, None, None)
+        for i in range(count)
+    ]
+    return TransactionCanceledException(reasons)
 
 
 # ---------------------------------------------------------------- capacity units (benchmarks)
