@@ -76,7 +76,8 @@ class BenchReport:
     api_requests_per_order: float
     dynamodb_requests_per_order: float
     dynamodb_requests: dict[str, float]  # per order, per action
-    dynamodb_wcu_per_order: float
+    dynamodb_wcu_per_order: float  # table + GSI write units
+    dynamodb_wcu_breakdown: dict[str, float]
     dynamodb_rcu_per_order: float
     dynamodb_item_bytes: dict[str, float]  # mean/max size of items written
     usd_per_1000_orders: float
@@ -385,7 +386,9 @@ def _run(
         shipped += order.status == OrderStatus.SHIPPED
 
     actions = Counter(r.action for r in order_log)
-    wcu = sum(r.write_units for r in order_log)
+    table_wcu = sum(r.write_units for r in order_log)
+    index_wcu = sum(r.index_write_units for r in order_log)
+    wcu = table_wcu + index_wcu
     rcu = sum(r.read_units for r in order_log)
     written = [size for r in order_log if r.write_units for size in r.item_bytes]
     api_requests = lambdas.get(stack.api_function, 0)
@@ -429,6 +432,7 @@ def _run(
         dynamodb_requests_per_order=_per(len(order_log), n),
         dynamodb_requests={k: _per(v, n) for k, v in sorted(actions.items())},
         dynamodb_wcu_per_order=_per(wcu, n),
+        dynamodb_wcu_breakdown={"table": _per(table_wcu, n), "gsi": _per(index_wcu, n)},
         dynamodb_rcu_per_order=_per(rcu, n),
         dynamodb_item_bytes={
             "mean": round(sum(written) / len(written), 1) if written else 0.0,

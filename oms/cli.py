@@ -234,7 +234,8 @@ def _bench(args: argparse.Namespace) -> int:
         ("", _breakdown(report.dynamodb_requests)),  # type: ignore[arg-type]
         (
             "DynamoDB WCU / RCU per order:",
-            f"{report.dynamodb_wcu_per_order} / {report.dynamodb_rcu_per_order}",
+            f"{report.dynamodb_wcu_per_order} (table {report.dynamodb_wcu_breakdown['table']} + GSI "
+            f"{report.dynamodb_wcu_breakdown['gsi']}) / {report.dynamodb_rcu_per_order}",
         ),
         ("USD per 1,000 orders:", f"{report.usd_per_1000_orders} ({report.prices['region']} list prices)"),
         ("", _breakdown(report.usd_breakdown_per_1000)),  # type: ignore[arg-type]

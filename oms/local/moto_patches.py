@@ -321,6 +321,7 @@ class DynamoRecord:
     write_units: int  # WCU/WRU: per item ceil(size / 1 KB), doubled inside a transaction
     read_units: float  # RCU/RRU: ceil(bytes / 4 KB), halved if eventually consistent, doubled in transactions
     item_bytes: list[int]  # the billed size of each item written or read
+    index_write_units: int = 0  # WCU/WRU of the global secondary index updates the write caused
 
 
 def _value_size(value: dict[str, Any]) -> int:
@@ -398,28 +399,59 @@ def _write_targets(backend: Any, action: str, body: dict[str, Any]) -> list[tupl
     return targets
 
 
-def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[int]:
+Image = tuple[list[str], dict[str, Any] | None]  # (key attributes of each GSI of the table, the item)
+
+
+def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[Image]:
     if action not in WRITE_ACTIONS:
         return []
     try:
-        return [
-            item_size(_stored(backend, table, key)) for table, key in _write_targets(backend, action, body)
-        ]
+        images: list[Image] = []
+        for table_name, key in _write_targets(backend, action, body):
+            table = backend.get_table(table_name)
+            indexes = [",".join(ix.schema_key_attrs) for ix in getattr(table, "global_indexes", [])]
+            images.append((indexes, _stored(backend, table_name, key)))
+        return images
     except (KeyError, StopIteration):
         return []
 
 
+def _index_write_units(
+    indexes: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> int:
+    """GSI writes a base-table write causes (projection ALL): a put where the item enters an index, a
+    delete where it leaves, both where its index key changes, one update where only other attributes do."""
+    units = 0
+    for index in indexes:
+        keys = index.split(",")
+        was = before is not None and all(k in before for k in keys)
+        now = after is not None and all(k in after for k in keys)
+        if was and now and before is not None and after is not None:
+            if any(before[k] != after[k] for k in keys):
+                units += _write_units(item_size(before)) + _write_units(item_size(after))
+            elif before != after:
+                units += _write_units(max(item_size(before), item_size(after)))
+        elif now:
+            units += _write_units(item_size(after))
+        elif was:
+            units += _write_units(item_size(before))
+    return units
+
+
 def _record(
-    action: str, body: dict[str, Any], result: Any, before: list[int], after: list[int]
+    action: str, body: dict[str, Any], result: Any, before: list[Image], after: list[Image]
 ) -> DynamoRecord:
     status = int(result[0]) if isinstance(result, tuple) else 200
     if action in WRITE_ACTIONS:
         # A write is billed on the larger of the item before and after it (a failed condition still bills).
-        sizes = [max(b, a) for b, a in zip(before, after, strict=False)]
+        sizes = [max(item_size(b[1]), item_size(a[1])) for b, a in zip(before, after, strict=False)]
         if action == "PutItem" and sizes:
             sizes[0] = max(sizes[0], item_size(body.get("Item")))
         factor = 2 if action == "TransactWriteItems" else 1
-        return DynamoRecord(action, body, status, factor * sum(_write_units(s) for s in sizes), 0.0, sizes)
+        index_units = sum(_index_write_units(b[0], b[1], a[1]) for b, a in zip(before, after, strict=False))
+        return DynamoRecord(
+            action, body, status, factor * sum(_write_units(s) for s in sizes), 0.0, sizes, index_units
+        )
     if action not in READ_ACTIONS or not isinstance(result, tuple):
         return DynamoRecord(action, body, status, 0, 0.0, [])
     try:

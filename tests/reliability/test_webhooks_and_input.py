@@ -158,7 +158,7 @@ HOSTILE: dict[str, object] = {
     "nan-total": _raw(("amounts", "total"), "NaN"),
     "infinite-quantity": _raw(("lines", 0, "quantity"), "1e999"),
     "huge-quantity": _raw(("lines", 0, "quantity"), "99999999999999999999999"),
-    "sub-cent-price": _raw(("lines", 0, "unit_price"), "\"0.001\""),
+    "sub-cent-price": _raw(("lines", 0, "unit_price"), '"0.001"'),
     "path-in-order-id": _personal(platform_order_id="../../ORDER#x/EVT#1"),
     "nul-in-order-id": _personal(platform_order_id="PO-\u0000-1"),
     "script-in-sku": {
