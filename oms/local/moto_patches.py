@@ -331,7 +331,7 @@ def _value_size(value: dict[str, Any]) -> int:
         return len(str(raw).encode())
     if kind == "N":
         digits = Decimal(str(raw)).normalize().as_tuple().digits
-        return len(digits) // 2 + 1 + (1 if str(raw).startswith("-") else 0)  # ~1 byte per 2 digits + 1
+        return (len(digits) + 1) // 2 + 1 + (1 if str(raw).startswith("-") else 0)  # 1 byte per 2 digits + 1
     if kind == "B":
         return len(raw) * 3 // 4  # base64 on the wire
     if kind in ("BOOL", "NULL"):
