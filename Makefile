@@ -48,6 +48,7 @@ clean:
 # code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
 LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
 LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
+LAMBDA_FUNCTIONS += AuthorizerFunction
 LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from oms.commands import register as register_api_commands
 from oms.simulate import MAIN_WAREHOUSE, SimulationReport
 
 DEFAULT_URL = "http://127.0.0.1:3000"
@@ -59,8 +61,35 @@ def demo_order_body(platform_order_id: str = "TM-DEMO-1001") -> dict[str, Any]:
 
 
 def curl_example(base_url: str) -> str:
+    """A ready POST of the demo order, signed as tmall now (good for 5 minutes, and for one use)."""
+    from oms.local import credentials
+
     body = json.dumps(demo_order_body(), separators=(",", ":"))
-    return f"curl -sS -X POST {base_url}/orders -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    signed = " ".join(
+        f"-H {shlex.quote(f'{name}: {value}')}"
+        for name, value in credentials.platform_headers("tmall", body).items()
+    )
+    return (
+        f"curl -sS -X POST {base_url}/orders -H 'Content-Type: application/json' {signed} "
+        f"-d {shlex.quote(body)}"
+    )
+
+
+def _print_credentials(base_url: str) -> None:
+    """What a newcomer needs to call the local OMS: platform secrets, staff tokens, the console."""
+    from oms.local import credentials
+
+    print("Platform secrets (local development key; sign as docs/integrators.md shows):", flush=True)
+    for platform in credentials.DEMO_PLATFORMS:
+        print(f"  {platform:<10} {credentials.platform_secret(platform)}", flush=True)
+    print("Staff tokens (12 h; mint more with `oms token --role ROLE --user NAME`):", flush=True)
+    tokens = {role: credentials.staff_token(role, f"local-{role.replace('_', '-')}") for role in _ROLES}
+    for role, token in tokens.items():
+        print(f"  {role:<16} {token}", flush=True)
+    print(f"Ops console: {base_url}/console?token={tokens['ops']}", flush=True)
+
+
+_ROLES = ("ops", "customer_service", "admin", "viewer")
 
 
 # ---------------------------------------------------------------- serve
@@ -96,8 +125,10 @@ def _serve(args: argparse.Namespace) -> int:
             )
             return 1
         try:
+            print(flush=True)
+            _print_credentials(server.url)
             print(f"\nOMS API listening on {server.url}  (Ctrl-C to stop)", flush=True)
-            print("Post an order:", flush=True)
+            print("Post an order (signed as tmall: good for 5 minutes and one use):", flush=True)
             print(f"  {curl_example(server.url)}", flush=True)
             demo = demo_order_body()
             print("Then read its timeline:", flush=True)
@@ -269,8 +300,14 @@ def _history(args: argparse.Namespace) -> int:
         print(f"oms history: --url must be an http(s) URL, not {args.url!r}", file=sys.stderr)
         return 1
     url = f"{base}/orders/{urllib.parse.quote(args.order_id, safe='')}/history"
+    token = args.token or os.environ.get("OMS_TOKEN")
+    if not token:
+        from oms.local import credentials
+
+        token = credentials.staff_token("ops", os.environ.get("USER") or "cli")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310 - scheme checked above
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310 - scheme checked
             data = json.load(response)
     except urllib.error.HTTPError as err:
         if err.code == 404:
@@ -414,7 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", default=DEFAULT_URL, help=f"where `oms serve` listens (default {DEFAULT_URL})"
     )
     history.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
+    history.add_argument("--token", help="staff token (default $OMS_TOKEN, else a local development token)")
     history.set_defaults(run=_history)
+    register_api_commands(commands)  # token, orders, review, report (oms/commands.py)
     return parser
 
 

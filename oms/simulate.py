@@ -330,11 +330,13 @@ def _settle(
         ):
             approve = random.Random(f"{seed}:{order_id}").random() < 0.5  # noqa: S311 - a simulation
             decision = "approve" if approve else "reject"
+            from oms.local import credentials
+
             answer = stack.request(
                 "POST",
                 f"/orders/{order_id}/review",
                 {"decision": decision, "comment": "simulated reviewer"},
-                headers={"X-Actor": "simulated-reviewer"},
+                headers=credentials.staff_headers("ops", "simulated-reviewer", stack.clock.now()),
             )
             if answer.status != 200:
                 raise RuntimeError(f"review of held order {order_id} refused: {answer.status} {answer.body}")
@@ -363,7 +365,12 @@ def _run(
     def post(body: dict[str, Any]) -> HttpResponse:
         # The runtime runs the API function one invocation at a time (one container); the executions
         # the posts start run concurrently and contend for stock.
-        return stack.request("POST", "/orders", body)
+        from oms.local import credentials
+
+        raw = json.dumps(body)  # signed as the body's platform, like every platform request
+        return stack.request(
+            "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+        )
 
     started = time.perf_counter()
     responses: list[HttpResponse] = []

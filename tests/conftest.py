@@ -8,7 +8,9 @@ state, so each one uses fresh SKUs and platform order ids (see tests/factories.p
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,18 +78,106 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _SESSION.stop()
 
 
-class Oms:
-    """What a platform and an operator see: the HTTP API, executions, stock."""
+class Credentials:
+    """How the driver authenticates: as a signing platform, as staff with a role, or not at all."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    _lock = threading.Lock()
+
+    @classmethod
+    def timestamp(cls, stack: LocalStack) -> str:
+        """Unix ms, strictly increasing per stack: the virtual clock stands still between calls, and two
+        requests with the same body and timestamp would carry the same signature (a replay)."""
+        now_ms = int(stack.clock.now().timestamp() * 1000)
+        with cls._lock:
+            last = max(now_ms, getattr(stack, "last_signed_ms", 0) + 1)
+            stack.last_signed_ms = last  # type: ignore[attr-defined]
+            return str(last)
+
+    @staticmethod
+    def platform_headers(
+        platform: str, raw_body: str, stack: LocalStack, secret: str | None = None
+    ) -> dict[str, str]:
+        from functions.core import auth
+        from functions.core.secrets import auth_keys
+
+        timestamp = Credentials.timestamp(stack)
+        secret = secret or auth_keys().platform_secret(platform)
+        return {
+            auth.HEADER_PLATFORM: platform,
+            auth.HEADER_TIMESTAMP: timestamp,
+            auth.HEADER_SIGNATURE: auth.sign(secret, timestamp, raw_body),
+        }
+
+    @staticmethod
+    def staff_headers(role: str, user: str, now: datetime) -> dict[str, str]:
+        from functions.core import auth
+        from functions.core.secrets import auth_keys
+
+        return {"Authorization": f"Bearer {auth.mint_token(auth_keys().staff_key, user, role, now)}"}
+
+
+def _platform_of(raw_body: str) -> str:
+    try:
+        document = json.loads(raw_body)
+    except ValueError:
+        return "tmall"
+    named = document.get("platform") if isinstance(document, dict) else None
+    return named if isinstance(named, str) else "tmall"
+
+
+class Oms:
+    """What a platform and an operator see: the HTTP API, executions, stock.
+
+    Calls are authenticated like a real caller's: POST /orders is signed as the body's platform,
+    everything else carries an admin token, unless the driver was made with `as_role`, `as_platform`
+    or `anonymous`.
+    """
+
+    def __init__(self, stack: LocalStack, identity: tuple[str, str] | None = ("auto", "")) -> None:
         self.stack = stack
+        self.identity = identity  # ("auto", ""), ("staff", role), ("platform", name) or None
+
+    def as_role(self, role: str, user: str | None = None) -> Oms:
+        """Calls as a staff member with `role` (user `test-<role>` unless named)."""
+        return Oms(self.stack, ("staff", f"{role}:{user or 'test-' + role.replace('_', '-')}"))
+
+    def as_platform(self, platform: str) -> Oms:
+        return Oms(self.stack, ("platform", platform))
+
+    def anonymous(self) -> Oms:
+        return Oms(self.stack, None)
+
+    def token(self, role: str = "admin", user: str = "test-admin") -> str:
+        """A staff token, as `oms token --role ROLE --user USER` mints it locally."""
+        return Credentials.staff_headers(role, user, self.stack.clock.now())["Authorization"].split(" ", 1)[1]
+
+    def signature(self, platform: str, raw_body: str, secret: str | None = None) -> dict[str, str]:
+        """Signature headers for `raw_body`, with a fresh timestamp (and another secret, to forge)."""
+        return Credentials.platform_headers(platform, raw_body, self.stack, secret)
 
     # ---------------------------------------------------------------- API
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> HttpResponse:
         """Every test's HTTP call goes through here, so credentials are added in one place."""
-        return self.stack.request(method, path, body, headers)
+        raw = body if isinstance(body, str) or body is None else json.dumps(body)
+        return self.stack.request(
+            method, path, raw, {**self.credentials(method, path, raw), **(headers or {})}
+        )
+
+    def credentials(self, method: str, path: str, raw_body: str | None) -> dict[str, str]:
+        if self.identity is None:
+            return {}
+        kind, name = self.identity
+        now = self.stack.clock.now()
+        if kind == "auto":
+            if (method.upper(), path.split("?")[0].rstrip("/")) == ("POST", "/orders"):
+                return Credentials.platform_headers(_platform_of(raw_body or ""), raw_body or "", self.stack)
+            return Credentials.staff_headers("admin", "test-admin", now)
+        if kind == "platform":
+            return Credentials.platform_headers(name, raw_body or "", self.stack)
+        role, user = name.split(":", 1)
+        return Credentials.staff_headers(role, user, now)
 
     def post(self, body: Any) -> HttpResponse:
         return self.call("POST", "/orders", body)

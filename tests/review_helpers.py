@@ -9,21 +9,19 @@ from typing import Any
 
 from oms.local.clock import VirtualClock
 
-OPS = {"X-Actor": "ops.li"}
-ADMIN = {"X-Actor": "admin.wang"}
-
 
 def review(oms: Any, order_id: str, decision: str, comment: str = "checked", actor: str = "ops.li") -> Any:
-    return oms.call(
-        "POST", f"/orders/{order_id}/review", {"decision": decision, "comment": comment}, {"X-Actor": actor}
+    """As ops user `actor` (authenticated: the token's subject is the recorded actor)."""
+    return oms.as_role("ops", actor).call(
+        "POST", f"/orders/{order_id}/review", {"decision": decision, "comment": comment}
     )
 
 
 def intercept(
     oms: Any, order_id: str, action: str, reason: str = "buyer asked", actor: str = "ops.li"
 ) -> Any:
-    return oms.call(
-        "POST", f"/orders/{order_id}/intercept", {"reason": reason, "action": action}, {"X-Actor": actor}
+    return oms.as_role("ops", actor).call(
+        "POST", f"/orders/{order_id}/intercept", {"reason": reason, "action": action}
     )
 
 
@@ -71,7 +69,7 @@ def rules(oms: Any) -> dict[str, Any]:
 
 
 def put_rules(oms: Any, document: dict[str, Any], actor: str = "admin.wang") -> Any:
-    return oms.call("PUT", "/rules", document, {"X-Actor": actor})
+    return oms.as_role("admin", actor).call("PUT", "/rules", document)
 
 
 def with_review(document: dict[str, Any], **review_settings: Any) -> dict[str, Any]:

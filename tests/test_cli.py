@@ -123,7 +123,11 @@ class TestHistory:
         stack, server = live
         sku = new_sku()
         repository.set_stock(sku, "WH-MAIN", 3)
-        response = stack.request("POST", "/orders", order_body([(sku, 1)]))
+        from oms.local import credentials
+
+        raw = json.dumps(order_body([(sku, 1)]))
+        headers = credentials.platform_headers("tmall", raw, stack.clock.now())
+        response = stack.request("POST", "/orders", raw, headers)
         assert response.status == 201
         order_id = response.json()["order_id"]
         stack.wait_for_execution(response.json()["execution_arn"])
@@ -213,8 +217,14 @@ def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_lev
             posted = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30, check=True)
             answer = json.loads(posted.stdout)
         else:  # the same request, without curl
+            from oms.local import credentials
+
+            raw = json.dumps(demo_order_body())
             request = urllib.request.Request(
-                f"{url}/orders", data=json.dumps(demo_order_body()).encode(), method="POST"
+                f"{url}/orders",
+                data=raw.encode(),
+                method="POST",
+                headers=credentials.platform_headers("tmall", raw),
             )
             with urllib.request.urlopen(request, timeout=30) as response:
                 answer = json.load(response)
@@ -222,8 +232,12 @@ def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_lev
 
         deadline = time.monotonic() + 30  # a real clock here: poll until the workflow has shipped it
         status = ""
+        token = next(line.split()[-1] for line in lines if line.strip().startswith("viewer "))
         while time.monotonic() < deadline and status != "SHIPPED":
-            with urllib.request.urlopen(f"{url}/orders/{answer['order_id']}", timeout=10) as response:
+            read = urllib.request.Request(
+                f"{url}/orders/{answer['order_id']}", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(read, timeout=10) as response:
                 status = json.load(response)["status"]
             time.sleep(0.1)
         assert status == "SHIPPED"

@@ -9,28 +9,36 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api import errors, openapi, security
 from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import logger, metrics, tracer
-from functions.core.settings import get_api_settings
+from functions.core.settings import get_api_settings, get_auth_settings
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
+from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
+from functions.search.api import router as search_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
+get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
 app.include_router(holds_router)
 app.include_router(intercept_router)
 app.include_router(rules_router)
+app.include_router(search_router)
+app.include_router(reports_router)
+errors.install(app)  # one error body for every 4xx/5xx, validation errors included
+openapi.install(app)  # GET /openapi.json
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": code, "message": message}},
+        body=errors.error_body(code, message),
     )
 
 
@@ -77,6 +85,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {
             "statusCode": 413,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"error": {"code": "PAYLOAD_TOO_LARGE", "message": message}}),
+            "body": json.dumps(errors.error_body("PAYLOAD_TOO_LARGE", message)),
         }
-    return app.resolve(event, context)
+    try:
+        principal = security.admit(event)  # who calls, may they, and is it their order (BOLA)
+    except security.Refused as refused:
+        return _refusal(refused.status, refused.code, refused.message)
+    except TransientError as err:
+        return _refusal(503, "RETRY", f"temporarily unavailable, retry: {err}")
+    bound = security.bind(principal)
+    try:
+        response = app.resolve(event, context)
+    finally:
+        security.unbind(bound)
+    return security.present(principal, response)  # the viewer role sees personal data masked
+
+
+def _refusal(status: int, code: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(errors.error_body(code, message)),
+    }

@@ -11,6 +11,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -29,6 +30,13 @@ def stepfunctions() -> SFNClient:
         return boto3.client("stepfunctions", config=_CONFIG)
 
 
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    with _lock:
+        return boto3.client("secretsmanager", config=_CONFIG)
+
+
 def reset_clients() -> None:
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
+    secretsmanager.cache_clear()

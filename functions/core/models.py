@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -24,6 +25,16 @@ Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2),
     AfterValidator(lambda amount: amount.quantize(Decimal("0.01"))),
+    # What the OpenAPI document tells integrators (and fuzzers): a decimal string, or a whole number.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["168.00"]},
+                {"type": "integer", "minimum": 0, "maximum": 999_999_999_999},
+            ]
+        },
+        mode="validation",
+    ),
 ]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 PlatformName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]

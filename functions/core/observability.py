@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger()  # service name, level and sampling come from POWERTOOLS_* variables
+from functions.core.privacy import masked_json
+
+# Service name, level and sampling come from POWERTOOLS_* variables; every record is serialised through
+# masked_json, so buyer names, phones and addresses never reach the logs whoever logs them.
+logger = Logger(json_serializer=masked_json)
 tracer = Tracer()
 metrics = Metrics(namespace="OMS")
 

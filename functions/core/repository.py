@@ -73,6 +73,34 @@ def _status_index_keys(order_id: str, status: OrderStatus, at: str) -> dict[str,
     return {"gsi1pk": f"STATUS#{status}#{shard}", "gsi1sk": f"{at}#{order_id}"}
 
 
+def _shard(order_id: str) -> int:
+    return zlib.crc32(order_id.encode()) % get_settings().status_index_shards
+
+
+def created_sort_key(at: datetime, order_id: str = "") -> str:
+    """Fixed-width UTC time, so string order is time order (the search indexes' sort key)."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp}#{order_id}" if order_id else stamp
+
+
+def _search_index_keys(order: Order) -> dict[str, str]:
+    """Keys of the KEYS_ONLY search indexes, written once when the order is created (never change).
+
+    GSI2: a platform's orders by creation time (sharded like GSI1); GSI3: a buyer's orders;
+    GSI4: every order by creation time (sharded). See docs/api.md, "Access patterns".
+    """
+    shard = _shard(order.order_id)
+    sk = created_sort_key(order.created_at, order.order_id)
+    return {
+        "gsi2pk": f"PLATFORM#{order.platform}#{shard}",
+        "gsi2sk": sk,
+        "gsi3pk": f"BUYER#{order.buyer.id}",
+        "gsi3sk": sk,
+        "gsi4pk": f"CREATED#{shard}",
+        "gsi4sk": sk,
+    }
+
+
 @dataclass(frozen=True)
 class TransactionRejected(Exception):
     """A transaction was cancelled because one of the caller's extra items failed its condition."""
@@ -97,7 +125,8 @@ class OrderAggregate:
 def _order_item(order: Order) -> dict[str, Any]:
     doc = order.model_dump(mode="json", exclude_none=True)
     keys = _status_index_keys(order.order_id, order.status, doc["updated_at"])
-    return _item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **doc})
+    search = _search_index_keys(order)
+    return _item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **search, **doc})
 
 
 def _event_item(order_id: str, event: HistoryEvent) -> dict[str, Any]:
@@ -290,6 +319,141 @@ def list_orders_by_status(
         )
     found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
     return [Order.model_validate(raw) for raw in found[:limit]]
+
+
+# ---------------------------------------------------------------- search (GET /orders)
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """Filters of GET /orders. Times bound `created_at`: from inclusive, to exclusive."""
+
+    status: OrderStatus | None = None
+    platform: str | None = None
+    buyer: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def matches(self, order: Order) -> bool:
+        return (
+            (self.status is None or order.status == self.status)
+            and (self.platform is None or order.platform == self.platform)
+            and (self.buyer is None or order.buyer.id == self.buyer)
+            and (self.created_from is None or order.created_at >= self.created_from)
+            and (self.created_to is None or order.created_at < self.created_to)
+        )
+
+    def plan(self) -> tuple[str, list[str], bool]:
+        """(index, partition keys to merge, whether the sort key is the creation time).
+
+        The most selective filter picks the index; the others are applied to what it returns.
+        """
+        shards = range(get_settings().status_index_shards)
+        if self.buyer is not None:
+            return "GSI3", [f"BUYER#{self.buyer}"], True
+        if self.platform is not None:
+            return "GSI2", [f"PLATFORM#{self.platform}#{s}" for s in shards], True
+        if self.status is not None:
+            return "GSI1", [f"STATUS#{self.status}#{s}" for s in shards], False
+        return "GSI4", [f"CREATED#{s}" for s in shards], True
+
+
+@dataclass
+class OrderPage:
+    orders: list[Order]
+    positions: dict[str, str | None] | None  # None: nothing more to read
+
+
+def search_orders(search: OrderSearch, limit: int, positions: dict[str, str | None] | None) -> OrderPage:
+    """One page of orders matching `search`, newest first, merged across the index's partitions.
+
+    Reads at most `limit` index entries per partition and examines the `limit` newest of them, so a
+    page costs a bounded amount of work. Filters that the index does not key on are applied after, so a
+    page may hold fewer than `limit` orders while more remain: follow the positions until None.
+    """
+    index, partitions, by_created = search.plan()
+    pk_name, sk_name = f"{index.lower()}pk", f"{index.lower()}sk"
+    start = positions or {}
+    candidates: list[tuple[str, str, dict[str, Any]]] = []  # (sort key, partition, item)
+    more: dict[str, bool] = {}
+    client = aws.dynamodb()
+    for partition in partitions:
+        if partition in start and start[partition] is None:
+            continue  # exhausted on an earlier page
+        after = start.get(partition)
+        names = {"#pk": pk_name, "#sk": sk_name}
+        values: dict[str, Any] = {":pk": _av(partition)}
+        condition = "#pk = :pk"
+        upper = after
+        if by_created and search.created_to is not None:
+            bound = created_sort_key(search.created_to)
+            upper = bound if upper is None else min(upper, bound)
+        if by_created and search.created_from is not None:
+            condition += " AND #sk BETWEEN :lo AND :hi"
+            values[":lo"] = _av(created_sort_key(search.created_from))
+            values[":hi"] = _av(upper if upper is not None else "\uffff")
+        elif upper is not None:
+            condition += " AND #sk < :hi"
+            values[":hi"] = _av(upper)
+        else:
+            names.pop("#sk")
+        response = client.query(
+            TableName=get_settings().table_name,
+            IndexName=index,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=limit + 1,
+        )
+        items = [_plain(raw) for raw in response.get("Items", [])]
+        items = [item for item in items if item[sk_name] != upper]  # BETWEEN is inclusive
+        more[partition] = "LastEvaluatedKey" in response or len(items) > limit
+        items = items[:limit]
+        candidates.extend((item[sk_name], partition, item) for item in items)
+    candidates.sort(key=lambda c: (c[0], c[1]), reverse=True)
+    examined = candidates[:limit]
+    next_positions: dict[str, str | None] = {p: start.get(p) for p in partitions if p in start}
+    taken_from: dict[str, int] = {}
+    for sort_key, partition, _ in examined:
+        next_positions[partition] = sort_key  # descending: the last one seen is the lowest
+        taken_from[partition] = taken_from.get(partition, 0) + 1
+    for partition in more:
+        returned = sum(1 for c in candidates if c[1] == partition)
+        if not more[partition] and taken_from.get(partition, 0) == returned:
+            next_positions[partition] = None
+    if index == "GSI1":
+        orders = [Order.model_validate(item) for _, _, item in examined]
+    else:
+        orders = get_orders([item["pk"].removeprefix("ORDER#") for _, _, item in examined])
+    finished = all(next_positions.get(p, "") is None for p in partitions)
+    return OrderPage(
+        orders=[o for o in orders if search.matches(o)], positions=None if finished else next_positions
+    )
+
+
+def get_orders(order_ids: Sequence[str]) -> list[Order]:
+    """BatchGetItem of orders, in the order asked (missing ones skipped); eventually consistent."""
+    found: dict[str, Order] = {}
+    client = aws.dynamodb()
+    table = get_settings().table_name
+    for start in range(0, len(order_ids), 100):
+        keys: list[Any] = [
+            {"pk": _av(order_pk(oid)), "sk": _av(ORDER_SK)}
+            for oid in dict.fromkeys(order_ids[start : start + 100])
+        ]
+        request: dict[str, Any] = {table: {"Keys": keys}}
+        for _ in range(10):
+            response = client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                order = Order.model_validate(_plain(raw))
+                found[order.order_id] = order
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                break
+        else:
+            raise TransientError("BatchGetItem kept leaving keys unprocessed")
+    return [found[oid] for oid in order_ids if oid in found]
 
 
 # ---------------------------------------------------------------- stock
@@ -735,6 +899,36 @@ def annotate(
     data = order.model_dump()
     data.update(version=seq, updated_at=at, **set_fields)
     return Order.model_validate(data)
+
+
+# ---------------------------------------------------------------- request signatures (replay guard)
+
+
+def remember_signature(platform: str, signature: str, expires_at: datetime) -> bool:
+    """Record a platform request signature; False when it was already seen (a replay).
+
+    The conditional put makes the check and the record one step, so two copies of a request racing
+    each other cannot both pass. `expires_at` lets DynamoDB's TTL delete the item once the signature's
+    timestamp is outside the replay window anyway (where the freshness check refuses it first).
+    """
+    try:
+        aws.dynamodb().put_item(
+            TableName=get_settings().table_name,
+            Item=_item(
+                {
+                    "pk": f"SIG#{platform}#{signature}",
+                    "sk": "SIG",
+                    "seen_at": clock.now().isoformat(),
+                    "expires_at": int(expires_at.timestamp()),
+                }
+            ),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
 
 
 # ---------------------------------------------------------------- helpers

@@ -23,6 +23,13 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(default=256_000, ge=1_024, validation_alias="MAX_BODY_BYTES")
 
 
+class AuthSettings(Settings):
+    """The authorizer and the API function read the auth secret (signing key, platform secrets)."""
+
+    auth_secret_arn: str = Field(min_length=1, validation_alias="AUTH_SECRET_ARN")
+    auth_cache_seconds: int = Field(default=300, ge=0, le=3600, validation_alias="AUTH_CACHE_SECONDS")
+
+
 @cache
 def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]
@@ -33,7 +40,13 @@ def get_api_settings() -> ApiSettings:
     return ApiSettings()  # type: ignore[call-arg]
 
 
+@cache
+def get_auth_settings() -> AuthSettings:
+    return AuthSettings()  # type: ignore[call-arg]
+
+
 def clear_settings_cache() -> None:
     """Tests and the local runtime change the environment, then call this."""
     get_settings.cache_clear()
     get_api_settings.cache_clear()
+    get_auth_settings.cache_clear()

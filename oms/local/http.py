@@ -14,6 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from oms.local import console
 from oms.local.stack import LocalStack
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
@@ -44,6 +45,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _proxy(self) -> None:
+        if self.command in ("GET", "HEAD") and console.is_console(self.path):
+            self._write(*console.static_response(self.path))  # the ops console's static files
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:

@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from oms.local.clock import Clock, SystemClock, VirtualClock
+from oms.local.gateway import Gateway
 from oms.local.template import Resolver, Template
 
 REGION = "us-east-1"
@@ -35,6 +36,9 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_DEV": "false",
 }
 RUNNING = {"RUNNING", "PENDING_REDRIVE"}
+# The local value of every generated secret (the auth master key): deterministic, so `oms serve` can
+# print each platform's secret and mint staff tokens. Never the value of a deployed stack.
+LOCAL_SIGNING_KEY = "oms-local-development-signing-key-not-a-secret-0000"
 
 
 @dataclass
@@ -55,7 +59,9 @@ class LocalStack:
         self.table_names: dict[str, str] = {}
         self.function_names: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
+        self.secret_arns: dict[str, str] = {}
         self.api_function = ""
+        self.gateway: Gateway | None = None
         self._mock: Any = None
 
     # ------------------------------------------------------------ lifecycle
@@ -84,9 +90,11 @@ class LocalStack:
         self.dynamodb = self.session.client("dynamodb")
         self.sfn = self.session.client("stepfunctions")
         self._create_tables()
+        self._create_secrets()
         self._create_functions()
         self._create_state_machines()
         self._configure_functions()
+        self.gateway = Gateway(self.template, self.api_function, REGION, ACCOUNT)
         return self
 
     def stop(self) -> None:
@@ -103,7 +111,7 @@ class LocalStack:
     # ------------------------------------------------------------ resources from template.yaml
 
     def _resolver(self) -> Resolver:
-        refs = {**self.table_names, **self.function_names, **self.state_machine_arns}
+        refs = {**self.table_names, **self.function_names, **self.state_machine_arns, **self.secret_arns}
         arns = {
             **{
                 lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
@@ -131,6 +139,17 @@ class LocalStack:
                 kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             self.dynamodb.create_table(**kwargs)
             self.table_names[logical_id] = name
+
+    def _create_secrets(self) -> None:
+        """Secrets Manager secrets with a fixed local value (GenerateStringKey = LOCAL_SIGNING_KEY)."""
+        client = self.session.client("secretsmanager")
+        for logical_id, resource in self.template.resources("AWS::SecretsManager::Secret").items():
+            generate = resource["Properties"].get("GenerateSecretString", {})
+            document = json.loads(generate.get("SecretStringTemplate", "{}"))
+            if "GenerateStringKey" in generate:
+                document[generate["GenerateStringKey"]] = LOCAL_SIGNING_KEY
+            created = client.create_secret(Name=f"oms-local/{logical_id}", SecretString=json.dumps(document))
+            self.secret_arns[logical_id] = created["ARN"]
 
     def _create_functions(self) -> None:
         iam = self.session.client("iam")
@@ -217,12 +236,11 @@ class LocalStack:
         parts = urlsplit(url)
         raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
         query: dict[str, list[str]] = {}
-        for pair in filter(None, parts.query.split("&")):
-            key, _, value = pair.partition("=")
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):  # decoded, as API Gateway does
             query.setdefault(key, []).append(value)
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         request_id = self.runtime.next_request_id()
-        event = {
+        event: dict[str, Any] = {
             "resource": parts.path,
             "path": parts.path,
             "httpMethod": method.upper(),
@@ -245,6 +263,12 @@ class LocalStack:
             "body": raw_body,
             "isBase64Encoded": False,
         }
+        if self.gateway is not None:  # API Gateway runs the Lambda authorizer first
+            decision = self.gateway.authorize(self.runtime.invoke, event)
+            if decision.context is None and decision.status != 200:
+                return HttpResponse(decision.status, {"Content-Type": "application/json"}, decision.body)
+            if decision.context is not None:
+                event["requestContext"]["authorizer"] = decision.context
         response = self.runtime.invoke(self.api_function, event)
         headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
         for key, values in (response.get("multiValueHeaders") or {}).items():

@@ -135,15 +135,17 @@ def test_review_of_an_order_that_is_not_held_is_409(oms):
 def test_review_input_is_validated_and_names_the_field(oms, stack):
     answer = post_and_hold(oms, stack, order_body([(new_sku(), 1, "6000.00")]))
     order_id = answer["order_id"]
-    no_comment = oms.call("POST", f"/orders/{order_id}/review", {"decision": "reject"}, {"X-Actor": "ops.li"})
+    no_comment = oms.call("POST", f"/orders/{order_id}/review", {"decision": "reject"})
     assert no_comment.status == 422
-    assert no_comment.json()["detail"][0]["loc"] == ["body", "comment"]
-    bad = oms.call("POST", f"/orders/{order_id}/review", {"decision": "maybe"}, {"X-Actor": "ops.li"})
+    assert no_comment.json()["error"]["fields"][0]["loc"] == ["body", "comment"]
+    bad = oms.call("POST", f"/orders/{order_id}/review", {"decision": "maybe"})
     assert bad.status == 422
-    assert bad.json()["detail"][0]["loc"] == ["body", "decision"]
-    anonymous = oms.call("POST", f"/orders/{order_id}/review", {"decision": "approve"})
-    assert anonymous.status == 400
-    assert anonymous.json()["error"]["code"] == "MISSING_ACTOR"
+    assert bad.json()["error"]["fields"][0]["loc"] == ["body", "decision"]
+    anonymous = oms.anonymous().call("POST", f"/orders/{order_id}/review", {"decision": "approve"})
+    assert anonymous.status == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHENTICATED"
+    viewer = oms.as_role("viewer").call("POST", f"/orders/{order_id}/review", {"decision": "approve"})
+    assert viewer.status == 403
     assert oms.order(order_id)["status"] == "ON_HOLD"  # nothing was decided
     assert review(oms, order_id, "reject", "cleanup").status == 200
     oms.wait(answer["execution_arn"])

@@ -142,7 +142,7 @@ def test_invalid_body_is_422_naming_the_field(oms, path, value, delete, loc):
     body = mutated(order_body(), path, value, delete=delete)
     response = oms.post(body)
     assert response.status == 422
-    assert [d["loc"] for d in response.json()["detail"]] == [loc]
+    assert [d["loc"] for d in response.json()["error"]["fields"]] == [loc]
     _nothing_written(oms, body)
 
 
@@ -151,7 +151,7 @@ def test_malformed_json_is_422(oms):
     text = json.dumps(body)[:-5]  # cut off mid-document
     response = oms.post(text)
     assert response.status == 422
-    assert response.json()["detail"][0]["type"] == "json_invalid"
+    assert response.json()["error"]["fields"][0]["type"] == "json_invalid"
     _nothing_written(oms, body)
 
 
@@ -192,7 +192,7 @@ def test_duplicate_sku_error_names_lines(oms):
     sku = new_sku()
     response = oms.post(order_body([(sku, 1), (sku, 2)]))
     assert response.status == 422
-    assert response.json()["detail"][0]["loc"][:2] == ["body", "lines"]
+    assert response.json()["error"]["fields"][0]["loc"][:2] == ["body", "lines"]
 
 
 @pytest.mark.e2e

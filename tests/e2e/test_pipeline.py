@@ -206,4 +206,4 @@ def test_unknown_order_is_404(oms):
 def test_malformed_order_id_is_refused(oms):
     response = oms.get("not-an-order-id")
     assert response.status == 422
-    assert response.json()["detail"][0]["loc"] == ["path", "order_id"]
+    assert response.json()["error"]["fields"][0]["loc"] == ["path", "order_id"]

@@ -66,7 +66,7 @@ def test_bad_rule_documents_are_refused_naming_the_field_and_the_version_in_forc
     before = rules(oms)
     response = put_rules(oms, with_review(before, **review_settings))
     assert response.status == 422, response.body
-    assert field in [error["loc"] for error in response.json()["detail"]]
+    assert field in [error["loc"] for error in response.json()["error"]["fields"]]
     assert rules(oms) == before
     assert oms.run(order_body([(new_sku(), 1)]))[0]["rules_version"] == before["version"]
 
@@ -75,13 +75,13 @@ def test_inconsistent_thresholds_and_unknown_sections_are_refused(oms):
     before = rules(oms)
     crossed = put_rules(oms, with_review(before, hold_above_total="500", reject_above_total="100"))
     assert crossed.status == 422
-    assert crossed.json()["detail"][0]["loc"] == ["body", "review"]
+    assert crossed.json()["error"]["fields"][0]["loc"] == ["body", "review"]
     unknown = put_rules(oms, {**before, "pricing": {}})
     assert unknown.status == 422
-    assert unknown.json()["detail"][0]["loc"] == ["body", "pricing"]
+    assert unknown.json()["error"]["fields"][0]["loc"] == ["body", "pricing"]
     no_version = put_rules(oms, {k: v for k, v in before.items() if k != "version"})
     assert no_version.status == 422
-    assert no_version.json()["detail"][0]["loc"] == ["body", "version"]
+    assert no_version.json()["error"]["fields"][0]["loc"] == ["body", "version"]
     assert rules(oms) == before
 
 
@@ -92,8 +92,10 @@ def test_a_change_based_on_an_old_version_is_refused(oms):
         assert stale.status == 409
         assert stale.json()["error"]["code"] == "STALE_RULES"
         assert rules(oms)["review"]["hold_above_quantity"] == 150
-    anonymous = oms.call("PUT", "/rules", rules(oms))
-    assert anonymous.status == 400
+    anonymous = oms.anonymous().call("PUT", "/rules", rules(oms))
+    assert anonymous.status == 401
+    not_admin = oms.as_role("ops").call("PUT", "/rules", rules(oms))
+    assert not_admin.status == 403
 
 
 def test_versions_are_kept_with_who_changed_what(oms):

@@ -1,0 +1,122 @@
+"""The API function's half of authentication and authorisation (the authorizer did the other half).
+
+Before any route runs:
+* the principal comes from the authorizer's context, and the permissions table is consulted again
+  (defence in depth: an API without the authorizer still refuses);
+* a platform's signature is checked over the raw body (the authorizer never sees the body) and
+  recorded, so the same signature is accepted once (conditional put, see repository.remember_signature);
+* a platform reaches only its own orders (object level, BOLA): every route with {order_id} loads the
+  order and answers 404 for another platform's, exactly as for an order that does not exist; its list
+  is pinned to its own platform; it can post orders only in its own name.
+After the route: responses to the viewer role have buyer names, phones and addresses masked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any
+
+from functions.core import auth, clock, repository
+from functions.core.auth import AuthError, Principal, Role
+from functions.core.privacy import mask_pii
+from functions.core.secrets import auth_keys
+
+_ORDER_ID = re.compile(r"^ord-[0-9a-f]{24}$")
+_current: ContextVar[Principal] = ContextVar("oms_principal", default=auth.ANONYMOUS)
+
+
+def current_principal() -> Principal:
+    """Who is calling the route that runs now (staff:alice, platform:tmall)."""
+    return _current.get()
+
+
+@dataclass
+class Refused(Exception):
+    status: int
+    code: str
+    message: str
+
+
+def admit(event: dict[str, Any]) -> Principal:
+    """The caller, once every check that precedes the route has passed; Refused otherwise."""
+    context = (event.get("requestContext") or {}).get("authorizer")
+    principal = Principal.from_context(context)
+    method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
+    try:
+        route = auth.authorize(method, path, principal)
+        if principal.kind == "platform":
+            _verify_signature(event, principal)
+            _scope_to_platform(event, method, path, route, principal)
+    except AuthError as refused:
+        raise Refused(refused.status, refused.code, refused.message) from refused
+    return principal
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return str(body).encode("utf-8")
+
+
+def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
+    signed = auth.signed_request(event.get("headers"), clock.now())
+    if signed is None or signed.platform != principal.id:
+        raise AuthError(401, "UNAUTHENTICATED", "platform signature headers are missing")
+    auth.verify_body(signed, auth_keys().platform_secret(signed.platform), _raw_body(event))
+    expires = clock.now() + 2 * auth.REPLAY_WINDOW
+    if not repository.remember_signature(signed.platform, signed.signature, expires):
+        raise AuthError(401, "REPLAYED", "this signature was already used; sign every request afresh")
+
+
+def _scope_to_platform(
+    event: dict[str, Any], method: str, path: str, route: str, principal: Principal
+) -> None:
+    order_id = auth.path_parameter(route, path, "order_id")
+    if order_id is not None and _ORDER_ID.match(order_id):
+        order = repository.find_order(order_id)
+        if order is None or order.platform != principal.id:
+            raise Refused(404, "NOT_FOUND", f"order {order_id} not found")
+    if (method, route) == ("GET", "/orders"):
+        asked = (event.get("queryStringParameters") or {}).get("platform")
+        if asked not in (None, principal.id):
+            raise AuthError(403, "FORBIDDEN", f"platform {principal.id} may list only its own orders")
+        event["queryStringParameters"] = {
+            **(event.get("queryStringParameters") or {}),
+            "platform": principal.id,
+        }
+        event["multiValueQueryStringParameters"] = {
+            **(event.get("multiValueQueryStringParameters") or {}),
+            "platform": [principal.id],
+        }
+    if (method, route) == ("POST", "/orders"):
+        try:
+            document = json.loads(_raw_body(event) or b"null")
+        except ValueError:
+            return  # not JSON: the route's validation answers 422
+        named = document.get("platform") if isinstance(document, dict) else None
+        if isinstance(named, str) and named != principal.id:
+            raise AuthError(403, "FORBIDDEN", f"platform {principal.id} may not post orders of {named}")
+
+
+def bind(principal: Principal) -> Token[Principal]:
+    return _current.set(principal)
+
+
+def unbind(token: Token[Principal]) -> None:
+    _current.reset(token)
+
+
+def present(principal: Principal, response: dict[str, Any]) -> dict[str, Any]:
+    """What leaves the API for this principal: the viewer role sees personal data masked."""
+    if principal.role != Role.VIEWER or not response.get("body"):
+        return response
+    try:
+        document = json.loads(response["body"])
+    except ValueError:
+        return response
+    return {**response, "body": json.dumps(mask_pii(document), separators=(",", ":"))}

@@ -1,0 +1,347 @@
+"""Who may call what: principals, the one permissions table, platform signatures and staff tokens.
+
+Pure logic (no AWS): the Lambda authorizer (functions/authorizer) and the API function
+(functions/api/security.py) both decide with these functions, on AWS and locally alike.
+
+* Platforms sign every request: hex HMAC-SHA256, keyed with the platform's secret, over
+  `<X-OMS-Timestamp> + "." + <raw body>`; the timestamp (Unix milliseconds) must be within five minutes
+  of the server's clock, and a signature is accepted once (the API function records it).
+* Staff send `Authorization: Bearer <token>`: a JWT (HS256) whose claims name the user and one role.
+* PERMISSIONS maps (method, route) to who may call it. A route that is not in it is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+HEADER_PLATFORM = "X-OMS-Platform"
+HEADER_TIMESTAMP = "X-OMS-Timestamp"
+HEADER_SIGNATURE = "X-OMS-Signature"
+REPLAY_WINDOW = timedelta(minutes=5)
+TOKEN_ISSUER = "oms"  # noqa: S105 - the iss claim, not a secret
+MAX_TOKEN_TTL = timedelta(days=7)
+
+_PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+_USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+_TIMESTAMP = re.compile(r"^[0-9]{10,16}$")
+
+
+class Role(StrEnum):
+    """Staff roles. Admin may do everything staff may do; the others only what the table lists."""
+
+    OPS = "ops"  # review held orders, intercept orders
+    CUSTOMER_SERVICE = "customer_service"  # after-sales cases
+    ADMIN = "admin"  # rules, inventory, and everything above
+    VIEWER = "viewer"  # read only, personal data masked
+
+
+PLATFORM = "platform"  # the role of a signing platform (scoped to its own orders)
+PUBLIC = "public"  # no credentials needed
+
+Access = frozenset[str]
+READERS: Access = frozenset(Role)
+ADMIN: Access = frozenset({Role.ADMIN})
+OPS: Access = frozenset({Role.OPS, Role.ADMIN})
+AFTERSALES: Access = frozenset({Role.CUSTOMER_SERVICE, Role.ADMIN})
+OWN_PLATFORM: Access = frozenset({PLATFORM})
+
+# The one permissions table: (method, route) -> the roles (and PLATFORM / PUBLIC) that may call it.
+# Routes are API Gateway resource paths. A platform reaches only its own orders on every route with
+# {order_id} (checked in functions/api/security.py). A new route is one added line; without it, 403.
+PERMISSIONS: dict[tuple[str, str], Access] = {
+    ("GET", "/openapi.json"): frozenset({PUBLIC}),
+    ("POST", "/orders"): OWN_PLATFORM,
+    ("GET", "/orders"): READERS | OWN_PLATFORM,
+    ("GET", "/orders/{order_id}"): READERS | OWN_PLATFORM,
+    ("GET", "/orders/{order_id}/history"): READERS | OWN_PLATFORM,
+    ("POST", "/orders/{order_id}/review"): OPS,
+    ("POST", "/orders/{order_id}/intercept"): OPS,
+    ("POST", "/orders/{order_id}/payment"): ADMIN | OWN_PLATFORM,
+    ("POST", "/orders/{order_id}/aftersales"): AFTERSALES | OWN_PLATFORM,
+    ("GET", "/orders/{order_id}/aftersales"): READERS | OWN_PLATFORM,
+    ("POST", "/shipments/{shipment_id}/tracking"): ADMIN | OWN_PLATFORM,
+    ("GET", "/holds"): READERS,
+    ("GET", "/inventory/{sku}"): READERS,
+    ("PUT", "/inventory/{sku}"): ADMIN,
+    ("GET", "/rules"): READERS,
+    ("GET", "/rules/versions"): READERS,
+    ("GET", "/rules/versions/{number}"): READERS,
+    ("PUT", "/rules"): ADMIN,
+    ("POST", "/rules/dry-run"): ADMIN,
+    ("GET", "/reports/sales"): READERS,
+}
+
+
+class AuthError(Exception):
+    """Refused: 401 (who are you?) or 403 (you may not)."""
+
+    def __init__(self, status: Literal[401, 403], code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: Literal["staff", "platform", "anonymous"]
+    id: str
+    role: str
+
+    @property
+    def name(self) -> str:
+        """What history events record as the actor: staff:alice, platform:tmall."""
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def platform(self) -> str | None:
+        return self.id if self.kind == "platform" else None
+
+    def to_context(self) -> dict[str, str]:
+        """What the authorizer hands the API function (API Gateway passes string values only)."""
+        return {"principal": self.name, "kind": self.kind, "id": self.id, "role": self.role}
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any] | None) -> Principal:
+        context = context or {}
+        kind, pid, role = context.get("kind"), context.get("id"), context.get("role")
+        if kind == "staff" and isinstance(pid, str) and role in set(Role):
+            return cls("staff", pid, str(role))
+        if kind == "platform" and isinstance(pid, str) and _PLATFORM_NAME.match(pid) and role == PLATFORM:
+            return cls("platform", pid, PLATFORM)
+        return ANONYMOUS
+
+
+ANONYMOUS = Principal("anonymous", "anonymous", PUBLIC)
+
+
+# ---------------------------------------------------------------- routes
+
+
+def _compile(route: str) -> re.Pattern[str]:
+    parts = [re.escape(p) if not p.startswith("{") else "[^/]+" for p in route.strip("/").split("/")]
+    return re.compile("^/" + "/".join(parts) + "$")
+
+
+_ROUTES = [(method, route, _compile(route)) for method, route in PERMISSIONS]
+
+
+def match_route(method: str, path: str) -> str | None:
+    """The table's route for a concrete path (or for the route itself), None when it has none."""
+    method = method.upper()
+    path = "/" + path.split("?", 1)[0].strip("/")
+    for m, route, pattern in _ROUTES:
+        if m == method and (path == route or pattern.match(path)):
+            return route
+    return None
+
+
+def path_parameter(route: str, path: str, name: str) -> str | None:
+    """The value of {name} in `path`, matched against `route`."""
+    parts, values = route.strip("/").split("/"), path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) != len(values):
+        return None
+    for part, value in zip(parts, values, strict=True):
+        if part == "{" + name + "}":
+            return value
+    return None
+
+
+def authorize(method: str, path: str, principal: Principal) -> str:
+    """The matched route if `principal` may call it; AuthError otherwise (unknown routes included)."""
+    route = match_route(method, path)
+    if route is None:
+        raise AuthError(403, "FORBIDDEN", f"no permission for {method.upper()} {path}: unknown route")
+    allowed = PERMISSIONS[(method.upper(), route)]
+    if PUBLIC in allowed or principal.role in allowed:
+        return route
+    if principal.kind == "anonymous":
+        raise AuthError(401, "UNAUTHENTICATED", "missing credentials")
+    raise AuthError(
+        403, "FORBIDDEN", f"{principal.kind} {principal.role} may not call {method.upper()} {route}"
+    )
+
+
+# ---------------------------------------------------------------- keys
+
+
+def platform_secret(master: bytes, platform: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The platform's signing secret: an explicit one if the admin set it, else derived from the master.
+
+    Derived secrets differ per platform and reveal nothing about each other or the master key.
+    """
+    if overrides and platform in overrides:
+        return overrides[platform]
+    return hmac.new(master, f"oms-platform-v1:{platform}".encode(), hashlib.sha256).hexdigest()
+
+
+def staff_token_key(master: bytes) -> bytes:
+    return hmac.new(master, b"oms-staff-token-v1", hashlib.sha256).digest()
+
+
+# ---------------------------------------------------------------- platform signatures
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """HTTP header names are case-insensitive (API Gateway passes them as the client sent them)."""
+    lowered = name.lower()
+    for key, value in (headers or {}).items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def sign(secret: str, timestamp: str, body: str | bytes) -> str:
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    message = timestamp.encode() + b"." + raw
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def timestamp_ms(at: datetime) -> str:
+    return str(int(at.timestamp() * 1000))
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    platform: str
+    timestamp: str
+    signature: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal("platform", self.platform, PLATFORM)
+
+
+def signed_request(headers: Mapping[str, str] | None, now: datetime) -> SignedRequest | None:
+    """The platform signature headers, checked for shape and freshness; None when there are none."""
+    platform = header(headers, HEADER_PLATFORM)
+    timestamp = header(headers, HEADER_TIMESTAMP)
+    signature = header(headers, HEADER_SIGNATURE)
+    if platform is None and timestamp is None and signature is None:
+        return None
+    if platform is None or timestamp is None or signature is None:
+        raise AuthError(
+            401, "UNAUTHENTICATED", f"send all of {HEADER_PLATFORM}, {HEADER_TIMESTAMP}, {HEADER_SIGNATURE}"
+        )
+    if not _PLATFORM_NAME.match(platform):
+        raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_PLATFORM} is not a platform name")
+    if not _TIMESTAMP.match(timestamp):
+        raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_TIMESTAMP} must be Unix time in milliseconds")
+    skew = abs(int(timestamp) / 1000 - now.timestamp())
+    if skew > REPLAY_WINDOW.total_seconds():
+        raise AuthError(
+            401, "STALE_REQUEST", f"{HEADER_TIMESTAMP} is {int(skew)} s from the server's clock (max 300)"
+        )
+    signature = signature.lower()
+    if not _SIGNATURE.match(signature):
+        raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_SIGNATURE} must be 64 hex digits")
+    return SignedRequest(platform, timestamp, signature)
+
+
+def verify_body(request: SignedRequest, secret: str, body: str | bytes) -> None:
+    """Constant-time comparison of the signature with the one the body and timestamp call for."""
+    expected = sign(secret, request.timestamp, body)
+    if not hmac.compare_digest(expected, request.signature):
+        raise AuthError(401, "BAD_SIGNATURE", "signature does not match the timestamp and body")
+
+
+# ---------------------------------------------------------------- staff tokens (JWT, HS256)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_TOKEN_HEADER = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+
+
+def mint_token(
+    key: bytes, user: str, role: Role | str, now: datetime, ttl: timedelta = timedelta(hours=12)
+) -> str:
+    if not _USER_NAME.match(user):
+        raise ValueError(f"user {user!r}: letters, digits and ._@- only, at most 64")
+    if ttl <= timedelta(0) or ttl > MAX_TOKEN_TTL:
+        raise ValueError(f"ttl must be positive and at most {MAX_TOKEN_TTL}")
+    claims = {
+        "iss": TOKEN_ISSUER,
+        "sub": user,
+        "role": Role(role).value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{_TOKEN_HEADER}.{payload}"
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def verify_token(key: bytes, token: str, now: datetime) -> Principal:
+    refused = AuthError(401, "UNAUTHENTICATED", "invalid staff token")
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > 4096:
+        raise refused
+    head, payload, signature = parts
+    try:
+        header_doc = json.loads(_unb64(head))
+        given = _unb64(signature)
+        claims = json.loads(_unb64(payload))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+        raise refused from err
+    if not isinstance(header_doc, dict) or header_doc.get("alg") != "HS256":
+        raise refused  # never "none", never another algorithm
+    expected = hmac.new(key, f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, given) or not isinstance(claims, dict):
+        raise refused
+    sub, role, exp, iat = claims.get("sub"), claims.get("role"), claims.get("exp"), claims.get("iat")
+    if (
+        claims.get("iss") != TOKEN_ISSUER
+        or not isinstance(sub, str)
+        or not _USER_NAME.match(sub)
+        or role not in set(Role)
+        or not isinstance(exp, int)
+        or not isinstance(iat, int)
+    ):
+        raise refused
+    if exp <= now.timestamp():
+        raise AuthError(401, "TOKEN_EXPIRED", "staff token expired; mint a new one")
+    if exp - iat > MAX_TOKEN_TTL.total_seconds():
+        raise refused  # lives longer than any token this OMS issues
+    return Principal("staff", sub, str(role))
+
+
+def bearer(headers: Mapping[str, str] | None) -> str | None:
+    value = header(headers, "Authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "UNAUTHENTICATED", "Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def authenticate(
+    headers: Mapping[str, str] | None, now: datetime, staff_key: bytes
+) -> tuple[Principal, SignedRequest | None]:
+    """Who is calling. A platform's body signature is checked later, where the body is (API function)."""
+    token = bearer(headers)
+    signed = signed_request(headers, now)
+    if token is not None and signed is not None:
+        raise AuthError(401, "UNAUTHENTICATED", "send a staff token or a platform signature, not both")
+    if token is not None:
+        return verify_token(staff_key, token, now), None
+    if signed is not None:
+        return signed.principal, signed
+    return ANONYMOUS, None

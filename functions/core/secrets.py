@@ -1,0 +1,66 @@
+"""The auth secret (Secrets Manager): the master signing key and any explicit per-platform secrets.
+
+Document: {"signing_key": "<random>", "platforms": {"<platform>": "<secret>", ...}}. A platform with
+no explicit entry signs with a secret derived from the signing key (functions.core.auth.platform_secret),
+so adding a platform needs no deployment and rotating one platform means giving it an explicit entry.
+Fetched once and kept for AUTH_CACHE_SECONDS, so a rotation takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from functions.core import auth, aws
+from functions.core.settings import get_auth_settings
+
+
+@dataclass(frozen=True)
+class AuthKeys:
+    master: bytes
+    platforms: dict[str, str] = field(default_factory=dict)
+
+    def platform_secret(self, platform: str) -> str:
+        return auth.platform_secret(self.master, platform, self.platforms)
+
+    @property
+    def staff_key(self) -> bytes:
+        return auth.staff_token_key(self.master)
+
+    @classmethod
+    def parse(cls, secret_string: str) -> AuthKeys:
+        document = json.loads(secret_string)
+        key = document.get("signing_key") if isinstance(document, dict) else None
+        if not isinstance(key, str) or len(key) < 32:
+            raise ValueError("auth secret: signing_key must be a string of at least 32 characters")
+        platforms = document.get("platforms") or {}
+        if not isinstance(platforms, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) >= 32 for k, v in platforms.items()
+        ):
+            raise ValueError("auth secret: platforms must map names to secrets of at least 32 characters")
+        return cls(master=key.encode(), platforms=dict(platforms))
+
+
+_lock = threading.Lock()
+_cached: tuple[float, str, AuthKeys] | None = None
+
+
+def auth_keys() -> AuthKeys:
+    global _cached
+    settings = get_auth_settings()
+    with _lock:
+        cached = _cached
+        if cached and cached[1] == settings.auth_secret_arn and time.monotonic() < cached[0]:
+            return cached[2]
+        response = aws.secretsmanager().get_secret_value(SecretId=settings.auth_secret_arn)
+        keys = AuthKeys.parse(response["SecretString"])
+        _cached = (time.monotonic() + settings.auth_cache_seconds, settings.auth_secret_arn, keys)
+        return keys
+
+
+def forget() -> None:
+    global _cached
+    with _lock:
+        _cached = None

@@ -1,0 +1,296 @@
+"""`oms token`, `oms orders`, `oms review`, `oms report`: the API from the terminal.
+
+They talk to a running OMS (`oms serve` by default) with a staff token: `--token`, else $OMS_TOKEN,
+else a token minted with the local development key (which only a local `oms serve` accepts).
+`register(subcommands)` adds them to the `oms` parser (oms/cli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from oms.client import ApiClient, ApiError
+
+DEFAULT_URL = "http://127.0.0.1:3000"
+ROLES = ("ops", "customer_service", "admin", "viewer")
+STATUSES = (
+    "RECEIVED",
+    "ON_HOLD",
+    "APPROVED",
+    "ALLOCATED",
+    "SHIPPED",
+    "DELIVERED",
+    "REJECTED",
+    "CANCELLED",
+    "FAILED",
+)
+MAX_PAGES = 100
+
+
+def _console() -> Console:
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _client(args: argparse.Namespace) -> ApiClient:
+    token = args.token or os.environ.get("OMS_TOKEN")
+    if not token:
+        from oms.local import credentials
+
+        token = credentials.staff_token(args.role, os.environ.get("USER", "cli") or "cli")
+    return ApiClient(args.url, token, timeout=args.timeout)
+
+
+def _fail(command: str, err: Exception) -> int:
+    print(f"oms {command}: {err}", file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- token
+
+
+def _token(args: argparse.Namespace) -> int:
+    from oms.local import credentials
+
+    try:
+        token = credentials.staff_token(args.role, args.user, ttl=timedelta(hours=args.hours))
+    except ValueError as err:
+        return _fail("token", err)
+    print(token)
+    return 0
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _orders(args: argparse.Namespace) -> int:
+    query = {
+        "status": args.status,
+        "platform": args.platform,
+        "buyer": args.buyer,
+        "from": args.created_from,
+        "to": args.created_to,
+        "limit": args.limit,
+    }
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    try:
+        client = _client(args)
+        for _ in range(MAX_PAGES):
+            page = client.call("GET", "/orders", query={**query, "next_token": token})
+            items += page["items"]
+            token = page.get("next_token")
+            if not token or (not args.all and len(items) >= args.limit):
+                break
+    except (ApiError, ValueError) as err:
+        return _fail("orders", err)
+    if args.json:
+        print(json.dumps({"items": items, "next_token": token}))
+        return 0
+    table = Table(title=f"{len(items)} orders" + (" (more: --all)" if token and not args.all else ""))
+    for column in ("order", "platform", "status", "buyer", "total", "received", "why"):
+        table.add_column(column, justify="right" if column == "total" else "left", no_wrap=column != "why")
+    for o in items:
+        table.add_row(
+            o["order_id"],
+            f"{o['platform']} {o['platform_order_id']}",
+            o["status"],
+            f"{o['buyer'].get('name') or ''} ({o['buyer']['id']})",
+            f"{o['total']} {o['currency']}",
+            o["created_at"][:19].replace("T", " "),
+            o.get("problem") or "",
+        )
+    _console().print(table)
+    return 0
+
+
+# ---------------------------------------------------------------- review
+
+
+def _review(args: argparse.Namespace) -> int:
+    try:
+        client = _client(args)
+        if args.order_id is None:  # the held-order queue
+            rows = _held(client, args.reason)
+            if args.json:
+                print(json.dumps(rows))
+                return 0
+            table = Table(title="Held orders, oldest first (decide: oms review ORDER_ID --approve|--reject)")
+            for column in ("order", "platform", "total", "held since", "why"):
+                table.add_column(column)
+            for row in rows:
+                table.add_row(*row)
+            _console().print(table)
+            return 0
+        if args.decision is None:
+            return _fail("review", ValueError("say --approve or --reject"))
+        body = {"decision": args.decision, "comment": args.comment or f"{args.decision} from the oms CLI"}
+        answer = client.call("POST", f"/orders/{args.order_id}/review", body)
+    except ApiError as err:
+        if err.status == 404 and err.code == "NOT_FOUND" and err.message.startswith("no route"):
+            return _fail("review", ValueError("this OMS has no POST /orders/{id}/review endpoint yet"))
+        return _fail("review", err)
+    except ValueError as err:
+        return _fail("review", err)
+    print(json.dumps(answer) if args.json else f"{args.order_id}: {args.decision} accepted")
+    return 0
+
+
+def _held(client: ApiClient, reason: str | None) -> list[list[str]]:
+    """The queue from GET /holds; from the status search where the OMS has no queue endpoint."""
+    try:
+        page = client.call("GET", "/holds", query={"reason": reason, "limit": 500})
+    except ApiError as err:
+        if err.status not in (403, 404):
+            raise
+        found = client.call("GET", "/orders", query={"status": "ON_HOLD", "limit": 100})
+        return [
+            [
+                o["order_id"],
+                o["platform"],
+                f"{o['total']} {o['currency']}",
+                o["created_at"][:19],
+                o.get("problem") or "",
+            ]
+            for o in found["items"]
+        ]
+    return [
+        [
+            e["order_id"],
+            e["platform"],
+            f"{e['total']} {e['currency']}",
+            e["held_since"][:19].replace("T", " "),
+            ", ".join(f"{r['code']}: {r['message']}" for r in e["reasons"]),
+        ]
+        for e in page["holds"]
+    ]
+
+
+# ---------------------------------------------------------------- report
+
+
+def _report(args: argparse.Namespace) -> int:
+    query = {"from": args.start, "to": args.end, "platform": args.platform, "top": args.top}
+    try:
+        report = _client(args).call("GET", "/reports/sales", query=query)
+    except (ApiError, ValueError) as err:
+        return _fail("report", err)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    console = _console()
+    revenue = " + ".join(f"{v} {c}" for c, v in report["revenue"].items()) or "0"
+    console.print(
+        f"[bold]Sales {report['start']} to {report['end']}[/] (UTC days): {report['orders']} orders, "
+        f"{report['sales']} sales, revenue {revenue}"
+        + ("  [red](truncated)[/]" if report["truncated"] else ""),
+        highlight=False,
+    )
+    busiest = max([d["orders"] for d in report["days"]] + [1])
+    days = Table(title="Per day")
+    for column in ("day", "orders", "revenue", ""):
+        days.add_column(column, justify="right" if column in ("orders", "revenue") else "left")
+    for d in report["days"]:
+        if d["orders"] or args.zeros:
+            bar = "█" * max(1 if d["orders"] else 0, round(30 * d["orders"] / busiest))
+            days.add_row(d["day"], str(d["orders"]), _money(d["revenue"]), bar)
+    console.print(days)
+    platforms: dict[str, list[Any]] = {}
+    for p in report["platforms"]:
+        entry = platforms.setdefault(p["platform"], [0, {}])
+        entry[0] += p["orders"]
+        for currency, amount in p["revenue"].items():
+            entry[1][currency] = f"{float(entry[1].get(currency, 0)) + float(amount):.2f}"
+    per_platform = Table(title="Per platform")
+    for column in ("platform", "orders", "revenue"):
+        per_platform.add_column(column, justify="left" if column == "platform" else "right")
+    for name, (count, money) in sorted(platforms.items()):
+        per_platform.add_row(name, str(count), _money(money))
+    console.print(per_platform)
+    skus = Table(title="Top SKUs")
+    for column in ("sku", "units", "orders", "revenue"):
+        skus.add_column(column, justify="left" if column == "sku" else "right")
+    for s in report["top_skus"]:
+        skus.add_row(s["sku"], str(s["quantity"]), str(s["orders"]), _money(s["revenue"]))
+    console.print(skus)
+    return 0
+
+
+def _money(revenue: dict[str, str]) -> str:
+    return " + ".join(f"{v} {c}" for c, v in revenue.items()) or "0"
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _connection(parser: argparse.ArgumentParser, role: str) -> None:
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"where the OMS listens (default {DEFAULT_URL})")
+    parser.add_argument("--token", help="staff token (default $OMS_TOKEN, else a local development token)")
+    parser.add_argument(
+        "--role", choices=ROLES, default=role, help=f"role of the local development token (default {role})"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+
+
+def register(commands: Any) -> None:
+    """Add token, orders, review and report to an argparse subparsers object."""
+    token = commands.add_parser("token", help="mint a staff token for a local `oms serve`")
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--user", required=True, help="who (recorded as staff:<user> on what they do)")
+    token.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12, at most 168)")
+    token.set_defaults(run=_token)
+
+    orders = commands.add_parser("orders", help="search orders (newest first)")
+    orders.add_argument("--status", choices=STATUSES)
+    orders.add_argument("--platform")
+    orders.add_argument("--buyer", help="buyer id")
+    orders.add_argument("--from", dest="created_from", help="received at or after (ISO 8601 with zone)")
+    orders.add_argument("--to", dest="created_to", help="received before (ISO 8601 with zone)")
+    orders.add_argument("--limit", type=int, default=20, help="page size, 1-100 (default 20)")
+    orders.add_argument("--all", action="store_true", help=f"follow next_token (at most {MAX_PAGES} pages)")
+    _connection(orders, "ops")
+    orders.set_defaults(run=_orders)
+
+    review = commands.add_parser("review", help="list held orders, or approve / reject one")
+    review.add_argument("order_id", nargs="?", metavar="ORDER_ID")
+    decision = review.add_mutually_exclusive_group()
+    decision.add_argument("--approve", dest="decision", action="store_const", const="approve")
+    decision.add_argument("--reject", dest="decision", action="store_const", const="reject")
+    review.add_argument("--comment", help="why (kept on the order's timeline)")
+    review.add_argument("--reason", help="list only orders held for this reason code (e.g. HIGH_VALUE)")
+    _connection(review, "ops")
+    review.set_defaults(run=_review)
+
+    report = commands.add_parser("report", help="sales per day, per platform, top SKUs")
+    report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default 29 days before --to)")
+    report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default today, UTC)")
+    report.add_argument("--platform")
+    report.add_argument("--top", type=int, default=10, help="SKUs to rank (default 10)")
+    report.add_argument("--zeros", action="store_true", help="list days without orders too")
+    _connection(report, "viewer")
+    report.set_defaults(run=_report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms", description="The OMS API from the terminal.")
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The ops console in headless Chromium (Debian's chromium and chromedriver, driven by Selenium).
+
+`oms serve`'s HTTP server in front of the session's local stack, a staff token in the URL as
+`oms serve` prints it, and a person's clicks: the order list and search, an order's timeline and state
+machine path, the held-order queue (approve when the review endpoint exists), exceptions, sales.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from oms.local.http import serve
+from tests.factories import new_sku, order_body
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        CHROMIUM is None or shutil.which(CHROMEDRIVER) is None,
+        reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="oms-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def console(stack, oms, browser):
+    """Open a console path as `role`; returns a function (path, role) -> the driver."""
+    server = serve(stack, port=0)
+
+    def open_(fragment: str, role: str = "ops"):
+        browser.get(f"{server.url}/console?token={oms.token(role, f'browser-{role}')}#{fragment}")
+        return browser
+
+    try:
+        yield open_
+    finally:
+        server.shutdown()
+
+
+def wait_for(driver, css: str, timeout: float = 15):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def texts(driver, css: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def test_order_list_and_search(console, oms):
+    platform = f"b{uuid.uuid4().hex[:10]}"
+    order, _ = oms.run(order_body(platform=platform))
+    driver = console(f"/orders?platform={platform}")
+    row = wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
+    assert platform in row.text
+    assert driver.find_element("id", "who").text == "browser-ops (ops)"
+    assert "token=" not in driver.current_url  # the token left the address bar
+    select = driver.find_element("css selector", "#search select[name=status]")
+    assert [o.get_attribute("value") for o in select.find_elements("css selector", "option")][1] == "RECEIVED"
+
+
+def test_order_page_shows_timeline_and_state_machine_path(console, oms):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order, _ = oms.run(order_body([(sku, 1)]))
+    driver = console("/orders")
+    link = wait_for(driver, f'a.order-link[href="#/orders/{order["order_id"]}"]')
+    link.click()
+    wait_for(driver, '#state-path li[data-state="Fulfilled"]')
+    assert texts(driver, "#state-path li strong") == [
+        "Review",
+        "ReviewDecision",
+        "Allocate",
+        "AllocationOutcome",
+        "Ship",
+        "Fulfilled",
+    ]
+    timeline = "\n".join(texts(driver, "#timeline tbody tr"))
+    assert "RECEIVED → APPROVED" in timeline
+    assert "SHIPPED" in timeline
+    assert "TaskStateEntered" in timeline
+    assert driver.find_element("id", "order-status").text == "SHIPPED"
+
+
+def test_a_retried_and_failed_stage_is_marked_on_the_path(console, oms, stack):
+    from functions.core.errors import TransientError
+
+    calls = []
+
+    def flaky(function_name, event):
+        if function_name == "AllocateFunction":
+            calls.append(event)
+            if len(calls) <= 2:
+                raise TransientError("throttled")
+
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    stack.runtime.before_invoke = flaky
+    order, _ = oms.run(order_body([(sku, 1)]))
+    driver = console(f"/orders/{order['order_id']}")
+    allocate = wait_for(driver, '#state-path li[data-state="Allocate"]')
+    assert "2 retries" in allocate.text
+    assert "TransientError" in allocate.text
+    assert "failed" in allocate.get_attribute("class")
+
+
+def held_order(oms, stack) -> dict:
+    """An order review holds, once its execution waits for a person (or ends held, without that work)."""
+    from tests.review_helpers import wait_for
+
+    sku = new_sku()
+    oms.set_stock(sku, 10)
+    posted = oms.post(order_body([(sku, 1, "6000.00")], platform=f"h{uuid.uuid4().hex[:10]}"))
+    assert posted.status == 201, posted.body
+    order_id = posted.json()["order_id"]
+    wait_for(stack, lambda: oms.order(order_id)["status"] == "ON_HOLD", what="held")
+    return {**oms.order(order_id), "execution_arn": posted.json()["execution_arn"]}
+
+
+def review_route_exists(oms) -> bool:
+    return "/orders/{order_id}/review" in oms.call("GET", "/openapi.json").json()["paths"]
+
+
+def test_held_orders_queue(console, oms, stack):
+    order = held_order(oms, stack)
+    driver = console("/holds")
+    row = wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
+    assert "HIGH_VALUE" in row.text
+    buttons = row.find_elements("css selector", "button.approve")
+    if review_route_exists(oms):
+        assert buttons
+    else:
+        assert not buttons
+        assert "Read-only" in driver.find_element("id", "read-only-note").text
+
+
+def test_approve_a_held_order(console, oms, stack):
+    if not review_route_exists(oms):
+        pytest.skip("POST /orders/{id}/review is not on this branch yet (the review helper's issue)")
+    order = held_order(oms, stack)
+    driver = console("/holds")
+    row = wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
+    row.find_element("css selector", "input[aria-label=comment]").send_keys("called the buyer")
+    row.find_element("css selector", "button.approve").click()
+    assert "approve sent" in wait_for(driver, "#flash.ok").text
+    assert oms.wait(order["execution_arn"])["status"] == "SUCCEEDED"
+    decided = oms.order(order["order_id"])
+    assert decided["status"] == "SHIPPED"
+    assert decided["manual_review"]["actor"] == "user:browser-ops"
+    assert decided["manual_review"]["comment"] == "called the buyer"
+
+
+def test_exception_cases_list_failed_orders(console, oms, stack):
+    def crash(function_name, event):
+        if function_name == "ShipFunction":
+            raise RuntimeError("label printer on fire")
+
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    stack.runtime.before_invoke = crash
+    order, _ = oms.run(order_body([(sku, 1)]))
+    stack.runtime.before_invoke = None
+    assert order["status"] == "FAILED"
+    driver = console("/exceptions")
+    row = wait_for(driver, f'#failed tr[data-order="{order["order_id"]}"]')
+    assert "ship: RuntimeError" in row.text
+
+
+def test_sales_chart(console, oms):
+    platform = f"s{uuid.uuid4().hex[:10]}"
+    sku = new_sku()
+    oms.set_stock(sku, 50)
+    oms.run(order_body([(sku, 4, "12.50")], platform=platform))
+    driver = console(f"/reports?platform={platform}", role="viewer")
+    wait_for(driver, "#top-skus tbody tr")
+    assert texts(driver, "#top-skus tbody tr")[0].split() == [sku, "4", "50.00", "CNY"]
+    assert platform in driver.find_element("css selector", ".legend").text
+    painted = driver.execute_script(
+        "const c = document.getElementById('sales-chart');"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;"
+    )
+    assert painted > 100  # bars and the revenue line were drawn
