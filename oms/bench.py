@@ -320,6 +320,16 @@ def run_bench(
             return _run(stack, orders, concurrency, seed, hot_contenders, imports, started, say)
 
 
+def _post(stack: LocalStack, body: dict[str, Any]) -> Any:
+    """POST /orders signed as the body's platform, as every platform request is."""
+    from oms.local import credentials
+
+    raw = json.dumps(body)
+    return stack.request(
+        "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+    )
+
+
 def _happy_bodies(orders: int, seed: int) -> list[dict[str, Any]]:
     """The simulation's order generator, keeping the orders review approves (no hold, no mismatch)."""
     bodies: list[dict[str, Any]] = []
@@ -361,7 +371,7 @@ def _run(
     say(f"pipeline: {orders} happy-path orders, {concurrency} posting threads")
     pipeline_started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-post") as pool:
-        responses = list(pool.map(lambda b: stack.request("POST", "/orders", b), bodies))
+        responses = list(pool.map(lambda b: _post(stack, b), bodies))
     arns = [r.json()["execution_arn"] for r in responses if r.status == 201]
     statuses = Counter(stack.wait_for_execution(arn, timeout=120)["status"] for arn in arns)
     pipeline_seconds = time.perf_counter() - pipeline_started

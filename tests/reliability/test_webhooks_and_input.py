@@ -101,12 +101,15 @@ def test_webhook_answered_503_while_the_store_throttles_is_stored_once_when_rese
 
 @pytest.fixture
 def writes(stack) -> Iterator[list[str]]:
-    """DynamoDB writes made from this test's thread (the API runs in the caller's thread locally)."""
+    """DynamoDB writes made from this test's thread (the API runs in the caller's thread locally),
+    except the replay guard's record of the request signature (SIG#...), written before the body is read."""
     seen: list[str] = []
     me = threading.get_ident()
 
     def record(action: str, body: dict) -> None:
         if action in WRITES and threading.get_ident() == me:
+            if action == "PutItem" and body.get("Item", {}).get("pk", {}).get("S", "").startswith("SIG#"):
+                return
             seen.append(action)
 
     stack.runtime.before_dynamodb = record
@@ -184,7 +187,8 @@ HOSTILE: dict[str, object] = {
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_input_is_refused_with_4xx_writes_nothing_and_logs_no_personal_data(oms, writes, logs, name):
     payload = HOSTILE[name]
-    response = oms.post(payload)
+    # signed as a known platform without parsing the body (the driver's own JSON parser would choke)
+    response = oms.as_platform("tmall").post(payload)
     assert 400 <= response.status < 500, (response.status, response.body[:300])
     assert writes == []
     output = logs()
