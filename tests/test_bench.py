@@ -32,7 +32,7 @@ def test_item_size_follows_dynamodb_rules():
 
 
 def test_gsi_write_units_follow_index_key_changes():
-    index = ["gsi1pk,gsi1sk"]
+    index = ["gsi1pk,gsi1sk|ALL|pk"]
     before = {"pk": {"S": "a"}, "gsi1pk": {"S": "STATUS#A"}, "gsi1sk": {"S": "1"}}
     moved = {**before, "gsi1pk": {"S": "STATUS#B"}}
     touched = {**before, "x": {"S": "y"}}
@@ -43,6 +43,11 @@ def test_gsi_write_units_follow_index_key_changes():
     assert _index_write_units(index, before, before) == 0
     assert _index_write_units(index, plain, plain) == 0  # not in the index at all
     assert _index_write_units(index, before, None) == 1  # leaves it
+    keys_only = ["gsi1pk,gsi1sk|KEYS_ONLY|pk"]
+    big = {**before, "blob": {"S": "x" * 5000}}
+    assert _index_write_units(index, None, big) == 5  # ALL projects the 5 KB item
+    assert _index_write_units(keys_only, None, big) == 1  # KEYS_ONLY projects only the keys
+    assert _index_write_units(keys_only, before, {**big, "x": {"S": "y"}}) == 0  # keys unchanged: no write
 
 
 def test_bench_json_prints_every_figure_from_one_small_run(capsys):

@@ -409,7 +409,17 @@ def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[Image
         images: list[Image] = []
         for table_name, key in _write_targets(backend, action, body):
             table = backend.get_table(table_name)
-            indexes = [",".join(ix.schema_key_attrs) for ix in getattr(table, "global_indexes", [])]
+            table_keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
+            indexes = [
+                "|".join(
+                    (
+                        ",".join(ix.schema_key_attrs),
+                        str((ix.projection or {}).get("ProjectionType", "ALL")),
+                        ",".join(table_keys),
+                    )
+                )
+                for ix in getattr(table, "global_indexes", [])
+            ]
             images.append((indexes, _stored(backend, table_name, key)))
         return images
     except (KeyError, StopIteration):
@@ -419,22 +429,35 @@ def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[Image
 def _index_write_units(
     indexes: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> int:
-    """GSI writes a base-table write causes (projection ALL): a put where the item enters an index, a
-    delete where it leaves, both where its index key changes, one update where only other attributes do."""
+    """GSI writes a base-table write causes: a put where the item enters an index, a delete where it
+    leaves, both where its index key changes, and (projection ALL/INCLUDE only) one update where only
+    other attributes change. A KEYS_ONLY entry holds just the index and table keys.
+
+    Each entry of `indexes` is "index keys|projection type|table keys" (comma-separated names)."""
     units = 0
     for index in indexes:
-        keys = index.split(",")
+        index_keys, projection, table_keys = ([*index.split("|"), "ALL", ""])[:3]
+        keys = index_keys.split(",")
+        projected = [*keys, *filter(None, table_keys.split(","))]
+
+        def entry(
+            item: dict[str, Any], projected: list[str] = projected, projection: str = projection
+        ) -> int:
+            if projection == "KEYS_ONLY":
+                return item_size({k: v for k, v in item.items() if k in projected})
+            return item_size(item)
+
         was = before is not None and all(k in before for k in keys)
         now = after is not None and all(k in after for k in keys)
         if was and now and before is not None and after is not None:
             if any(before[k] != after[k] for k in keys):
-                units += _write_units(item_size(before)) + _write_units(item_size(after))
-            elif before != after:
-                units += _write_units(max(item_size(before), item_size(after)))
-        elif now:
-            units += _write_units(item_size(after))
-        elif was:
-            units += _write_units(item_size(before))
+                units += _write_units(entry(before)) + _write_units(entry(after))
+            elif projection != "KEYS_ONLY" and before != after:
+                units += _write_units(max(entry(before), entry(after)))
+        elif now and after is not None:
+            units += _write_units(entry(after))
+        elif was and before is not None:
+            units += _write_units(entry(before))
     return units
 
 
