@@ -12,7 +12,6 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -102,8 +101,6 @@ def _serve(args: argparse.Namespace) -> int:
     from oms.local.http import serve
     from oms.local.stack import LocalStack
 
-    # Each handler flushes Powertools metrics; locally none are recorded and it would warn on every request.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -133,7 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
             demo = demo_order_body()
             print("Then read its timeline:", flush=True)
             demo_id = order_id_for(demo["platform"], demo["platform_order_id"])
-            print(f"  oms history {demo_id} --url {server.url}\n", flush=True)
+            print(f"  oms history {demo_id} --url {server.url}", flush=True)
+            print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics\n", flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)
@@ -211,6 +209,7 @@ def _print_report(report: SimulationReport, console: Console) -> None:
             "[red]OVERSOLD[/]" if sku in report.oversold_skus else "[red]MISMATCH[/]" if problem else "ok",
         )
     console.print(stock)
+    _print_metrics(report.metrics, console)
 
     oversold = f"[green]{report.oversold}[/]" if report.oversold == 0 else f"[bold red]{report.oversold}[/]"
     console.print(f"Oversold SKUs:                {oversold}", highlight=False)
@@ -232,6 +231,30 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     ]
     for label, value in lines:
         console.print(f"{label:<30}{value}", highlight=False)
+
+
+def _print_metrics(metrics: dict[str, Any], console: Console) -> None:
+    """The funnel and stage latencies, from the EMF metrics the handlers published during the run."""
+    if not metrics:
+        return
+    funnel = Table(title="Order funnel", title_justify="left")
+    funnel.add_column("step")
+    funnel.add_column("orders", justify="right")
+    for step, n in metrics["funnel"].items():
+        funnel.add_row(step, str(n))
+    console.print(funnel)
+    latency = Table(title="Stage latency (ms)", title_justify="left")
+    for column in ("stage", "invocations", "p50", "p95", "max"):
+        latency.add_column(column, justify="left" if column == "stage" else "right")
+    for stage, figures in metrics["latency_ms"].items():
+        latency.add_row(
+            stage,
+            str(figures["count"]),
+            f"{figures['p50']:.1f}",
+            f"{figures['p95']:.1f}",
+            f"{figures['max']:.1f}",
+        )
+    console.print(latency)
 
 
 def _breakdown(counts: dict[str, int]) -> str:

@@ -13,7 +13,6 @@ import json
 import math
 import random
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -252,6 +251,9 @@ class SimulationReport:
     post_status: dict[str, int]  # HTTP status of each POST /orders
     intent: dict[str, int] = field(default_factory=dict)
     reviewed: dict[str, int] = field(default_factory=dict)  # held orders the simulated reviewer decided
+    # What the handlers published as EMF metrics during the run (oms/local/metrics.py summary):
+    # "counters" per metric and dimension, the "funnel", and "latency_ms" p50/p95 per stage.
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -299,11 +301,8 @@ def run_simulation(
         raise ValueError("orders and concurrency must be at least 1")
     plan = plan_simulation(orders, seed)
     report = progress or (lambda phase, done, total: None)
-    with warnings.catch_warnings():
-        # Every handler flushes Powertools metrics; with none recorded locally it warns each time.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
-            return _run(stack, plan, seed, concurrency, report)
+    with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+        return _run(stack, plan, seed, concurrency, report)
 
 
 def _settle(
@@ -394,6 +393,7 @@ def _run(
         report("wait", done, len(executions))
     wall = time.perf_counter() - started
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
+    metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
 
     final_status: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -469,6 +469,7 @@ def _run(
         post_status=dict(sorted(Counter(str(r.status) for r in responses).items())),
         intent=dict(sorted(Counter(plan.intent).items())),
         reviewed=dict(sorted(reviewed.items())),
+        metrics=metrics,
     )
 
 

@@ -68,11 +68,6 @@ def stack(session_stack: _SessionStack) -> Iterator[LocalStack]:
         local.runtime.before_invoke = None
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Every stage flushes Powertools metrics; locally there are none to publish, which is not news.
-    config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")
-
-
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     if nextitem is None or "stack" not in getattr(nextitem, "fixturenames", ()):
         _SESSION.stop()

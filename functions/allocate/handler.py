@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.service import allocate_order
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StageInput
 
@@ -17,7 +17,7 @@ get_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("allocate")
 @event_parser(model=StageInput)
 def lambda_handler(event: StageInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)

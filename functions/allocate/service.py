@@ -11,7 +11,7 @@ from functions.core import repository
 from functions.core.errors import TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Reservation, RuleHit
-from functions.core.observability import logger
+from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import TransactionRejected
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
@@ -29,6 +29,7 @@ class AllocationResult(BaseModel):
 def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    bind_platform(order.platform)
     ensure_not_intercepted(order, "allocate")
     if order.status == OrderStatus.ALLOCATED:
         return AllocationResult(outcome="allocated", reservations=aggregate.reservations)
@@ -53,6 +54,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": rejected.failed_indexes})
             continue
+        count(MetricName.ORDERS_ALLOCATED, order.platform)
         return AllocationResult(outcome="allocated", reservations=plan.reservations)
     else:
         raise TransientError(f"order {order_id}: stock kept changing during {MAX_PLANNING_ROUNDS} plans")
@@ -67,4 +69,6 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         detail={"short": plan.short},
         set_fields={"rejection": rejection.model_dump()},
     )
+    count(MetricName.RESERVATIONS_REFUSED, order.platform)
+    count(MetricName.ORDERS_REJECTED, order.platform, reason="out_of_stock")
     return AllocationResult(outcome="out_of_stock", short=plan.short)

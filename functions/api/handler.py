@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.api import errors, openapi, security
 from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
-from functions.core.observability import logger, metrics, tracer
+from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
@@ -77,7 +77,7 @@ def _illegal(err: IllegalTransitionError) -> Response[dict[str, Any]]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("api")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = event.get("body") or ""
     if len(body.encode()) > settings.max_body_bytes:

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from functions.core import repository
 from functions.core.models import Failure, Reservation
+from functions.core.observability import MetricName, bind_platform, count
 from functions.core.stage import StepError
 from functions.core.status import OrderStatus
 
@@ -29,6 +30,7 @@ def compensate_order(
 ) -> CompensationResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    bind_platform(order.platform)
     if order.status not in _STAGE_BY_STATUS:
         # Already terminal (a retried compensation) or past the point where anything can be given back.
         return CompensationResult(status=order.status)
@@ -45,4 +47,5 @@ def compensate_order(
         set_fields={"failure": failure.model_dump()},
         extra_items=repository.release_items(order_id, aggregate.reservations),
     )
+    count(MetricName.ORDERS_FAILED, order.platform, stage=failure.stage)
     return CompensationResult(status=OrderStatus.FAILED, released=aggregate.reservations)

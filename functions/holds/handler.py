@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StageInput
 from functions.holds.service import await_review
@@ -22,7 +22,7 @@ class HoldInput(StageInput):
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("await_review")
 @event_parser(model=HoldInput)
 def lambda_handler(event: HoldInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)

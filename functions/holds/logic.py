@@ -76,6 +76,11 @@ def rejection_for(comment: str) -> RuleHit:
 # ---------------------------------------------------------------- escalation
 
 
+def is_past_sla(hold: Hold | None, now: datetime) -> bool:
+    """Still undecided after its escalation deadline, escalated or not (the backlog on-call watches)."""
+    return hold is not None and hold.escalate_at is not None and hold.escalate_at <= now
+
+
 def is_overdue(hold: Hold | None, now: datetime) -> bool:
     """Nobody decided within the configured time, and it was not escalated yet."""
     return (

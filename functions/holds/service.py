@@ -18,7 +18,7 @@ from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import ManualReview, Order
-from functions.core.observability import logger
+from functions.core.observability import MetricName, bind_platform, count, emit, logger
 from functions.core.status import OrderStatus
 from functions.holds import escalation
 from functions.holds.logic import (
@@ -27,6 +27,7 @@ from functions.holds.logic import (
     already_decided,
     callback_output,
     is_overdue,
+    is_past_sla,
     queue,
     refuse_review,
     rejection_for,
@@ -47,6 +48,7 @@ def await_review(order_id: str, execution_id: str | None, token: str) -> Order:
     """
     for _ in range(ATTEMPTS):
         order = repository.get_order(order_id)
+        bind_platform(order.platform)
         ensure_not_intercepted(order, "hold")
         if order.status != OrderStatus.ON_HOLD:
             raise IllegalTransitionError(order_id, order.status, OrderStatus.ON_HOLD)
@@ -101,6 +103,10 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
         set_fields=set_fields,
         extra_items=extra,
     )
+    if decision == "reject":
+        count(MetricName.ORDERS_REJECTED, order.platform, reason="manual")
+    else:
+        count(MetricName.ORDERS_APPROVED_MANUALLY, order.platform)
     return DecisionResult(updated, resumed=_resume(updated), repeated=False)
 
 
@@ -158,9 +164,9 @@ def escalate_hold(order_id: str, now: datetime | None = None) -> bool:
 def escalate_overdue_holds(limit: int = 1000) -> list[str]:
     """Escalate every overdue hold (what a sweep calls); the ids escalated by this call."""
     now = clock.now()
-    overdue = [
-        o.order_id
-        for o in repository.list_orders_by_status(OrderStatus.ON_HOLD, limit, oldest_first=True)
-        if is_overdue(o.hold, now)
-    ]
+    held = repository.list_orders_by_status(OrderStatus.ON_HOLD, limit, oldest_first=True)
+    overdue = [o.order_id for o in held if is_overdue(o.hold, now)]
+    # The backlog gauge the HeldOrdersOverSla alarm watches: every hold past its deadline, escalated or
+    # not, published on every check (also 0, so the alarm sees the backlog clear).
+    emit(MetricName.HELD_ORDERS_OVER_SLA, sum(1 for o in held if is_past_sla(o.hold, now)))
     return [order_id for order_id in overdue if escalate_hold(order_id, now)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functions.core import clock, repository, workflow
 from functions.core.errors import ConflictError
 from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
-from functions.core.observability import logger
+from functions.core.observability import MetricName, count, logger
 from functions.core.status import OrderStatus
 
 
@@ -45,6 +45,8 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         detail={"platform_order_id": order_in.platform_order_id, "lines": len(order_in.lines)},
     )
     created = repository.create_order(order, received)
+    if created:
+        count(MetricName.ORDERS_RECEIVED, order_in.platform)
     if not created:
         order = repository.get_order(order_id)
         if order.request_hash != order_in.fingerprint():
@@ -56,5 +58,13 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         arn = workflow.start_order_workflow(order_id)
         repository.set_execution_arn(order_id, arn)
         order = order.model_copy(update={"execution_arn": arn})
-    logger.info("order ingested", extra={"order_id": order_id, "first_receipt": created})
+    logger.info(
+        "order ingested",
+        extra={
+            "order_id": order_id,
+            "execution_id": order.execution_arn,
+            "platform": order_in.platform,
+            "first_receipt": created,
+        },
+    )
     return IngestResult(order=order, created=created)

@@ -19,7 +19,7 @@ from typing import NoReturn
 from functions.core import clock, repository, workflow
 from functions.core.errors import OmsError, RefusedError, TransientError
 from functions.core.models import Interception, Order
-from functions.core.observability import logger
+from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.rules import active_rules
 from functions.intercept.logic import (
     STAGE_BY_STATUS,
@@ -100,6 +100,7 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
     for _ in range(ATTEMPTS):
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
+        bind_platform(order.platform)
         requested = order.interception
         if requested is None:
             raise NothingToInterceptError(f"order {order_id} has no interception to apply")
@@ -157,6 +158,7 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
                 extra_items=repository.release_items(order_id, reservations),
             )
         logger.info("interception applied", extra={"action": requested.action, "stage": applied.stage})
+        count(MetricName.ORDERS_INTERCEPTED, order.platform, action=requested.action)
         return InterceptionResult(
             outcome=outcome_of(requested), status=decided.target, released=len(reservations)
         )

@@ -7,10 +7,15 @@ from datetime import timedelta
 from functions.core import clock, repository
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Hold, Order, ReviewOutcome
+from functions.core.observability import MetricName, bind_platform, count
 from functions.core.rules import ReviewRules, active_rules
 from functions.core.status import OrderStatus
 from functions.review.logic import ReviewFacts, review
 
+_METRIC_FOR = {  # rejections are counted with their reason
+    "approve": MetricName.ORDERS_AUTO_APPROVED,
+    "hold": MetricName.ORDERS_HELD,
+}
 _STATUS_FOR = {
     "approve": OrderStatus.APPROVED,
     "hold": OrderStatus.ON_HOLD,
@@ -40,6 +45,7 @@ def count_recent_orders(order: Order, policy: ReviewRules) -> int:
 
 def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
     order = repository.get_order(order_id)
+    bind_platform(order.platform)
     ensure_not_intercepted(order, "review")
     if order.review is not None and order.status != OrderStatus.RECEIVED:
         return order.review  # a retried task: the decision was already recorded
@@ -71,4 +77,8 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
         },
         set_fields=set_fields,
     )
+    if outcome.decision == "reject":
+        count(MetricName.ORDERS_REJECTED, order.platform, reason="review")
+    else:
+        count(_METRIC_FOR[outcome.decision], order.platform)
     return outcome

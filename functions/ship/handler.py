@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StageInput
 from functions.ship.service import ship_order
@@ -17,7 +17,7 @@ get_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("ship")
 @event_parser(model=StageInput)
 def lambda_handler(event: StageInput, context: LambdaContext) -> dict[str, Any]:
     bind_order(event.order_id, event.execution_id)

@@ -8,6 +8,7 @@ from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
+from functions.core.observability import MetricName, bind_platform, count
 from functions.core.status import OrderStatus
 from functions.ship.logic import plan_shipments
 
@@ -19,6 +20,7 @@ class ShippingResult(BaseModel):
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
+    bind_platform(order.platform)
     ensure_not_intercepted(order, "ship")
     if order.status == OrderStatus.SHIPPED:
         return ShippingResult(shipments=aggregate.shipments)
@@ -37,4 +39,5 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
         extra_items=extra,
     )
+    count(MetricName.ORDERS_SHIPPED, order.platform)
     return ShippingResult(shipments=shipments)

@@ -1,12 +1,15 @@
 """A real HTTP port in front of the local stack, so curl, browsers and SDKs can talk to the OMS.
 
-Every request, whatever its method, becomes `LocalStack.request(...)`: the same API Gateway proxy
-event the deployed API receives, run through the real API function. The server binds to loopback only:
-the local stack has no authentication, and a laptop's OMS must not be reachable from the network.
+`GET /metrics` is answered by the server itself: the summary of the metrics the handlers published
+(oms/local/metrics.py). Every other request, whatever its method, becomes `LocalStack.request(...)`:
+the same API Gateway proxy event the deployed API receives, run through the real API function. The
+server binds to loopback only: the local stack has no authentication, and a laptop's OMS must not be
+reachable from the network.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import traceback
@@ -17,6 +20,7 @@ from typing import Any
 from oms.local import console
 from oms.local.stack import LocalStack
 
+METRICS_PATH = "/metrics"  # served by this server itself, like the console, outside the API's routes
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 # Headers the server computes itself; copying the function's would corrupt the framing.
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
@@ -48,6 +52,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command in ("GET", "HEAD") and console.is_console(self.path):
             self._write(*console.static_response(self.path))  # the ops console's static files
             return
+        if self.command in ("GET", "HEAD") and self.path.split("?", 1)[0] == METRICS_PATH:
+            self._metrics()
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -63,6 +70,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._write(502, {"Content-Type": "application/json"}, _GATEWAY_ERROR)
             return
         self._write(response.status, response.headers, response.body.encode("utf-8"))
+
+    def _metrics(self) -> None:
+        """The local stand-in for CloudWatch: what the handlers published, summarised (not an API route)."""
+        payload = json.dumps(self.server.stack.metrics.summary(), sort_keys=True).encode("utf-8")
+        self._write(200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, payload)
 
     def _write(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)

@@ -74,6 +74,10 @@ class LocalStack:
         from oms.local import moto_patches
 
         moto_patches.install()
+        from oms.local import metrics as local_metrics
+
+        self.metrics = local_metrics.install()  # Powertools' EMF output -> in-memory collector
+        self.metrics.clear()
         self.runtime = moto_patches.RUNTIME
         self.runtime.clock = self.clock
         self.runtime.handlers.clear()

@@ -1,0 +1,90 @@
+"""A simulated run publishes, through Powertools' EMF output, one business metric per outcome.
+
+The counts are compared with what the run's books say happened (final statuses, rejection reasons,
+the simulated reviewer's decisions, the plan's platforms), not with numbers written down here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+
+import pytest
+
+from oms.simulate import SimulationReport, plan_simulation, run_simulation
+
+ORDERS, SEED = 24, 5
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[SimulationReport, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = run_simulation(ORDERS, SEED, concurrency=4)
+    return report, caught
+
+
+def _counter(report: SimulationReport, name: str) -> dict[str, int]:
+    return report.metrics["counters"].get(name, {"total": 0, "by_dimension": {}})  # type: ignore[no-any-return]
+
+
+def test_run_is_balanced_and_every_order_was_counted_once_per_platform(run):
+    report, _ = run
+    assert report.ok
+    received = _counter(report, "OrdersReceived")
+    assert received["total"] == ORDERS
+    platforms = Counter(body["platform"] for body in plan_simulation(ORDERS, SEED).orders)
+    assert received["by_dimension"] == {f"platform={p}": n for p, n in sorted(platforms.items())}
+
+
+def test_outcome_metrics_match_the_final_statuses(run):
+    report, _ = run
+    status = Counter(report.final_status)
+    assert _counter(report, "OrdersShipped")["total"] == status["SHIPPED"] > 0
+    assert _counter(report, "OrdersRejected")["total"] == status["REJECTED"] > 0
+    assert (
+        _counter(report, "OrdersAllocated")["total"] == status["SHIPPED"]
+    )  # nothing failed after allocation
+    assert _counter(report, "OrdersFailed")["total"] == status["FAILED"] == 0
+
+    refused = _counter(report, "ReservationsRefusedForStock")["total"]
+    assert refused == report.reasons.get("OUT_OF_STOCK", 0) > 0
+    rejected_by = Counter()
+    for key, n in _counter(report, "OrdersRejected")["by_dimension"].items():
+        rejected_by[dict(part.split("=") for part in key.split(","))["reason"]] += n
+    assert rejected_by["out_of_stock"] == refused
+    assert rejected_by["manual"] == report.reviewed.get("reject", 0)
+    assert rejected_by["review"] == status["REJECTED"] - refused - rejected_by["manual"]
+
+    held = _counter(report, "OrdersHeld")["total"]
+    assert held == sum(report.reviewed.values()) > 0  # the simulated reviewer decided every held order
+    assert _counter(report, "OrdersApprovedManually")["total"] == report.reviewed.get("approve", 0)
+    approved = _counter(report, "OrdersAutoApproved")["total"] + report.reviewed.get("approve", 0)
+    assert approved == status["SHIPPED"] + refused  # every approved order reached allocation
+
+    funnel = report.metrics["funnel"]
+    assert funnel["received"] == ORDERS
+    assert funnel["approved"] == approved
+    assert funnel["shipped"] == status["SHIPPED"]
+    assert funnel["rejected"] == status["REJECTED"]
+
+
+def test_stage_latency_per_handler_invocation(run):
+    report, _ = run
+    latency = report.metrics["latency_ms"]
+    stage_of = {
+        "ApiFunction": "api",
+        "ReviewFunction": "review",
+        "AllocateFunction": "allocate",
+        "ShipFunction": "ship",
+        "HoldFunction": "await_review",
+    }
+    for function, invocations in report.lambda_invocations.items():
+        figures = latency[stage_of[function]]
+        assert figures["count"] == invocations, function  # one latency sample per invocation
+        assert 0 < figures["p50"] <= figures["p95"] <= figures["max"]
+
+
+def test_no_empty_metrics_warning(run):
+    _, caught = run
+    assert not [w for w in caught if "No application metrics" in str(w.message)]
