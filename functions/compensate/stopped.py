@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.compensate.service import compensate_order
 from functions.core.errors import OrderNotFoundError
-from functions.core.observability import bind_order, logger, metrics, tracer
+from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StepError
 
@@ -73,7 +73,7 @@ def compensate_ended_execution(change: ExecutionStatusChange) -> StoppedResult:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@instrumented("execution_stopped")
 @event_parser(model=ExecutionEndedEvent)
 def lambda_handler(event: ExecutionEndedEvent, context: LambdaContext) -> dict[str, Any]:
     result = compensate_ended_execution(event.detail)
