@@ -54,6 +54,12 @@ def _conflict(err: ConflictError) -> Response[dict[str, Any]]:
     return _error(409, "CONFLICT", str(err))
 
 
+@app.exception_handler(RecursionError)
+def _too_deep(err: RecursionError) -> Response[dict[str, Any]]:
+    # A body nested deeper than the JSON parser recurses (e.g. 100,000 "[") is refused, not a 502.
+    return _error(422, "JSON_TOO_DEEP", "request body is nested too deeply to be an order")
+
+
 @app.exception_handler(TransientError)
 def _transient(err: TransientError) -> Response[dict[str, Any]]:
     response = _error(503, "RETRY", f"temporarily unavailable, retry: {err}")

@@ -89,6 +89,9 @@ class LocalStack:
         self.runtime.handlers.clear()
         self.runtime.serialised.clear()
         self.runtime.before_invoke = None
+        self.runtime.before_dynamodb = None
+        self.runtime.after_dynamodb = None
+        self.runtime.dynamodb_log = None
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3
