@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 3000
 
-.PHONY: install run test lint check-python simulate sam-validate clean
+.PHONY: install run test lint check-python simulate bench sam-validate clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -36,6 +36,10 @@ lint: install
 simulate: install
 	$(VENV)/bin/oms simulate --orders 200 --seed 1
 
+## make bench: per-order counts, modelled cost, cold imports, pipeline vs storage floor, hot SKU (docs/scaling.md)
+bench: install
+	$(VENV)/bin/oms bench --json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
 
@@ -44,7 +48,9 @@ clean:
 # code; the layer carries the dependencies, built for the Lambda runtime (Python 3.12, arm64).
 LAMBDA_FUNCTIONS := ApiFunction ReviewFunction AllocateFunction ShipFunction CompensateFunction
 LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
+LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunction
 LAMBDA_FUNCTIONS += AuthorizerFunction
+LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 LAMBDA_FUNCTIONS += AwaitStockFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):

@@ -194,6 +194,8 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     if report.reasons:
         reasons = ", ".join(f"{code} {n}" for code, n in report.reasons.items())
         console.print(f"Why not shipped: {reasons}", highlight=False)
+    if report.unpaid:
+        _print_unpaid(report, console)
 
     stock = Table(title="Stock per SKU (all warehouses)", title_justify="left")
     columns = ("sku", "before on_hand/res/avail", "restocked", "after on_hand/res/avail", "shipped", "check")
@@ -250,6 +252,29 @@ def _print_report(report: SimulationReport, console: Console) -> None:
         console.print(f"{label:<30}{value}", highlight=False)
 
 
+def _print_unpaid(report: SimulationReport, console: Console) -> None:
+    """Orders that arrived unpaid: who paid in time, who was cancelled at the pay deadline."""
+    unpaid = Table(title="Arrived unpaid", title_justify="left")
+    for column in ("buyer", "final status", "orders"):
+        unpaid.add_column(column, justify="right" if column == "orders" else "left")
+    for key, count in report.unpaid.items():
+        kind, status = key.split(": ", 1)
+        unpaid.add_row("paid later" if kind.endswith("paid_later") else "never paid", status, str(count))
+    console.print(unpaid)
+    payments = ", ".join(f"{answer} {n}" for answer, n in report.payments.items()) or "none"
+    timers = ", ".join(f"{kind} {n}" for kind, n in report.timers_fired.items()) or "none"
+    console.print(f"Cancelled at the pay deadline: {report.cancelled_unpaid}", highlight=False)
+    console.print(f"Payment callbacks:            {payments}", highlight=False)
+    console.print(f"Refunds flagged:              {report.refunds_flagged}", highlight=False)
+    console.print(
+        f"Timers fired:                 {timers} ({report.virtual_minutes} simulated minutes)",
+        highlight=False,
+    )
+    if report.payment_mismatches:
+        wrong = ", ".join(report.payment_mismatches)
+        console.print(f"[bold red]Unpaid orders that ended against their intent:[/] {wrong}")
+
+
 def _print_metrics(metrics: dict[str, Any], console: Console) -> None:
     """The funnel and stage latencies, from the EMF metrics the handlers published during the run."""
     if not metrics:
@@ -276,6 +301,59 @@ def _print_metrics(metrics: dict[str, Any], console: Console) -> None:
 
 def _breakdown(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+# ---------------------------------------------------------------- bench
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from oms.bench import run_bench
+
+    err = Console(stderr=True)
+    report = run_bench(
+        orders=args.orders,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        hot_contenders=args.hot_contenders,
+        import_runs=args.import_runs,
+        progress=lambda message: err.print(f"[dim]bench: {message}[/]", highlight=False),
+    )
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    hot = report.hot_sku
+    lines = [
+        ("Happy-path orders:", f"{report.happy_path_orders}/{report.orders} shipped"),
+        ("State transitions per order:", f"{report.transitions_per_order} (states entered + start)"),
+        ("Lambda invocations per order:", f"{report.lambda_invocations_per_order}"),
+        ("", _breakdown(report.lambda_invocations)),  # type: ignore[arg-type]
+        ("Handler ms per order:", _breakdown(report.lambda_ms_per_order)),  # type: ignore[arg-type]
+        ("DynamoDB requests per order:", f"{report.dynamodb_requests_per_order}"),
+        ("", _breakdown(report.dynamodb_requests)),  # type: ignore[arg-type]
+        (
+            "DynamoDB WCU / RCU per order:",
+            f"{report.dynamodb_wcu_per_order} (table {report.dynamodb_wcu_breakdown['table']} + GSI "
+            f"{report.dynamodb_wcu_breakdown['gsi']}) / {report.dynamodb_rcu_per_order}",
+        ),
+        ("USD per 1,000 orders:", f"{report.usd_per_1000_orders} ({report.prices['region']} list prices)"),
+        ("", _breakdown(report.usd_breakdown_per_1000)),  # type: ignore[arg-type]
+        ("Cold import ratio:", f"{report.cold_import_ratio} x import boto3"),
+        (
+            "Pipeline vs storage floor:",
+            f"{report.pipeline_vs_floor} ({report.pipeline_orders_per_second} vs "
+            f"{report.floor_orders_per_second} orders/s)",
+        ),
+        (
+            "Hot SKU:",
+            f"{hot['contenders']} racing for {hot['stock']}: {hot['successes']} reserved, "
+            f"{hot['oversold']} oversold, {hot['conflicts']} conflicts",
+        ),
+        ("Wall time:", f"{report.wall_seconds} s"),
+    ]
+    for label, value in lines:
+        console.print(f"{label:<31}{value}", highlight=False)
+    if args.json:
+        print(report.to_json(), flush=True)
+    ok = report.happy_path_orders == report.orders and hot["oversold"] == 0
+    return 0 if ok else 2
 
 
 # ---------------------------------------------------------------- history
@@ -416,6 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--concurrency", type=_positive, default=8, help="posting threads (default 8)")
     simulate.add_argument("--json", action="store_true", help="print the report as one JSON line")
     simulate.set_defaults(run=_simulate)
+
+    bench = commands.add_parser(
+        "bench", help="measure per-order cost, import time, pipeline vs storage floor, hot-SKU contention"
+    )
+    bench.add_argument("--orders", type=_positive, default=60, help="happy-path orders (default 60)")
+    bench.add_argument("--concurrency", type=_positive, default=8, help="posting threads (default 8)")
+    bench.add_argument("--seed", type=int, default=1, help="random seed of the orders (default 1)")
+    bench.add_argument(
+        "--hot-contenders", type=_positive, default=20, help="racing reservations on one SKU (default 20)"
+    )
+    bench.add_argument(
+        "--import-runs", type=_positive, default=5, help="fresh interpreters per module (default 5)"
+    )
+    bench.add_argument("--json", action="store_true", help="end with the figures as one JSON line")
+    bench.set_defaults(run=_bench)
 
     history = commands.add_parser("history", help="print an order's timeline from a running `oms serve`")
     history.add_argument("order_id", metavar="ORDER_ID")

@@ -27,6 +27,8 @@ STATUSES = (
     "ON_HOLD",
     "APPROVED",
     "ALLOCATED",
+    "AWAITING_PAYMENT",
+    "PAID",
     "SHIPPED",
     "DELIVERED",
     "REJECTED",

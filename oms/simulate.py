@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -99,6 +100,12 @@ ALLOCATION_RULES: dict[str, Any] = {
     "merge_window_minutes": 15,
     "hot_sku_shards": {FLASH_SKU: FLASH_SHARDS},
 }
+# Orders that arrive unpaid (functions/payment): half are paid by the platform's callback within the pay
+# timeout, the other half never, and are cancelled at their deadline by the timers.
+UNPAID_SHARE = 0.10
+PAID_LATER, NEVER_PAID = "unpaid_paid_later", "unpaid_never_paid"
+PAYMENT_DELAY_MINUTES = (1, 25)  # when the payers pay, after the order was posted (timeout: 30)
+PLATFORM_FUNCTION = "SimulatedPlatform"  # the local "function" the payment schedules invoke
 
 
 @dataclass
@@ -115,7 +122,8 @@ class SkuPlan:
 class SimulationPlan:
     skus: list[SkuPlan]
     orders: list[dict[str, Any]]  # OrderIn bodies, ready to POST
-    intent: list[str]  # per order: "normal", "mismatch" or "high_value"
+    intent: list[str]  # per order: "normal", "mismatch", "high_value", PAID_LATER or NEVER_PAID
+    pay_after_minutes: dict[int, int] = field(default_factory=dict)  # PAID_LATER order index -> delay
     # Deliveries half-way through the run: (sku, warehouse, units), synced as PUT /inventory restocks.
     restocks: list[tuple[str, str, int]] = field(default_factory=list)
 
@@ -242,12 +250,13 @@ def plan_simulation(orders: int, seed: int) -> SimulationPlan:
             first = bodies[rng.choice(earlier)]
             bodies[i]["buyer"] = dict(first["buyer"])
             bodies[i]["shipping_address"] = dict(first["shipping_address"])
+    pay_after = _make_some_unpaid(bodies, intent, seed)
 
     # Stock follows demand, so the run has the same shape at any size: most SKUs cover what is asked
     # for, a few best sellers (chosen by the seed) are short and run out part-way through.
     stocked = [*regular, flash]
     for i, body in enumerate(bodies):
-        if intent[i] == "normal":
+        if intent[i] in ("normal", PAID_LATER, NEVER_PAID):
             for line in body["lines"]:
                 if not line.get("virtual"):
                     next(s for s in stocked if s.sku == line["sku"]).demand += line["quantity"]
@@ -277,7 +286,24 @@ def plan_simulation(orders: int, seed: int) -> SimulationPlan:
         for s in skus
         if s.short
     ]
-    return SimulationPlan(skus=skus, orders=bodies, intent=intent, restocks=restocks)
+    return SimulationPlan(
+        skus=skus, orders=bodies, intent=intent, pay_after_minutes=pay_after, restocks=restocks
+    )
+
+
+def _make_some_unpaid(bodies: list[dict[str, Any]], intent: list[str], seed: int) -> dict[int, int]:
+    """Turn a seeded share of the normal orders into unpaid ones (their own Random: the rest of the
+    plan stays what it was). Returns when each PAID_LATER order is paid, in minutes after posting."""
+    rng = random.Random(f"{seed}:unpaid")  # noqa: S311 - reproducible test data
+    normal = [i for i, kind in enumerate(intent) if kind == "normal"]
+    chosen = rng.sample(normal, k=min(len(normal), _share(len(bodies), UNPAID_SHARE) * 2))
+    pay_after: dict[int, int] = {}
+    for n, i in enumerate(chosen):
+        bodies[i]["payment"] = {"status": "unpaid"}
+        intent[i] = PAID_LATER if n % 2 == 0 else NEVER_PAID
+        if intent[i] == PAID_LATER:
+            pay_after[i] = rng.randint(*PAYMENT_DELAY_MINUTES)
+    return pay_after
 
 
 def _share(orders: int, share: float) -> int:
@@ -322,6 +348,16 @@ class SimulationReport:
     # Sourcing at work: split / merged / backordered orders, virtual shipments, the flash sale.
     allocation: dict[str, int] = field(default_factory=dict)
     flash_sale: dict[str, Any] = field(default_factory=dict)
+    # Unpaid orders: "<intent>: <final status>" -> orders; the platform's payment callbacks by answer;
+    # orders cancelled at their pay deadline; unpaid orders that ended against their intent.
+    unpaid: dict[str, int] = field(default_factory=dict)
+    payments: dict[str, int] = field(default_factory=dict)
+    cancelled_unpaid: int = 0
+    refunds_flagged: int = 0
+    payment_mismatches: list[str] = field(default_factory=list)
+    timers_fired: dict[str, int] = field(default_factory=dict)  # one-time schedules and sweep runs
+    virtual_minutes: float = 0.0  # how much simulated time the run covered
+
     # What the handlers published as EMF metrics during the run (oms/local/metrics.py summary):
     # "counters" per metric and dimension, the "funnel", and "latency_ms" p50/p95 per stage.
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -334,6 +370,7 @@ class SimulationReport:
             and self.missing_orders == 0
             and self.misrouted_responses == 0
             and not self.ledger_mismatches
+            and not self.payment_mismatches
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -434,7 +471,9 @@ def _run(
     before = _stock_totals(plan.skus)
     stack.metrics.clear()  # the run's metrics are about its orders, not the set-up (rules, stock counts)
     counters_before = stack.counters()
+    fired_before = len(stack.scheduler.fired) if stack.scheduler else 0
     total = len(plan.orders)
+    payments = _SimulatedPlatform(stack)
 
     def post(body: dict[str, Any]) -> HttpResponse:
         # The runtime runs the API function one invocation at a time (one container); the executions
@@ -462,6 +501,10 @@ def _run(
                 responses.append(response)
                 report("post", len(responses), total)
     expected_ids = [order_id_for(b["platform"], b["platform_order_id"]) for b in plan.orders]
+    for index, minutes in plan.pay_after_minutes.items():
+        if responses[index].status in (200, 201):
+            body = plan.orders[index]
+            payments.pay_later(expected_ids[index], body["platform"], body["amounts"]["total"], minutes)
     accepted = [r.json() for r in responses if r.status in (200, 201)]
     # An answer about another order than the one posted means the API mixed up concurrent requests.
     misrouted = sum(
@@ -481,13 +524,16 @@ def _run(
 
     final_status: Counter[str] = Counter()
     sourcing: Counter[str] = Counter()
+    unpaid: Counter[str] = Counter()
+    payment_mismatches: list[str] = []
+    cancelled_unpaid = refunds_flagged = 0
     reasons: Counter[str] = Counter()
     shipped: Counter[str] = Counter()
     held: Counter[str] = Counter()  # units still reserved by orders, which must match stock.reserved
     states_entered = 0
     order_events = 0
     # Judge by the orders that were meant to exist, each once, not by what the API answered.
-    for order_id in expected_ids:
+    for order_id, kind in zip(expected_ids, plan.intent, strict=True):
         try:
             aggregate = repository.load_aggregate(order_id)
         except OrderNotFoundError:
@@ -495,6 +541,17 @@ def _run(
             continue
         order = aggregate.order
         final_status[order.status.value] += 1
+        timed_out = order.cancellation is not None and order.cancellation.code == "PAYMENT_TIMEOUT"
+        cancelled_unpaid += timed_out
+        refunds_flagged += order.refund_required
+        if kind in (PAID_LATER, NEVER_PAID):
+            unpaid[f"{kind}: {order.status.value}"] += 1
+            # Never paid: cancelled at the deadline (unless review or stock ended it first). Paid in
+            # time: never cancelled for it. Anything else is a payment bug the run must not hide.
+            if (kind == NEVER_PAID and not timed_out and order.status != OrderStatus.REJECTED) or (
+                kind == PAID_LATER and timed_out
+            ):
+                payment_mismatches.append(order_id)
         order_events += len(aggregate.events)
         if order.rejection is not None:
             reasons[order.rejection.code] += 1
@@ -577,6 +634,13 @@ def _run(
         ledger_mismatches=ledger_mismatches,
         allocation=dict(sorted(sourcing.items())),
         flash_sale=flash_sale,
+        unpaid=dict(sorted(unpaid.items())),
+        payments=dict(sorted(payments.answers.items())),
+        cancelled_unpaid=cancelled_unpaid,
+        refunds_flagged=refunds_flagged,
+        payment_mismatches=payment_mismatches,
+        timers_fired=_timers_fired(stack, fired_before),
+        virtual_minutes=round((stack.clock.now() - SIM_START).total_seconds() / 60, 1),
         metrics=metrics,
     )
 
@@ -629,6 +693,72 @@ def _count_sourcing(counts: Counter[str], aggregate: Any) -> None:
             counts["backordered_then_shipped"] += 1
         elif order.rejection is not None and order.rejection.code == "BACKORDER_EXPIRED":
             counts["backorder_expired"] += 1
+
+
+class _SimulatedPlatform:
+    """The platforms' payment callbacks, at the moment each buyer pays (virtual time).
+
+    Each payment is a one-time EventBridge Scheduler schedule in the simulation's own group, fired by
+    the same local scheduler as the OMS's pay-deadline timers; its target (a local function) POSTs
+    /orders/{id}/payment through the API, as the platform's webhook would.
+    """
+
+    GROUP = "simulated-platform"
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.answers: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        any_function = next(iter(stack.runtime.handlers.values()))[1]
+        stack.runtime.handlers[PLATFORM_FUNCTION] = (self._pay, any_function)
+        self._client = stack.session.client("scheduler")
+        self._client.create_schedule_group(Name=self.GROUP)
+
+    def pay_later(self, order_id: str, platform: str, amount: str, minutes: int) -> None:
+        at = self.stack.clock.now() + timedelta(minutes=minutes)
+        self._client.create_schedule(
+            Name=order_id,
+            GroupName=self.GROUP,
+            ScheduleExpression=f"at({at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')})",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": f"arn:aws:lambda:us-east-1:123456789012:function:{PLATFORM_FUNCTION}",
+                "RoleArn": "arn:aws:iam::123456789012:role/simulated-platform",
+                "Input": json.dumps({"order_id": order_id, "platform": platform, "amount": amount}),
+            },
+        )
+
+    def _pay(self, event: dict[str, Any], context: Any) -> None:
+        from oms.local import credentials
+
+        order_id = event["order_id"]
+        raw = json.dumps(
+            {
+                "payment_id": f"PAY-{order_id[4:16]}",
+                "amount": event["amount"],
+                "paid_at": self.stack.clock.now().isoformat(),
+            }
+        )
+        headers = credentials.platform_headers(event["platform"], raw, self.stack.clock.now())
+        answer = self.stack.request("POST", f"/orders/{order_id}/payment", raw, headers)
+        outcome = answer.json().get("outcome") if answer.status == 200 else answer.json()["error"]["code"]
+        with self._lock:
+            self.answers[f"{answer.status} {outcome}"] += 1
+
+
+def _timers_fired(stack: LocalStack, since: int) -> dict[str, int]:
+    if stack.scheduler is None:
+        return {}
+    fired: Counter[str] = Counter()
+    for firing in list(stack.scheduler.fired)[since:]:
+        if firing.function == PLATFORM_FUNCTION:
+            fired["simulated payments"] += 1
+        elif firing.kind == "schedule":
+            fired["pay-deadline schedules"] += 1
+        else:
+            fired["sweeps"] += 1
+    return dict(sorted(fired.items()))
 
 
 def _levels(t: StockTotals) -> dict[str, int]:

@@ -188,6 +188,13 @@ class Oms:
     def history(self, order_id: str) -> HttpResponse:
         return self.call("GET", f"/orders/{order_id}/history")
 
+    def pay(
+        self, order_id: str, payment_id: str, amount: str, paid_at: str = "2026-01-01T00:00:00Z"
+    ) -> HttpResponse:
+        """The payment callback (POST /orders/{id}/payment)."""
+        body = {"payment_id": payment_id, "amount": amount, "paid_at": paid_at}
+        return self.call("POST", f"/orders/{order_id}/payment", body)
+
     def run(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """POST an order, wait for its execution to end; (the order as GET returns it, the execution)."""
         response = self.post(body)

@@ -74,6 +74,16 @@ def test_simulate_json_reports_a_balanced_run(capsys):
     assert report["final_status"].get("REJECTED", 0) > 0
     assert sum(report["reviewed"].values()) > 0  # held orders were decided by the simulated reviewer
     assert report["final_status"].get("ON_HOLD", 0) == 0
+    # Unpaid orders: half paid by the simulated platform within the timeout, half cancelled at the deadline.
+    assert sum(report["unpaid"].values()) == 8
+    assert report["payment_mismatches"] == []
+    never_paid_cancelled = report["unpaid"].get("unpaid_never_paid: CANCELLED", 0)
+    assert never_paid_cancelled >= 1
+    assert report["cancelled_unpaid"] == never_paid_cancelled
+    assert report["final_status"]["CANCELLED"] == never_paid_cancelled
+    assert report["payments"].get("200 applied", 0) + report["payments"].get("200 recorded", 0) >= 1
+    assert report["timers_fired"]["pay-deadline schedules"] >= never_paid_cancelled
+    assert report["timers_fired"]["sweeps"] >= 30  # the deadline is 30 simulated minutes away
     assert report["reasons"].get("TOTAL_MISMATCH", 0) >= 1
     assert report["post_status"] == {"201": 40}
     assert report["execution_status"] == {"SUCCEEDED": 40}
@@ -102,6 +112,8 @@ def test_simulate_prints_a_readable_summary(capsys):
     assert "SHIPPED" in out
     assert "Oversold SKUs:" in out
     assert "DynamoDB requests per order:" in out
+    assert "Arrived unpaid" in out
+    assert "Cancelled at the pay deadline:" in out
 
 
 def test_simulate_refuses_nonsense(capsys):

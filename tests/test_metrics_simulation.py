@@ -77,6 +77,7 @@ def test_stage_latency_per_handler_invocation(run):
     latency = report.metrics["latency_ms"]
     stage_of = {
         "ApiFunction": "api",
+        "AuthorizerFunction": "authorizer",
         "ReviewFunction": "review",
         "AllocateFunction": "allocate",
         "ShipFunction": "ship",

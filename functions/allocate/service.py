@@ -36,7 +36,7 @@ from functions.core.models import (
     StockShard,
 )
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.repository import OrderChange, TransactionRejected, TransactItem
+from functions.core.repository import OrderChange, OrderMovedError, TransactionRejected, TransactItem
 from functions.core.rules import AllocationRules, RuleSet, active_rules
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
@@ -152,7 +152,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": rejected.failed_indexes})
             continue
-        except TransientError:
+        except OrderMovedError:
             current = repository.get_order(order_id)
             ensure_not_intercepted(current, "allocate")  # an interception is what moved it, maybe
             if current.status == OrderStatus.ALLOCATED:
@@ -466,7 +466,7 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
                 ],
                 repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
             )
-        except TransientError:
+        except OrderMovedError:
             continue
         if waiting is not None:  # its execution waits for a restock: let it end now (Allocate: cancelled)
             workflow.send_task_success(waiting, {"cancelled": True})

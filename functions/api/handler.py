@@ -18,6 +18,7 @@ from functions.core.settings import get_api_settings, get_auth_settings
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
+from functions.payment.api import router as payment_router
 from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
@@ -27,6 +28,7 @@ get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
 app.include_router(inventory_router)
+app.include_router(payment_router)
 app.include_router(holds_router)
 app.include_router(intercept_router)
 app.include_router(rules_router)
@@ -52,6 +54,12 @@ def _not_found(err: OrderNotFoundError) -> Response[dict[str, Any]]:
 @app.exception_handler(ConflictError)
 def _conflict(err: ConflictError) -> Response[dict[str, Any]]:
     return _error(409, "CONFLICT", str(err))
+
+
+@app.exception_handler(RecursionError)
+def _too_deep(err: RecursionError) -> Response[dict[str, Any]]:
+    # A body nested deeper than the JSON parser recurses (e.g. 100,000 "[") is refused, not a 502.
+    return _error(422, "JSON_TOO_DEEP", "request body is nested too deeply to be an order")
 
 
 @app.exception_handler(TransientError)

@@ -96,7 +96,7 @@ def _scope_to_platform(
     if (method, route) == ("POST", "/orders"):
         try:
             document = json.loads(_raw_body(event) or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser recurses
             return  # not JSON: the route's validation answers 422
         named = document.get("platform") if isinstance(document, dict) else None
         if isinstance(named, str) and named != principal.id:

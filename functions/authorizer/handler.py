@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from functions.authorizer.service import decide
-from functions.core.observability import logger
+from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_auth_settings
 
 get_auth_settings()
@@ -25,6 +25,8 @@ class AuthorizerRequest(BaseModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@instrumented("authorizer")
 @event_parser(model=AuthorizerRequest)
 def lambda_handler(event: AuthorizerRequest, context: LambdaContext) -> dict[str, Any]:
     return decide(event.httpMethod, event.path, event.headers, event.methodArn)

@@ -18,6 +18,8 @@ _STAGE_BY_STATUS = {
     OrderStatus.APPROVED: "allocate",
     OrderStatus.BACKORDERED: "allocate",
     OrderStatus.ALLOCATED: "ship",
+    OrderStatus.AWAITING_PAYMENT: "payment",
+    OrderStatus.PAID: "ship",
 }
 
 

@@ -11,6 +11,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -31,6 +32,12 @@ def stepfunctions() -> SFNClient:
 
 
 @cache
+def scheduler() -> EventBridgeSchedulerClient:
+    with _lock:
+        return boto3.client("scheduler", config=_CONFIG)
+
+
+@cache
 def secretsmanager() -> SecretsManagerClient:
     with _lock:
         return boto3.client("secretsmanager", config=_CONFIG)
@@ -39,4 +46,5 @@ def secretsmanager() -> SecretsManagerClient:
 def reset_clients() -> None:
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
+    scheduler.cache_clear()
     secretsmanager.cache_clear()

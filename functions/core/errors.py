@@ -30,6 +30,13 @@ class StockAvailableError(OmsError):
     again now. Raised by the AwaitStock task; the state machine catches it and goes back to Allocate."""
 
 
+class PaymentTimeoutError(OmsError):
+    """An unpaid order reached its pay deadline: it was cancelled and its stock released.
+
+    Also the error name the timeout sends with SendTaskFailure, so one Catch routes both ways.
+    """
+
+
 class OrderInterceptedError(OmsError):
     """Ops intercepted the order (POST /orders/{id}/intercept): the stage stops before doing its work.
 

@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from functions.core.status import OrderStatus
@@ -86,6 +87,36 @@ class Amounts(_Strict):
     total: Money
 
 
+PaymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+
+
+class PaymentIn(_Strict):
+    """How the order arrives: paid (the default, so existing platform bodies keep working) or unpaid.
+
+    An unpaid order reserves stock and then waits for `POST /orders/{id}/payment` until its pay
+    deadline (docs/payment-and-timeouts.md); a paid one goes straight on to shipping.
+    """
+
+    status: Literal["paid", "unpaid"] = "paid"
+    payment_id: PaymentId | None = None
+    paid_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _unpaid_has_no_payment(self) -> PaymentIn:
+        if self.status == "unpaid" and (self.payment_id is not None or self.paid_at is not None):
+            raise ValueError("an unpaid order carries no payment_id or paid_at")
+        return self
+
+
+class PaymentReceived(_Strict):
+    """A payment the OMS accepted for an order (from the payment callback)."""
+
+    payment_id: PaymentId
+    amount: Money
+    paid_at: AwareDatetime
+    received_at: datetime
+
+
 class PlatformFlags(_Strict):
     """What the platform itself says about the order, beyond its content (review reads these)."""
 
@@ -105,6 +136,7 @@ class OrderIn(_Strict):
     amounts: Amounts
     placed_at: AwareDatetime
     remark: Annotated[str, StringConstraints(max_length=500)] | None = None
+    payment: PaymentIn = PaymentIn()
     flags: PlatformFlags | None = None
 
     @field_validator("lines")
@@ -122,7 +154,9 @@ class OrderIn(_Strict):
         differently hash the same.
         """
         canonical = self.model_copy(update={"placed_at": self.placed_at.astimezone(UTC)})
-        return hashlib.sha256(canonical.model_dump_json().encode()).hexdigest()
+        # A body without a payment section hashes as it did before the section existed.
+        exclude = {"payment"} if self.payment == PaymentIn() else None
+        return hashlib.sha256(canonical.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
 def order_id_for(platform: str, platform_order_id: str) -> str:
@@ -246,6 +280,17 @@ class Order(OrderIn):
     interception: Interception | None = None
     allocation: AllocationInfo | None = None  # what sourcing decided, and why (see functions/allocate)
     merge: MergeInfo | None = None  # 合单: the orders this one ships together with
+    # Payment and timeouts (functions/payment): set only for orders that arrived unpaid.
+    # (the execution's task token is stored beside the order, never on this model: it must not leak)
+    pay_deadline: datetime | None = None
+    payment_received: PaymentReceived | None = None
+    refund_required: bool = False
+    cancellation: RuleHit | None = None
+
+    @property
+    def is_paid(self) -> bool:
+        """Paid on arrival, or a payment was accepted since."""
+        return self.payment.status == "paid" or self.payment_received is not None
 
 
 class HistoryEvent(BaseModel):

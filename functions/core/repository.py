@@ -137,6 +137,8 @@ def _order_item(order: Order) -> dict[str, Any]:
     doc = order.model_dump(mode="json", exclude_none=True)
     keys = _status_index_keys(order.order_id, order.status, doc["updated_at"])
     search = _search_index_keys(order)
+    if order.pay_deadline is not None and not order.is_paid:
+        keys.update(pay_due_keys(order.order_id, order.pay_deadline))
     return _item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **search, **doc})
 
 
@@ -465,6 +467,126 @@ def get_orders(order_ids: Sequence[str]) -> list[Order]:
         else:
             raise TransientError("BatchGetItem kept leaving keys unprocessed")
     return [found[oid] for oid in order_ids if oid in found]
+
+
+# ---------------------------------------------------------------- payment timers
+#
+# GSI5 is a sparse index of the payment timers still open: an unpaid order carries gsi5pk/gsi5sk from
+# ingest until its payment or its timeout has been applied AND its execution told. The sort key starts
+# with the moment the timer is due (the pay deadline; "now" once the outcome is decided but the
+# execution not yet resumed), so the sweep reads exactly the timers that are due. Projection KEYS_ONLY.
+
+PAY_DUE_INDEX = "GSI5"
+
+
+def _due_key(moment: datetime) -> str:
+    """Fixed-width UTC, so the index's string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pay_due_keys(order_id: str, due: datetime) -> dict[str, str]:
+    shard = zlib.crc32(order_id.encode()) % get_settings().payment_timer_shards
+    return {"gsi5pk": f"PAYDUE#{shard}", "gsi5sk": f"{_due_key(due)}#{order_id}"}
+
+
+def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
+    """Order ids whose payment timer is due at `now`, earliest first, across every shard."""
+    found: list[str] = []
+    upper = f"{_due_key(now)}#~"  # "~" sorts after every order id, so timers due exactly now are in
+    for shard in range(get_settings().payment_timer_shards):
+        items = _query_all(
+            max_items=limit,
+            IndexName=PAY_DUE_INDEX,
+            KeyConditionExpression="gsi5pk = :pk AND gsi5sk <= :upper",
+            ExpressionAttributeValues={":pk": _av(f"PAYDUE#{shard}"), ":upper": _av(upper)},
+            Limit=limit,
+        )
+        found.extend(raw["gsi5sk"] for raw in items)
+    found.sort()
+    return [key.rsplit("#", 1)[1] for key in found[:limit]]
+
+
+def get_event(order_id: str, seq: int) -> HistoryEvent | None:
+    """One history event: who won the conditional write of a given version."""
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(f"EVT#{seq:08d}")},
+        ConsistentRead=True,
+    )
+    return HistoryEvent.model_validate(_plain(response["Item"])) if "Item" in response else None
+
+
+def replace_payment_token(order_id: str, status: OrderStatus, token: str) -> bool:
+    """A retried wait task has a new token: store it, only while the order still is in `status`."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="SET #t = :token",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#status": "status", "#t": WAIT_TOKEN},
+            ExpressionAttributeValues={":token": _av(token), ":status": _av(status.value)},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def close_payment_timer(
+    order_id: str, *, token: str | None = None, status: OrderStatus | None = None
+) -> bool:
+    """The execution has been told (or needs nothing): drop the order from the timer index.
+
+    Bookkeeping, not a change of the order, so no version bump. Conditional on what the caller acted
+    on: the token it delivered, or the status it saw, so a timer is never closed under a change the
+    caller did not see.
+    """
+    conditions: list[str] = ["attribute_exists(pk)"]
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {"#t": WAIT_TOKEN}
+    if token is not None:
+        conditions.append("#t = :token")
+        values[":token"] = _av(token)
+    if status is not None:
+        conditions.append("#status = :status")
+        names["#status"] = "status"
+        values[":status"] = _av(status.value)
+    kwargs: dict[str, Any] = {"ExpressionAttributeNames": names}
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="REMOVE gsi5pk, gsi5sk, #t",
+            ConditionExpression=" AND ".join(conditions),
+            **kwargs,
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def refund_flag_item(order_id: str, payment_id: str, detail: dict[str, Any]) -> TransactItem:
+    """One item per payment that must be refunded: the same callback resent never flags it twice."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": order_pk(order_id),
+                    "sk": f"REFUND#{payment_id}",
+                    "payment_id": payment_id,
+                    **detail,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
 
 
 # ---------------------------------------------------------------- stock (inventory)
@@ -980,6 +1102,12 @@ def merge_join_item(key: str, leader: str, now: datetime, max_orders: int) -> Tr
 # ---------------------------------------------------------------- several orders in one transaction
 
 
+class OrderMovedError(TransientError):
+    """An order of a multi-order transaction was not in the status and version it was read at: read it
+    again and decide again. (Throttling and transaction conflicts stay plain TransientError: the state
+    machine retries those with back-off.)"""
+
+
 @dataclass(frozen=True)
 class OrderChange:
     """One order's part of a multi-order transaction: a status change, or (same status) an annotation."""
@@ -1055,8 +1183,9 @@ def change_items(change: OrderChange) -> tuple[list[TransactItem], Order]:
 def apply_changes(changes: Sequence[OrderChange], extra_items: Sequence[TransactItem] = ()) -> list[Order]:
     """Apply several orders' changes and `extra_items` in one transaction, all or nothing.
 
-    An order that moved since it was read raises TransientError (read again and retry); an extra item
-    that fails its condition raises TransactionRejected (indexes into extra_items).
+    An order that moved since it was read raises OrderMovedError (read again and retry); an extra item
+    that fails its condition raises TransactionRejected (indexes into extra_items); throttling and
+    conflicts raise TransientError.
     """
     items: list[TransactItem] = []
     updated: list[Order] = []
@@ -1073,7 +1202,7 @@ def apply_changes(changes: Sequence[OrderChange], extra_items: Sequence[Transact
         own = len(items)
         if "ConditionalCheckFailed" in codes[:own]:
             moved = {changes[i // 2].order.order_id for i, c in enumerate(codes[:own]) if c != "None"}
-            raise TransientError(f"orders changed concurrently: {sorted(moved)}") from err
+            raise OrderMovedError(f"orders changed concurrently: {sorted(moved)}") from err
         failed = [i - own for i, c in enumerate(codes) if i >= own and c == "ConditionalCheckFailed"]
         if failed:
             raise TransactionRejected(failed, codes[own:]) from err
@@ -1355,11 +1484,15 @@ def annotate(
     set_fields: dict[str, Any],
     execution_id: str | None = None,
     detail: dict[str, Any] | None = None,
+    remove_fields: Sequence[str] = (),
+    extra_items: Sequence[TransactItem] = (),
 ) -> Order | None:
     """Change fields of the order without changing its status, with a history event, all or nothing.
 
     Conditional on the status and version the caller read (the version moves on, like a transition), so
-    a concurrent change is never overwritten: None means "re-read and decide again".
+    a concurrent change is never overwritten: None means "re-read and decide again". `remove_fields` are
+    removed in the same update; `extra_items` join the transaction, and one of them failing its
+    condition raises TransactionRejected (naming which).
     """
     at = clock.now()
     seq = order.version + 1
@@ -1375,14 +1508,18 @@ def annotate(
     )
     fields: dict[str, Any] = {"version": seq, "updated_at": at.isoformat(), **set_fields}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
     values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove_fields:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
     table = get_settings().table_name
     items: list[Any] = [
         {
             "Update": {
                 "TableName": table,
                 "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                "UpdateExpression": update,
                 "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
                 "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
@@ -1399,14 +1536,21 @@ def annotate(
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         },
+        *extra_items,
     ]
     try:
         aws.dynamodb().transact_write_items(TransactItems=items)
     except ClientError as err:
-        if "ConditionalCheckFailed" in _cancellation_codes(err):
+        codes = _cancellation_codes(err)
+        if "ConditionalCheckFailed" in codes[:2]:
             return None
+        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes[2:]) from err
         raise _translate(err) from err
     data = order.model_dump()
+    for name in remove_fields:
+        data.pop(name, None)
     data.update(version=seq, updated_at=at, **set_fields)
     return Order.model_validate(data)
 

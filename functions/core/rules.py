@@ -66,7 +66,10 @@ class ReviewRules(_Section):
     @field_validator("blacklisted_phones")
     @classmethod
     def _digits_only(cls, entries: list[str]) -> list[str]:
-        return sorted({"".join(ch for ch in entry if ch.isdigit()) for entry in entries})
+        digits = {"".join(ch for ch in entry if ch.isdigit()) for entry in entries}
+        if any(len(d) < 5 for d in digits):  # else the stored form would fail the pattern it came through
+            raise ValueError("a blacklisted phone needs at least 5 digits")
+        return sorted(digits)
 
     @model_validator(mode="after")
     def _reject_above_hold(self) -> ReviewRules:

@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     table_name: str = Field(min_length=3, validation_alias="TABLE_NAME")
     status_index_shards: int = Field(default=8, ge=1, le=64, validation_alias="STATUS_INDEX_SHARDS")
     default_warehouse: str = Field(default="WH-MAIN", min_length=1, validation_alias="DEFAULT_WAREHOUSE")
+    payment_timer_shards: int = Field(default=1, ge=1, le=64, validation_alias="PAYMENT_TIMER_SHARDS")
 
 
 class ApiSettings(Settings):
@@ -21,6 +22,56 @@ class ApiSettings(Settings):
 
     state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:", validation_alias="STATE_MACHINE_ARN")
     max_body_bytes: int = Field(default=256_000, ge=1_024, validation_alias="MAX_BODY_BYTES")
+
+
+class TimerSettings(Settings):
+    """Functions that delete one-time schedules (EventBridge Scheduler, functions/core/timers.py)."""
+
+    schedule_group: str = Field(min_length=1, max_length=64, validation_alias="TIMER_SCHEDULE_GROUP")
+
+
+class SchedulingSettings(TimerSettings):
+    """Functions that also create them: the role Scheduler assumes to invoke the target."""
+
+    scheduler_role_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:iam::", validation_alias="TIMER_SCHEDULER_ROLE_ARN"
+    )
+
+
+class PaymentSchedulingSettings(SchedulingSettings):
+    """Ingest: an unpaid order's pay deadline targets the payment timeout function."""
+
+    timeout_function_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="PAYMENT_TIMEOUT_FUNCTION_ARN"
+    )
+
+
+class HoldSchedulingSettings(SchedulingSettings):
+    """AwaitReview: a hold's escalation time targets the hold escalation function."""
+
+    escalation_function_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="HOLD_ESCALATION_FUNCTION_ARN"
+    )
+
+
+@cache
+def get_timer_settings() -> TimerSettings:
+    return TimerSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_scheduling_settings() -> SchedulingSettings:
+    return SchedulingSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_payment_scheduling_settings() -> PaymentSchedulingSettings:
+    return PaymentSchedulingSettings()  # type: ignore[call-arg]
+
+
+@cache
+def get_hold_scheduling_settings() -> HoldSchedulingSettings:
+    return HoldSchedulingSettings()  # type: ignore[call-arg]
 
 
 class AuthSettings(Settings):
@@ -49,4 +100,8 @@ def clear_settings_cache() -> None:
     """Tests and the local runtime change the environment, then call this."""
     get_settings.cache_clear()
     get_api_settings.cache_clear()
+    get_timer_settings.cache_clear()
+    get_scheduling_settings.cache_clear()
+    get_payment_scheduling_settings.cache_clear()
+    get_hold_scheduling_settings.cache_clear()
     get_auth_settings.cache_clear()

@@ -15,6 +15,8 @@ class OrderStatus(StrEnum):
         "BACKORDERED"  # short of stock: waits for a restock (bounded), then allocates or is rejected
     )
     ALLOCATED = "ALLOCATED"  # stock reserved for every physical line
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"  # stock reserved, the execution waits for the payment callback
+    PAID = "PAID"  # an order that arrived unpaid has been paid; next: ship
     SHIPPED = "SHIPPED"  # handed to the carrier, stock left the warehouse
     DELIVERED = "DELIVERED"
     REJECTED = "REJECTED"  # a business decision: invalid, fraud, or no stock
@@ -49,7 +51,19 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.BACKORDERED: frozenset(
         {OrderStatus.ALLOCATED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.SHIPPED, OrderStatus.ON_HOLD, *_CANCELLABLE}),
+    OrderStatus.ALLOCATED: frozenset(
+        {
+            OrderStatus.SHIPPED,
+            OrderStatus.ON_HOLD,
+            OrderStatus.AWAITING_PAYMENT,
+            OrderStatus.PAID,
+            *_CANCELLABLE,
+        }
+    ),
+    # Payment (functions/payment): an unpaid order parks here until paid or cancelled on timeout; ops
+    # may intercept it there too (hold keeps the stock; approving resumes at the payment gate).
+    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.ON_HOLD, *_CANCELLABLE}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.ON_HOLD, *_CANCELLABLE}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.REJECTED: frozenset(),

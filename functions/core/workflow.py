@@ -19,13 +19,16 @@ def execution_arn_for(order_id: str) -> str:
     return sm_arn.replace(":stateMachine:", ":execution:") + f":{order_id}"
 
 
-def start_order_workflow(order_id: str) -> str:
-    """Start the order's one execution, named after it; a second start of the same name is a no-op."""
+def start_order_workflow(order_id: str, payment: str = "paid") -> str:
+    """Start the order's one execution, named after it; a second start of the same name is a no-op.
+
+    `payment` ("paid" or "unpaid", as the order arrived) is what the PaymentGate routes on.
+    """
     try:
         response = aws.stepfunctions().start_execution(
             stateMachineArn=get_api_settings().state_machine_arn,
             name=order_id,
-            input=json.dumps({"order_id": order_id}),
+            input=json.dumps({"order_id": order_id, "payment": payment}),
         )
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code")

@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from functions.core.observability import bind_order, instrumented, logger, tracer
-from functions.core.settings import get_settings
+from functions.core.settings import get_hold_scheduling_settings
 from functions.core.stage import StageInput
 from functions.holds.service import await_review
 
-get_settings()
+get_hold_scheduling_settings()  # fail the cold start, not a hold, on missing timer configuration
 
 
 class HoldInput(StageInput):

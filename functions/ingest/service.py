@@ -9,6 +9,7 @@ from functions.core.errors import ConflictError
 from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
 from functions.core.observability import MetricName, count, logger
 from functions.core.status import OrderStatus
+from functions.payment.service import deadline_for, schedule_timeout
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         created_at=now,
         updated_at=now,
         request_hash=order_in.fingerprint(),
+        pay_deadline=deadline_for(order_in, now),
     )
     received = HistoryEvent(
         seq=1,
@@ -55,9 +57,10 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
                 "was already received with other content"
             )
     if order.execution_arn is None:
-        arn = workflow.start_order_workflow(order_id)
+        arn = workflow.start_order_workflow(order_id, payment=order.payment.status)
         repository.set_execution_arn(order_id, arn)
         order = order.model_copy(update={"execution_arn": arn})
+    schedule_timeout(order)  # unpaid orders: the pay deadline as a one-time schedule
     logger.info(
         "order ingested",
         extra={

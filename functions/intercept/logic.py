@@ -24,7 +24,11 @@ STAGE_BY_STATUS: dict[OrderStatus, str] = {
     OrderStatus.APPROVED: "allocate",
     OrderStatus.BACKORDERED: "allocate",  # waiting for a restock (AwaitStock): stopped at once
     OrderStatus.ALLOCATED: "ship",
+    OrderStatus.AWAITING_PAYMENT: "payment",  # unpaid, stock reserved (functions/payment)
+    OrderStatus.PAID: "ship",
 }
+# Statuses in which the order holds reserved stock: a hold keeps it and resumes at the payment gate/ship.
+STOCK_RESERVED = frozenset({OrderStatus.ALLOCATED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID})
 AFTER_SHIPMENT = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
@@ -77,7 +81,7 @@ def plan(order: Order, interception: Interception, now: datetime, escalate_at: d
             source="interception",
             reasons=[reason],
             since=now,
-            resume="ship" if order.status == OrderStatus.ALLOCATED else "allocate",
+            resume="ship" if order.status in STOCK_RESERVED else "allocate",
             escalate_at=escalate_at,
         )
     return InterceptionPlan(OrderStatus.ON_HOLD, release_stock=False, hold=hold)

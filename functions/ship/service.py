@@ -16,11 +16,12 @@ from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.observability import MetricName, bind_platform, count
-from functions.core.repository import OrderAggregate, OrderChange, TransactItem
+from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem
 from functions.core.status import OrderStatus
 from functions.ship.logic import plan_group_shipments, virtual_shipment
 
 ACTOR = "stage:ship"
+SHIPPABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID)
 MAX_ROUNDS = 3
 MAX_TRANSACTION_ITEMS = 100
 
@@ -45,8 +46,8 @@ def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
             continue
         other = repository.load_aggregate(other_id)
         intercepted = other.order.interception is not None and other.order.interception.pending
-        if other.order.status == OrderStatus.ALLOCATED and not intercepted:
-            members.append(other)  # an intercepted member stops at its own next step instead
+        if other.order.status in SHIPPABLE and other.order.is_paid and not intercepted:
+            members.append(other)  # an unpaid or intercepted member goes its own way at its next step
     return members
 
 
@@ -77,7 +78,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         ensure_not_intercepted(order, "ship")
         if order.status == OrderStatus.SHIPPED:
             return ShippingResult(shipments=aggregate.shipments)
-        if order.status != OrderStatus.ALLOCATED:
+        if order.status not in SHIPPABLE:  # PAID: arrived unpaid, paid since
             raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
         at = clock.now()
         members = _fitting(_group(aggregate))
@@ -110,7 +111,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         extra = repository.ship_group_items(shipping) + records
         try:
             repository.apply_changes(changes, extra)
-        except TransientError:
+        except OrderMovedError:
             continue  # an order of the group moved (or another Ship task shipped us): read again
         for member in members:  # a merged order shipped here is counted here (its own task finds it done)
             count(MetricName.ORDERS_SHIPPED, member.order.platform)

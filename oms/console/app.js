@@ -2,7 +2,7 @@
 // the staff token the user pastes (or that `oms serve` puts in the URL: /console?token=...).
 "use strict";
 
-const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "ALLOCATED", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
+const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "ALLOCATED", "AWAITING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
 

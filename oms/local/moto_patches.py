@@ -22,10 +22,14 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import math
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -64,8 +68,21 @@ class Runtime:
         self._counter_lock = threading.Lock()
         # A test hook: called before each handler invocation; may raise to inject a fault.
         self.before_invoke: Callable[[str, dict[str, Any]], None] | None = None
+        # A test hook: called before each DynamoDB request with (action, request body); may raise a
+        # moto JsonRESTError (see `dynamodb_fault`, `transaction_conflict`), which the client receives as
+        # the botocore ClientError the real service would answer with.
+        self.before_dynamodb: Callable[[str, dict[str, Any]], None] | None = None
+        # A test hook: called after DynamoDB applied a request, with (action, body, HTTP status); may
+        # raise the same way, so the caller sees an error for a write that did happen (a lost response).
+        self.after_dynamodb: Callable[[str, dict[str, Any], int], None] | None = None
+        # Benchmarks: when a list, every DynamoDB request is appended as a DynamoRecord (capacity units
+        # computed from the items it read or wrote, by DynamoDB's size rules).
+        self.dynamodb_log: list[DynamoRecord] | None = None
+        self.lambda_seconds: dict[str, float] = {}  # wall time inside each function's handler
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
+        # Handlers running right now: the stack only moves a virtual clock when nothing runs.
+        self.in_flight = 0
 
     def next_request_id(self) -> str:
         with self._ids_lock:
@@ -75,15 +92,29 @@ class Runtime:
         handler, template_context = self.handlers[function_name]
         with self._counter_lock:
             self.lambda_invocations[function_name] += 1
-        if self.before_invoke is not None:
-            self.before_invoke(function_name, event)
-        context = copy.copy(template_context)
-        context.aws_request_id = self.next_request_id()
-        container = self.serialised.get(function_name)
-        if container is None:
+            self.in_flight += 1
+        try:
+            if self.before_invoke is not None:
+                self.before_invoke(function_name, event)
+            context = copy.copy(template_context)
+            context.aws_request_id = self.next_request_id()
+            container = self.serialised.get(function_name)
+            if container is None:
+                return self._timed(function_name, handler, event, context)
+            with container:  # time spent queueing for the one container is not handler time
+                return self._timed(function_name, handler, event, context)
+        finally:
+            with self._counter_lock:
+                self.in_flight -= 1
+
+    def _timed(self, function_name: str, handler: Handler, event: dict[str, Any], context: Any) -> Any:
+        started = time.perf_counter()
+        try:
             return handler(event, context)
-        with container:
-            return handler(event, context)
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._counter_lock:
+                self.lambda_seconds[function_name] = self.lambda_seconds.get(function_name, 0.0) + elapsed
 
 
 RUNTIME = Runtime()
@@ -116,6 +147,7 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.parser.asl.utils import boto_client
+    from werkzeug.exceptions import HTTPException
 
     setattr(LambdaFunction, "_invoke_lambda", _route_lambda)
 
@@ -138,12 +170,44 @@ def install() -> None:
 
     def serialised_call_action(self: Any) -> Any:
         with RUNTIME.dynamodb_lock:
-            RUNTIME.dynamodb_requests[self._get_action()] += 1
-            return original_call_action(self)
+            action = self._get_action()
+            RUNTIME.dynamodb_requests[action] += 1
+            hook, after_hook, log = RUNTIME.before_dynamodb, RUNTIME.after_dynamodb, RUNTIME.dynamodb_log
+            if hook is None and after_hook is None and log is None:
+                return original_call_action(self)
+            body = json.loads(self.body or "{}")
+            try:
+                if hook is not None:
+                    hook(action, body)
+                before = _write_images(self.dynamodb_backend, action, body) if log is not None else []
+                result = original_call_action(self)
+                if log is not None:
+                    after = _write_images(self.dynamodb_backend, action, body)
+                    log.append(_record(action, body, result, before, after))
+                if after_hook is not None:
+                    after_hook(action, body, int(result[0]) if isinstance(result, tuple) else 200)
+            except HTTPException as fault:
+                response = fault.description, {"status": fault.code}
+                status, headers, payload = self._transform_response(self.response_headers, response)
+                headers, payload = self._enrich_response(headers, payload)
+                return status, headers, payload
+            return result
 
     setattr(DynamoHandler, "call_action", serialised_call_action)
 
     setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)
+
+    # moto's SendTaskFailure drops the cause; AWS records it in the TaskFailed event and the Catch.
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    setattr(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     client_lock = threading.Lock()
     original_client_for = boto_client.boto_client_for
@@ -312,3 +376,220 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             else:
                 self.put_item(table_name, snapshot)
         raise
+
+
+# ---------------------------------------------------------------- fault injection helpers
+
+
+def dynamodb_fault(code: str = "ProvisionedThroughputExceededException", message: str = "injected") -> Any:
+    """A DynamoDB error for a `before_dynamodb` hook to raise (the client sees ClientError `code`)."""
+    from moto.dynamodb.exceptions import DynamodbException
+
+    return DynamodbException(f"com.amazonaws.dynamodb.v20120810#{code}", message)
+
+
+def transaction_conflict(body: dict[str, Any] | None = None, at: int = 0) -> Any:
+    """TransactionCanceledException as DynamoDB answers a write racing another transaction: one
+    cancellation reason per item of the request `body`, TransactionConflict at item `at`, None elsewhere."""
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    count = max(1, len((body or {}).get("TransactItems", [])))
+    reasons = [
+        ("TransactionConflict", "Transaction is ongoing for the item", None)
+        if i == at
+        else (None, None, None)
+        for i in range(count)
+    ]
+    return TransactionCanceledException(reasons)
+
+
+# ---------------------------------------------------------------- capacity units (benchmarks)
+
+WRITE_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+READ_ACTIONS = {"GetItem", "Query", "Scan", "TransactGetItems", "BatchGetItem"}
+
+
+@dataclass
+class DynamoRecord:
+    """One DynamoDB request the local stack served, with the capacity units DynamoDB would bill."""
+
+    action: str
+    body: dict[str, Any]
+    status: int
+    write_units: int  # WCU/WRU: per item ceil(size / 1 KB), doubled inside a transaction
+    read_units: float  # RCU/RRU: ceil(bytes / 4 KB), halved if eventually consistent, doubled in transactions
+    item_bytes: list[int]  # the billed size of each item written or read
+    index_write_units: int = 0  # WCU/WRU of the global secondary index updates the write caused
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value by DynamoDB's rules (docs: 'Item sizes and formats')."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = Decimal(str(raw)).normalize().as_tuple().digits
+        return (len(digits) + 1) // 2 + 1 + (1 if str(raw).startswith("-") else 0)  # 1 byte per 2 digits + 1
+    if kind == "B":
+        return len(raw) * 3 // 4  # base64 on the wire
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: v}) for v in raw)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in raw.items())
+    return len(json.dumps(raw))
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """An item's size: UTF-8 attribute names plus their values."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
+
+
+def _key_of(backend: Any, table_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    table = backend.get_table(table_name)
+    key = {table.hash_key_attr: item[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = item[table.range_key_attr]
+    return key
+
+
+def _stored(backend: Any, table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        found = backend.get_item(table_name, key)
+    except Exception:
+        return None
+    return found.to_json()["Attributes"] if found else None
+
+
+def _write_targets(backend: Any, action: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(table, key) of every item a write request touches."""
+    targets: list[tuple[str, dict[str, Any]]] = []
+    if action == "PutItem":
+        targets.append((body["TableName"], _key_of(backend, body["TableName"], body["Item"])))
+    elif action in ("UpdateItem", "DeleteItem"):
+        targets.append((body["TableName"], body["Key"]))
+    elif action == "TransactWriteItems":
+        for entry in body.get("TransactItems", []):
+            kind, op = next(iter(entry.items()))
+            key = _key_of(backend, op["TableName"], op["Item"]) if kind == "Put" else op["Key"]
+            targets.append((op["TableName"], key))
+    elif action == "BatchWriteItem":
+        for table_name, requests in body.get("RequestItems", {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    targets.append((table_name, _key_of(backend, table_name, request["PutRequest"]["Item"])))
+                else:
+                    targets.append((table_name, request["DeleteRequest"]["Key"]))
+    return targets
+
+
+Image = tuple[list[str], dict[str, Any] | None]  # (key attributes of each GSI of the table, the item)
+
+
+def _write_images(backend: Any, action: str, body: dict[str, Any]) -> list[Image]:
+    if action not in WRITE_ACTIONS:
+        return []
+    try:
+        images: list[Image] = []
+        for table_name, key in _write_targets(backend, action, body):
+            table = backend.get_table(table_name)
+            table_keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
+            indexes = [
+                "|".join(
+                    (
+                        ",".join(ix.schema_key_attrs),
+                        str((ix.projection or {}).get("ProjectionType", "ALL")),
+                        ",".join(table_keys),
+                    )
+                )
+                for ix in getattr(table, "global_indexes", [])
+            ]
+            images.append((indexes, _stored(backend, table_name, key)))
+        return images
+    except (KeyError, StopIteration):
+        return []
+
+
+def _index_write_units(
+    indexes: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> int:
+    """GSI writes a base-table write causes: a put where the item enters an index, a delete where it
+    leaves, both where its index key changes, and (projection ALL/INCLUDE only) one update where only
+    other attributes change. A KEYS_ONLY entry holds just the index and table keys.
+
+    Each entry of `indexes` is "index keys|projection type|table keys" (comma-separated names)."""
+    units = 0
+    for index in indexes:
+        index_keys, projection, table_keys = ([*index.split("|"), "ALL", ""])[:3]
+        keys = index_keys.split(",")
+        projected = [*keys, *filter(None, table_keys.split(","))]
+
+        def entry(
+            item: dict[str, Any], projected: list[str] = projected, projection: str = projection
+        ) -> int:
+            if projection == "KEYS_ONLY":
+                return item_size({k: v for k, v in item.items() if k in projected})
+            return item_size(item)
+
+        was = before is not None and all(k in before for k in keys)
+        now = after is not None and all(k in after for k in keys)
+        if was and now and before is not None and after is not None:
+            if any(before[k] != after[k] for k in keys):
+                units += _write_units(entry(before)) + _write_units(entry(after))
+            elif projection != "KEYS_ONLY" and before != after:
+                units += _write_units(max(entry(before), entry(after)))
+        elif now and after is not None:
+            units += _write_units(entry(after))
+        elif was and before is not None:
+            units += _write_units(entry(before))
+    return units
+
+
+def _record(
+    action: str, body: dict[str, Any], result: Any, before: list[Image], after: list[Image]
+) -> DynamoRecord:
+    status = int(result[0]) if isinstance(result, tuple) else 200
+    if action in WRITE_ACTIONS:
+        # A write is billed on the larger of the item before and after it (a failed condition still bills).
+        sizes = [max(item_size(b[1]), item_size(a[1])) for b, a in zip(before, after, strict=False)]
+        if action == "PutItem" and sizes:
+            sizes[0] = max(sizes[0], item_size(body.get("Item")))
+        factor = 2 if action == "TransactWriteItems" else 1
+        index_units = sum(_index_write_units(b[0], b[1], a[1]) for b, a in zip(before, after, strict=False))
+        return DynamoRecord(
+            action, body, status, factor * sum(_write_units(s) for s in sizes), 0.0, sizes, index_units
+        )
+    if action not in READ_ACTIONS or not isinstance(result, tuple):
+        return DynamoRecord(action, body, status, 0, 0.0, [])
+    try:
+        answer = json.loads(result[2] or "{}")
+    except (TypeError, ValueError):
+        answer = {}
+    consistent = bool(body.get("ConsistentRead"))
+    if action == "GetItem":
+        sizes = [item_size(answer.get("Item"))]
+        units = _read_units(sizes[0], consistent)
+    elif action in ("Query", "Scan"):
+        sizes = [item_size(i) for i in answer.get("Items", [])]
+        units = _read_units(sum(sizes), consistent)
+    elif action == "TransactGetItems":
+        sizes = [item_size(r.get("Item")) for r in answer.get("Responses", [])]
+        units = sum(2 * _read_units(s, True) for s in sizes)
+    else:  # BatchGetItem
+        sizes = [item_size(i) for items in answer.get("Responses", {}).values() for i in items]
+        units = sum(_read_units(s, consistent) for s in sizes)
+    return DynamoRecord(action, body, status, 0, units, sizes)

@@ -14,15 +14,17 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from oms.local.clock import Clock, SystemClock, VirtualClock
 from oms.local.gateway import Gateway
-from oms.local.template import Resolver, Template
+from oms.local.scheduler import LocalScheduler
+from oms.local.template import Resolver, Template, scheduled_rules, schedules
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -63,6 +65,10 @@ class LocalStack:
         self.api_function = ""
         self.gateway: Gateway | None = None
         self._mock: Any = None
+        # Payment timers and other schedules (oms/local/scheduler.py fires them on self.clock)
+        self.schedule_groups: dict[str, str] = {}
+        self.role_arns: dict[str, str] = {}
+        self.scheduler: LocalScheduler | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -83,6 +89,9 @@ class LocalStack:
         self.runtime.handlers.clear()
         self.runtime.serialised.clear()
         self.runtime.before_invoke = None
+        self.runtime.before_dynamodb = None
+        self.runtime.after_dynamodb = None
+        self.runtime.dynamodb_log = None
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         import boto3
@@ -92,13 +101,26 @@ class LocalStack:
         self.sfn = self.session.client("stepfunctions")
         self._create_tables()
         self._create_secrets()
+        self._create_roles_and_schedule_groups()
         self._create_functions()
         self._create_state_machines()
         self._configure_functions()
         self.gateway = Gateway(self.template, self.api_function, REGION, ACCOUNT)
+        self._create_timers()
+        self.scheduler = LocalScheduler(
+            self.session,
+            self.clock,
+            self.runtime.invoke,
+            lambda: set(self.runtime.handlers),
+            REGION,
+            ACCOUNT,
+        ).start()
         return self
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -112,7 +134,14 @@ class LocalStack:
     # ------------------------------------------------------------ resources from template.yaml
 
     def _resolver(self) -> Resolver:
-        refs = {**self.table_names, **self.function_names, **self.state_machine_arns, **self.secret_arns}
+        refs = {
+            **self.table_names,
+            **self.function_names,
+            **self.state_machine_arns,
+            **self.secret_arns,
+            **self.schedule_groups,
+            **{lid: arn.rsplit("/", 1)[-1] for lid, arn in self.role_arns.items()},
+        }
         arns = {
             **{
                 lid: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
@@ -123,6 +152,7 @@ class LocalStack:
                 for lid, name in self.function_names.items()
             },
             **self.state_machine_arns,
+            **self.role_arns,
         }
         return Resolver(self.template, refs, arns, REGION, ACCOUNT)
 
@@ -151,6 +181,53 @@ class LocalStack:
                 document[generate["GenerateStringKey"]] = LOCAL_SIGNING_KEY
             created = client.create_secret(Name=f"oms-local/{logical_id}", SecretString=json.dumps(document))
             self.secret_arns[logical_id] = created["ARN"]
+
+    def _create_roles_and_schedule_groups(self) -> None:
+        """IAM roles (for their ARNs: Scheduler targets name the role they run as) and schedule groups."""
+        iam = self.session.client("iam")
+        for logical_id, resource in self.template.resources("AWS::IAM::Role").items():
+            document = resource.get("Properties", {}).get("AssumeRolePolicyDocument", {})
+            role = iam.create_role(
+                RoleName=logical_id, AssumeRolePolicyDocument=json.dumps(_without_intrinsics(document))
+            )
+            self.role_arns[logical_id] = role["Role"]["Arn"]
+        scheduler = self.session.client("scheduler")
+        for logical_id, resource in self.template.resources("AWS::Scheduler::ScheduleGroup").items():
+            name = resource.get("Properties", {}).get("Name", logical_id)
+            scheduler.create_schedule_group(Name=name)
+            self.schedule_groups[logical_id] = name
+
+    def _create_timers(self) -> None:
+        """Schedules and scheduled rules declared in template.yaml (SAM Schedule/ScheduleV2 events too)."""
+        resolver = self._resolver()
+        events = self.session.client("events")
+        for rule in scheduled_rules(self.template):
+            events.put_rule(
+                Name=rule.name,
+                ScheduleExpression=rule.expression,
+                State="ENABLED" if rule.enabled else "DISABLED",
+            )
+            targets: list[Any] = []
+            for target in rule.targets:
+                resolved = {"Id": target["Id"], "Arn": resolver.resolve(target["Arn"])}
+                if target.get("Input") is not None:
+                    resolved["Input"] = resolver.resolve(target["Input"])
+                targets.append(resolved)
+            if targets:
+                events.put_targets(Rule=rule.name, Targets=targets)
+        scheduler = self.session.client("scheduler")
+        for spec in schedules(self.template):
+            props = resolver.resolve(spec.properties)
+            schedule_target: Any = {
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/oms-local-scheduler",
+                **props.pop("Target"),
+            }
+            scheduler.create_schedule(
+                Name=spec.name,
+                FlexibleTimeWindow=props.pop("FlexibleTimeWindow", {"Mode": "OFF"}),
+                Target=schedule_target,
+                **props,
+            )
 
     def _create_functions(self) -> None:
         iam = self.session.client("iam")
@@ -285,20 +362,82 @@ class LocalStack:
         return self.sfn.describe_execution(executionArn=execution_arn)  # type: ignore[return-value]
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Poll until the execution ends; on a virtual clock, jump to the next timer when all is idle."""
+        """Poll until the execution ends; on a virtual clock, jump to the next timer when all is idle.
+
+        Timers include the local scheduler's next due schedule or rule, so an execution waiting for a
+        pay deadline (or any other schedule) gets there in virtual time.
+        """
+        described: dict[str, Any] = {}
+
+        def ended() -> bool:
+            described.update(self.describe_execution(execution_arn))
+            return described["status"] not in RUNNING
+
+        try:
+            self.run_until(ended, timeout=timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{execution_arn} still {described.get('status')} after {timeout}s") from None
+        return described
+
+    def run_until(
+        self, predicate: Callable[[], bool], timeout: float = 60.0, *, advance: bool = True
+    ) -> None:
+        """Poll `predicate` until true. On a virtual clock with `advance`, whenever nothing is running
+        (no handler in flight, no schedule due) jump to the next timer: a sleeping Wait or Retry, or
+        the next due schedule/rule, which the scheduler then fires."""
         deadline = time.monotonic() + timeout
         idle_polls = 0
-        while True:
-            described = self.describe_execution(execution_arn)
-            if described["status"] not in RUNNING:
-                return described
+        while not predicate():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout}s")
-            idle_polls += 1
-            if isinstance(self.clock, VirtualClock) and idle_polls >= 3:
-                self.clock.advance_to_next_timer()
+                raise TimeoutError(f"condition not reached after {timeout}s")
+            idle_polls = idle_polls + 1 if self.is_idle() else 0
+            if advance and isinstance(self.clock, VirtualClock) and idle_polls >= 3:
+                upcoming = self.next_timer()
+                if upcoming is not None:
+                    self.clock.advance_to(upcoming)
                 idle_polls = 0
-            time.sleep(0.005)
+            time.sleep(0.001 if idle_polls else 0.005)
+
+    def next_timer(self) -> datetime | None:
+        """The earliest of: a sleeping Wait/Retry, the next due schedule or rule (whether or not the
+        scheduler thread has gone back to sleep on it yet)."""
+        candidates = [self.clock.next_timer() if isinstance(self.clock, VirtualClock) else None]
+        if self.scheduler is not None:
+            candidates.append(self.scheduler.next_due())
+        found = [c for c in candidates if c is not None]
+        return min(found) if found else None
+
+    def is_idle(self) -> bool:
+        """No Lambda handler running and no schedule due but not yet fired."""
+        return self.runtime.in_flight == 0 and (self.scheduler is None or self.scheduler.is_idle())
+
+    def advance(self, seconds: float, timeout: float = 60.0) -> None:
+        """Move a virtual clock forward by `seconds`, stopping at every timer on the way (due schedules
+        fire at their own time, in order) and letting what they start settle."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("advance() needs the stack to run on a VirtualClock")
+        target = self.clock.now() + timedelta(seconds=seconds)
+        deadline = time.monotonic() + timeout
+        while True:
+            self.settle(timeout=max(0.1, deadline - time.monotonic()))
+            upcoming = self.next_timer()
+            if upcoming is None or upcoming > target:
+                break
+            self.clock.advance_to(upcoming)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"advance({seconds}) did not finish in {timeout}s")
+        self.clock.advance_to(target)
+        self.settle(timeout=max(0.1, deadline - time.monotonic()))
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait (wall time) until nothing runs: handlers finished, due schedules fired."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 3:
+            quiet = quiet + 1 if self.is_idle() else 0
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the local stack did not settle in {timeout}s")
+            time.sleep(0.001 if quiet else 0.005)
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -326,3 +465,14 @@ def local_stack(clock: Clock | None = None, log_level: str = "WARNING") -> Itera
         yield stack
     finally:
         stack.stop()
+
+
+def _without_intrinsics(value: Any) -> Any:
+    """A policy document with CloudFormation intrinsics replaced by "*" (moto only stores it)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in {"Ref"} | {k for k in value if k.startswith("Fn::")}:
+            return "*"
+        return {k: _without_intrinsics(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_intrinsics(v) for v in value]
+    return value

@@ -139,3 +139,93 @@ class Resolver:
             return self._ref(name)
 
         return re.sub(r"\$\{([^}!]+)\}", replace, template)
+
+
+@dataclass
+class RuleSpec:
+    """An EventBridge rule on a schedule: AWS::Events::Rule, or a SAM `Schedule` event of a function."""
+
+    name: str
+    expression: str
+    enabled: bool
+    targets: list[dict[str, Any]]  # Id, Arn (unresolved intrinsic), Input
+
+
+@dataclass
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule: AWS::Scheduler::Schedule, or a SAM `ScheduleV2` event."""
+
+    name: str
+    properties: dict[str, Any]  # as CreateSchedule takes them, intrinsics unresolved
+
+
+def scheduled_rules(template: Template) -> list[RuleSpec]:
+    rules: list[RuleSpec] = []
+    for logical_id, resource in template.resources("AWS::Events::Rule").items():
+        props = resource["Properties"]
+        if "ScheduleExpression" not in props:
+            continue  # event-pattern rules are not timers
+        rules.append(
+            RuleSpec(
+                name=props.get("Name", logical_id),
+                expression=props["ScheduleExpression"],
+                enabled=props.get("State", "ENABLED") == "ENABLED",
+                targets=[
+                    {"Id": t["Id"], "Arn": t["Arn"], "Input": t.get("Input")}
+                    for t in props.get("Targets", [])
+                ],
+            )
+        )
+    for function_id, event_id, props in _function_events(template, "Schedule"):
+        state = props.get("State", "ENABLED" if props.get("Enabled", True) else "DISABLED")
+        rules.append(
+            RuleSpec(
+                name=props.get("Name", f"{function_id}{event_id}"),
+                expression=props["Schedule"],
+                enabled=state == "ENABLED",
+                targets=[
+                    {
+                        "Id": f"{function_id}{event_id}LambdaTarget",
+                        "Arn": {"Fn::GetAtt": [function_id, "Arn"]},
+                    }
+                    | ({"Input": props["Input"]} if "Input" in props else {})
+                ],
+            )
+        )
+    return rules
+
+
+def schedules(template: Template) -> list[ScheduleSpec]:
+    specs: list[ScheduleSpec] = []
+    for logical_id, resource in template.resources("AWS::Scheduler::Schedule").items():
+        props = dict(resource["Properties"])
+        specs.append(ScheduleSpec(name=props.pop("Name", logical_id), properties=props))
+    for function_id, event_id, props in _function_events(template, "ScheduleV2"):
+        target: dict[str, Any] = {"Arn": {"Fn::GetAtt": [function_id, "Arn"]}}
+        if "Input" in props:
+            target["Input"] = props["Input"]
+        properties: dict[str, Any] = {
+            key: props[key]
+            for key in (
+                "ScheduleExpression",
+                "ScheduleExpressionTimezone",
+                "GroupName",
+                "State",
+                "StartDate",
+                "EndDate",
+                "FlexibleTimeWindow",
+            )
+            if key in props
+        }
+        properties["Target"] = target
+        specs.append(ScheduleSpec(name=props.get("Name", f"{function_id}{event_id}"), properties=properties))
+    return specs
+
+
+def _function_events(template: Template, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for function_id, resource in template.resources("AWS::Serverless::Function").items():
+        for event_id, event in resource["Properties"].get("Events", {}).items():
+            if event.get("Type") == kind:
+                found.append((function_id, event_id, dict(event.get("Properties", {}))))
+    return found

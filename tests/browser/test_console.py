@@ -116,6 +116,7 @@ def test_order_page_shows_timeline_and_state_machine_path(console, oms):
         "ReviewDecision",
         "Allocate",
         "AllocationOutcome",
+        "PaymentGate",  # paid on arrival: straight on to Ship
         "Ship",
         "Fulfilled",
     ]

@@ -125,6 +125,7 @@ def test_backordered_order_ships_when_a_restock_arrives(oms, stack):
         "AwaitStock",
         "Allocate",
         "AllocationOutcome",
+        "PaymentGate",
         "Ship",
         "Fulfilled",
     ]
@@ -376,3 +377,47 @@ def test_mixed_order_ships_goods_from_stock_and_the_service_virtually(oms):
     assert oms.stock(goods) == {"on_hand": 2, "reserved": 0, "available": 2}
     assert repository.get_stock(service) == []
     assert_conserved(goods)
+
+
+# ---------------------------------------------------------------- backorder meets payment
+
+
+def test_an_unpaid_order_still_waiting_for_stock_is_cancelled_at_its_pay_deadline(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 0)
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=120):
+        posted = oms.post(order_body([(sku, 1)], payment={"status": "unpaid"}))
+        order_id = posted.json()["order_id"]
+        eventually(lambda: repository.get_wait_token(order_id), what="the order waiting for stock")
+        execution = oms.wait(posted.json()["execution_arn"])
+
+    assert execution["status"] == "SUCCEEDED"
+    assert oms.states_entered(posted.json()["execution_arn"])[-2:] == ["AwaitStock", "CancelledUnpaid"]
+    order = oms.order(order_id)
+    assert order["status"] == "CANCELLED"
+    assert order["cancellation"]["code"] == "PAYMENT_TIMEOUT"
+    assert oms.stock(sku) == {"on_hand": 0, "reserved": 0, "available": 0}
+
+
+def test_a_payment_while_backordered_is_kept_and_the_order_ships_after_the_restock(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 0)
+    with allocation_rules(oms, out_of_stock="backorder", backorder_retry_minutes=120):
+        body = order_body([(sku, 2, "10.00")], payment={"status": "unpaid"})
+        posted = oms.post(body)
+        order_id = posted.json()["order_id"]
+        eventually(lambda: repository.get_wait_token(order_id), what="the order waiting for stock")
+        paid = oms.call(
+            "POST",
+            f"/orders/{order_id}/payment",
+            {"payment_id": "PAY-BACKORDER-1", "amount": "20.00", "paid_at": stack.clock.now().isoformat()},
+        )
+        assert paid.status == 200, paid.body
+        assert sync(oms, sku, 5).json()["woken"] == 1
+        execution = oms.wait(posted.json()["execution_arn"])
+
+    assert execution["status"] == "SUCCEEDED"
+    order = oms.order(order_id)
+    assert order["status"] == "SHIPPED"
+    assert order["payment_received"]["payment_id"] == "PAY-BACKORDER-1"
+    assert oms.stock(sku) == {"on_hand": 3, "reserved": 0, "available": 3}

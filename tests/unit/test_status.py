@@ -22,7 +22,10 @@ EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
     },  # ->ALLOCATED: resumed
     S.APPROVED: {S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
     S.BACKORDERED: {S.ALLOCATED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
-    S.ALLOCATED: {S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.FAILED},  # ON_HOLD: intercepted (hold)
+    S.ALLOCATED: {S.SHIPPED, S.ON_HOLD, S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.FAILED},
+    # unpaid orders: wait, then paid or cancelled on timeout (or intercepted: held)
+    S.AWAITING_PAYMENT: {S.PAID, S.ON_HOLD, S.CANCELLED, S.FAILED},
+    S.PAID: {S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.FAILED},
     S.SHIPPED: {S.DELIVERED},
     S.DELIVERED: set(),
     S.REJECTED: set(),
@@ -78,9 +81,18 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 
 def test_sources_of():
-    assert sources_of(S.SHIPPED) == {S.ALLOCATED}
+    assert sources_of(S.SHIPPED) == {S.ALLOCATED, S.PAID}
     assert sources_of(S.ALLOCATED) == {S.APPROVED, S.BACKORDERED, S.ON_HOLD}
-    assert sources_of(S.FAILED) == {S.RECEIVED, S.ON_HOLD, S.APPROVED, S.BACKORDERED, S.ALLOCATED}
+    assert sources_of(S.FAILED) == {
+        S.RECEIVED,
+        S.ON_HOLD,
+        S.APPROVED,
+        S.BACKORDERED,
+        S.ALLOCATED,
+        S.AWAITING_PAYMENT,
+        S.PAID,
+    }
+    assert sources_of(S.PAID) == {S.ALLOCATED, S.AWAITING_PAYMENT}
     assert sources_of(S.RECEIVED) == frozenset()
 
 

@@ -1,0 +1,38 @@
+"""Route of the payment stage: the payment callback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from functions.api.actor import current_actor
+from functions.core.observability import bind_order
+from functions.core.settings import get_payment_scheduling_settings
+from functions.payment.models import PaymentCallback
+from functions.payment.service import AmountMismatchError, PaymentRefusedError, pay_order
+
+get_payment_scheduling_settings()  # ingest schedules pay deadlines: fail the cold start if unconfigured
+router = APIGatewayRouter()
+
+OrderIdPath = Annotated[str, Path(pattern=r"^ord-[0-9a-f]{24}$", description="OMS order id")]
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post("/orders/<order_id>/payment", summary="Payment callback for an unpaid order", tags=["payment"])
+def post_payment(order_id: OrderIdPath, payment: PaymentCallback) -> Response[dict[str, Any]]:
+    """Idempotent by payment_id. 200 when applied or recorded (or the same callback again); 409 when
+    the order cannot take it (cancelled, closed, paid by another payment): it is flagged for refund."""
+    bind_order(order_id)
+    try:
+        outcome = pay_order(order_id, payment, current_actor(router.current_event.headers))
+    except AmountMismatchError as err:
+        return _json(422, {"error": {"code": "AMOUNT_MISMATCH", "field": "amount", "message": str(err)}})
+    except PaymentRefusedError as err:
+        return _json(409, {"error": {"code": err.code, "message": str(err), "refund_required": True}})
+    return _json(200, outcome.model_dump(mode="json"))

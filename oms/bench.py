@@ -1,0 +1,462 @@
+"""`oms bench`: what one order costs and how fast the design goes, measured in one run on this machine.
+
+Every figure comes from the same run of the local stack (moto + the real state machine + the real
+handlers), nothing is typed in:
+
+* per-order counts for a **happy-path order** (posted, reviewed, allocated, shipped): billed Step
+  Functions state transitions (from each execution's history: one per state entered, plus one for the
+  start, which is how Step Functions Standard bills), Lambda invocations and handler seconds, DynamoDB
+  requests and the write/read request units DynamoDB would bill for the items actually written and read
+  (sizes by DynamoDB's rules, transactions count double: oms/local/moto_patches.py records them);
+* `usd_per_1000_orders`: those counts times the list prices in `PRICES` (us-east-1);
+* `cold_import_ratio`: the slowest handler module's import time over `import boto3` alone, each the
+  median of several fresh interpreters;
+* `pipeline_vs_floor`: orders/s through the whole local pipeline over orders/s of the bare DynamoDB
+  requests those same orders made, replayed in the same order against a replica table of the same stack;
+* `hot_sku`: N allocations racing for one SKU with N/2 units, through the real allocate service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oms.local.clock import VirtualClock
+from oms.local.stack import LOCAL_ENVIRONMENT, LocalStack, local_stack
+from oms.simulate import MAIN_WAREHOUSE, SIM_START, plan_simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# List prices, AWS region us-east-1 (N. Virginia), as published on the pricing pages below in 2025
+# (checked 2025-11; not fetched at run time: re-check before quoting). Free tiers are ignored.
+PRICE_REGION = "us-east-1"
+PRICE_DATE = "2025-11"
+PRICES: dict[str, float] = {
+    # https://aws.amazon.com/step-functions/pricing/  Standard workflows: $0.025 per 1,000 state transitions
+    "sfn_standard_per_transition": 0.025 / 1_000,
+    # https://aws.amazon.com/lambda/pricing/  $0.20 per 1M requests; Arm: $0.0000133334 per GB-second
+    # (first 7.5 billion GB-s tier); x86: $0.0000166667
+    "lambda_per_request": 0.20 / 1_000_000,
+    "lambda_per_gb_second_arm64": 0.0000133334,
+    "lambda_per_gb_second_x86_64": 0.0000166667,
+    # https://aws.amazon.com/dynamodb/pricing/on-demand/  on-demand (since the Nov 2024 price cut):
+    # $0.625 per million write request units, $0.125 per million read request units (Standard table class)
+    "dynamodb_per_wru": 0.625 / 1_000_000,
+    "dynamodb_per_rru": 0.125 / 1_000_000,
+    # https://aws.amazon.com/api-gateway/pricing/  REST APIs: $3.50 per million (first 333 million)
+    "apigw_rest_per_request": 3.50 / 1_000_000,
+}
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BenchReport:
+    orders: int
+    concurrency: int
+    happy_path_orders: int  # of `orders`, how many ended SHIPPED (the per-order figures assume all do)
+    execution_status: dict[str, int]
+    transitions_per_order: float
+    lambda_invocations_per_order: float
+    lambda_invocations: dict[str, float]  # per order, per function
+    lambda_ms_per_order: dict[str, float]  # measured handler time per order, per function
+    lambda_gb_seconds_per_order: float
+    api_requests_per_order: float
+    dynamodb_requests_per_order: float
+    dynamodb_requests: dict[str, float]  # per order, per action
+    dynamodb_wcu_per_order: float  # table + GSI write units
+    dynamodb_wcu_breakdown: dict[str, float]
+    dynamodb_rcu_per_order: float
+    dynamodb_item_bytes: dict[str, float]  # mean/max size of items written
+    usd_per_1000_orders: float
+    usd_breakdown_per_1000: dict[str, float]
+    cold_import_ratio: float
+    import_seconds: dict[str, float]  # median per module, "boto3" included
+    pipeline_orders_per_second: float
+    floor_orders_per_second: float
+    pipeline_vs_floor: float
+    floor_replay_mismatches: int  # replayed requests whose outcome differed from the original
+    hot_sku: dict[str, int]
+    wall_seconds: float
+    prices: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- cold imports
+
+
+def _module_env() -> dict[str, str]:
+    """The environment a deployed function imports under: template values, references as placeholders."""
+    from oms.local.stack import ACCOUNT, REGION
+    from oms.local.template import Resolver, Template
+
+    template = Template.load()
+    resources = template.raw.get("Resources", {})
+    arns = {lid: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}" for lid in resources}
+    refs = {lid: lid for lid in resources}
+    for lid, resource in resources.items():
+        if "StateMachine" in resource.get("Type", ""):  # Ref of a state machine is its ARN
+            refs[lid] = arns[lid] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{lid}"
+    resolver = Resolver(template, refs, arns, REGION, ACCOUNT)
+    env = {**os.environ, **LOCAL_ENVIRONMENT}
+    for spec in template.functions():
+        for key, value in spec.environment.items():
+            env[key] = str(resolver.resolve(value))
+    return env
+
+
+def _import_seconds(module: str, env: dict[str, str]) -> float:
+    code = (
+        "import time, sys\n"
+        "t = time.perf_counter()\n"
+        f"import {module}\n"
+        "sys.stdout.write(repr(time.perf_counter() - t))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter, our own module names
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {module} failed: {done.stderr.strip()[-500:]}")
+    return float(done.stdout)
+
+
+def measure_cold_imports(runs: int = 5) -> dict[str, float]:
+    """Median import time of boto3 and of every handler module in template.yaml, fresh interpreters."""
+    from oms.local.template import Template
+
+    env = _module_env()
+    modules = ["boto3", *sorted({spec.handler.rsplit(".", 1)[0] for spec in Template.load().functions()})]
+    samples: dict[str, list[float]] = {m: [] for m in modules}
+    for _ in range(runs):  # interleaved, so a noisy moment hits every module alike
+        for module in modules:
+            samples[module].append(_import_seconds(module, env))
+    return {m: round(statistics.median(s), 4) for m, s in samples.items()}
+
+
+# ---------------------------------------------------------------- storage floor
+
+
+def _retarget(value: Any, tables: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "TableName" and isinstance(v, str):
+                out[k] = tables.get(v, v)
+            elif k == "RequestItems" and isinstance(v, dict):
+                out[k] = {tables.get(t, t): _retarget(r, tables) for t, r in v.items()}
+            else:
+                out[k] = _retarget(v, tables)
+        return out
+    if isinstance(value, list):
+        return [_retarget(v, tables) for v in value]
+    return value
+
+
+def _replica_tables(stack: LocalStack) -> dict[str, str]:
+    """An empty copy of every table (same keys and indexes), to replay the orders' requests into."""
+    replicas: dict[str, str] = {}
+    for name in stack.table_names.values():
+        table = stack.dynamodb.describe_table(TableName=name)["Table"]
+        replica = f"{name}-floor"
+        kwargs: dict[str, Any] = {
+            "TableName": replica,
+            "AttributeDefinitions": table["AttributeDefinitions"],
+            "KeySchema": table["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if table.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = [
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in table["GlobalSecondaryIndexes"]
+            ]
+        stack.dynamodb.create_table(**kwargs)
+        replicas[name] = replica
+    return replicas
+
+
+def _replay(client: Any, records: list[Any], tables: dict[str, str]) -> int:
+    """Send each recorded request again; count those whose success/failure differs from the original."""
+    from botocore import xform_name
+    from botocore.exceptions import ClientError
+
+    mismatches = 0
+    for record in records:
+        call = getattr(client, xform_name(record.action))
+        try:
+            call(**_retarget(record.body, tables))
+            ok = True
+        except ClientError:
+            ok = False
+        mismatches += ok != (record.status < 400)
+    return mismatches
+
+
+# ---------------------------------------------------------------- hot SKU
+
+
+def _hot_body(index: int, sku: str) -> dict[str, Any]:
+    return {
+        "platform": "shopify",
+        "platform_order_id": f"HOT-{sku}-{index:04d}",
+        "buyer": {"id": f"hot-buyer-{index}", "name": "Bench Buyer"},
+        "shipping_address": {
+            "name": "Bench Buyer",
+            "phone": "+1 555 0100",
+            "line1": "1 Main St",
+            "city": "Springfield",
+            "region": "IL",
+            "postal_code": "62701",
+            "country": "US",
+        },
+        "lines": [{"sku": sku, "quantity": 1, "unit_price": "10.00"}],
+        "amounts": {"currency": "USD", "subtotal": "10.00", "total": "10.00"},
+        "placed_at": "2026-11-11T00:00:00+00:00",
+    }
+
+
+def measure_hot_sku(stack: LocalStack, contenders: int) -> dict[str, int]:
+    """`contenders` approved orders of 1 unit each race (one thread each) to allocate a SKU holding half."""
+    from functions.allocate.service import allocate_order
+    from functions.core import clock, repository
+    from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
+    from functions.core.status import OrderStatus
+    from functions.review.service import review_order
+
+    sku = "HOT-SKU-BENCH"
+    stock = contenders // 2
+    repository.set_stock(sku, MAIN_WAREHOUSE, stock)
+    order_ids = []
+    for i in range(contenders):
+        incoming = OrderIn.model_validate(_hot_body(i, sku))
+        now = clock.now()
+        order = Order(
+            **incoming.model_dump(),
+            order_id=order_id_for(incoming.platform, incoming.platform_order_id),
+            status=OrderStatus.RECEIVED,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            request_hash=incoming.fingerprint(),
+        )
+        event = HistoryEvent(
+            seq=1, at=now, type="order.received", to_status=OrderStatus.RECEIVED, actor="bench"
+        )
+        repository.create_order(order, event)
+        if review_order(order.order_id, None).decision != "approve":
+            raise RuntimeError(f"hot-SKU order {order.order_id} was not approved by review")
+        order_ids.append(order.order_id)
+
+    log_start = len(stack.runtime.dynamodb_log or [])
+    gate = threading.Barrier(contenders)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def race(order_id: str) -> None:
+        gate.wait()
+        outcome: str
+        try:
+            outcome = allocate_order(order_id, None).outcome
+        except Exception as exc:  # TransientError after re-planning: the state machine would retry it
+            outcome = type(exc).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    with ThreadPoolExecutor(max_workers=contenders, thread_name_prefix="hot-sku") as pool:
+        list(pool.map(race, order_ids))
+    log = (stack.runtime.dynamodb_log or [])[log_start:]
+    conflicts = sum(1 for r in log if r.action == "TransactWriteItems" and r.status >= 400)
+    (level,) = repository.get_stock(sku)
+    reserved_by_orders = sum(
+        r.quantity for oid in order_ids for r in repository.load_aggregate(oid).reservations
+    )
+    return {
+        "contenders": contenders,
+        "stock": stock,
+        "successes": outcomes["allocated"],
+        "out_of_stock": outcomes["out_of_stock"],
+        "errors": sum(n for k, n in outcomes.items() if k not in ("allocated", "out_of_stock")),
+        "oversold": max(0, reserved_by_orders - stock) + max(0, -level.available),
+        "conflicts": conflicts,  # reservation transactions DynamoDB cancelled (stale plan), then re-planned
+        "reserved": level.reserved,
+    }
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _per(n: float, orders: int, digits: int = 2) -> float:
+    return round(n / orders, digits)
+
+
+def run_bench(
+    orders: int = 60,
+    concurrency: int = 8,
+    seed: int = 1,
+    hot_contenders: int = 20,
+    import_runs: int = 5,
+    progress: Progress | None = None,
+) -> BenchReport:
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    say(f"cold imports: boto3 and each handler module, median of {import_runs} fresh interpreters")
+    imports = measure_cold_imports(import_runs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+            return _run(stack, orders, concurrency, seed, hot_contenders, imports, started, say)
+
+
+def _post(stack: LocalStack, body: dict[str, Any]) -> Any:
+    """POST /orders signed as the body's platform, as every platform request is."""
+    from oms.local import credentials
+
+    raw = json.dumps(body)
+    return stack.request(
+        "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+    )
+
+
+def _happy_bodies(orders: int, seed: int) -> list[dict[str, Any]]:
+    """The simulation's order generator, keeping the orders review approves (no hold, no mismatch)."""
+    bodies: list[dict[str, Any]] = []
+    size = orders
+    while len(bodies) < orders:
+        plan = plan_simulation(size, seed)
+        bodies = [b for b, intent in zip(plan.orders, plan.intent, strict=True) if intent == "normal"]
+        size *= 2
+    return bodies[:orders]
+
+
+def _run(
+    stack: LocalStack,
+    orders: int,
+    concurrency: int,
+    seed: int,
+    hot_contenders: int,
+    imports: dict[str, float],
+    started: float,
+    say: Progress,
+) -> BenchReport:
+    from functions.core import repository
+    from functions.core.models import order_id_for
+    from functions.core.status import OrderStatus
+
+    bodies = _happy_bodies(orders, seed)
+    log: list[Any] = []
+    stack.runtime.dynamodb_log = log
+    demand: Counter[str] = Counter()
+    for body in bodies:
+        for line in body["lines"]:
+            demand[line["sku"]] += line["quantity"]
+    for sku, units in demand.items():  # enough of everything: every order is a happy path
+        repository.set_stock(sku, MAIN_WAREHOUSE, units + 10)
+    seeded = len(log)
+    lambdas_before = Counter(stack.runtime.lambda_invocations)
+    seconds_before = dict(stack.runtime.lambda_seconds)
+
+    say(f"pipeline: {orders} happy-path orders, {concurrency} posting threads")
+    pipeline_started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-post") as pool:
+        responses = list(pool.map(lambda b: _post(stack, b), bodies))
+    arns = [r.json()["execution_arn"] for r in responses if r.status == 201]
+    statuses = Counter(stack.wait_for_execution(arn, timeout=120)["status"] for arn in arns)
+    pipeline_seconds = time.perf_counter() - pipeline_started
+    order_log = log[seeded:]
+    stack.runtime.dynamodb_log = None  # what follows is the bench's own reading, not the orders' cost
+
+    lambdas = Counter(stack.runtime.lambda_invocations) - lambdas_before
+    seconds = {
+        name: stack.runtime.lambda_seconds.get(name, 0.0) - seconds_before.get(name, 0.0)
+        for name in stack.runtime.lambda_seconds
+    }
+    memory = {spec.logical_id: spec.memory_mb for spec in stack.template.functions()}
+    gb_seconds = sum(seconds[name] * memory[name] / 1024 for name in seconds)
+
+    transitions = 0
+    shipped = 0
+    for arn in arns:
+        history = stack.execution_history(arn)
+        transitions += 1 + sum(1 for e in history if e["type"].endswith("StateEntered"))
+    for body in bodies:
+        order = repository.get_order(order_id_for(body["platform"], body["platform_order_id"]))
+        shipped += order.status == OrderStatus.SHIPPED
+
+    actions = Counter(r.action for r in order_log)
+    table_wcu = sum(r.write_units for r in order_log)
+    index_wcu = sum(r.index_write_units for r in order_log)
+    wcu = table_wcu + index_wcu
+    rcu = sum(r.read_units for r in order_log)
+    written = [size for r in order_log if r.write_units for size in r.item_bytes]
+    api_requests = lambdas.get(stack.api_function, 0)
+
+    say(f"storage floor: replaying the orders' {len(order_log)} DynamoDB requests against a replica table")
+    replicas = _replica_tables(stack)
+    _replay(stack.dynamodb, log[:seeded], replicas)
+    floor_started = time.perf_counter()
+    mismatches = _replay(stack.dynamodb, order_log, replicas)
+    floor_seconds = time.perf_counter() - floor_started
+
+    say(f"hot SKU: {hot_contenders} concurrent reservations for {hot_contenders // 2} units")
+    stack.runtime.dynamodb_log = []
+    hot = measure_hot_sku(stack, hot_contenders)
+    stack.runtime.dynamodb_log = None
+
+    n = orders
+    arch = str(stack.template.raw.get("Globals", {}).get("Function", {}).get("Architectures", ["x86_64"])[0])
+    gb_price = PRICES[f"lambda_per_gb_second_{arch}"]
+    cost = {
+        "step_functions": transitions / n * PRICES["sfn_standard_per_transition"] * 1000,
+        "lambda_requests": sum(lambdas.values()) / n * PRICES["lambda_per_request"] * 1000,
+        "lambda_duration": gb_seconds / n * gb_price * 1000,
+        "dynamodb_writes": wcu / n * PRICES["dynamodb_per_wru"] * 1000,
+        "dynamodb_reads": rcu / n * PRICES["dynamodb_per_rru"] * 1000,
+        "api_gateway": api_requests / n * PRICES["apigw_rest_per_request"] * 1000,
+    }
+    pipeline_rate = n / pipeline_seconds
+    floor_rate = n / floor_seconds if floor_seconds > 0 else float("inf")
+    return BenchReport(
+        orders=n,
+        concurrency=concurrency,
+        happy_path_orders=shipped,
+        execution_status=dict(statuses),
+        transitions_per_order=_per(transitions, n),
+        lambda_invocations_per_order=_per(sum(lambdas.values()), n),
+        lambda_invocations={k: _per(v, n) for k, v in sorted(lambdas.items())},
+        lambda_ms_per_order={k: round(v * 1000 / n, 2) for k, v in sorted(seconds.items()) if v},
+        lambda_gb_seconds_per_order=round(gb_seconds / n, 5),
+        api_requests_per_order=_per(api_requests, n),
+        dynamodb_requests_per_order=_per(len(order_log), n),
+        dynamodb_requests={k: _per(v, n) for k, v in sorted(actions.items())},
+        dynamodb_wcu_per_order=_per(wcu, n),
+        dynamodb_wcu_breakdown={"table": _per(table_wcu, n), "gsi": _per(index_wcu, n)},
+        dynamodb_rcu_per_order=_per(rcu, n),
+        dynamodb_item_bytes={
+            "mean": round(sum(written) / len(written), 1) if written else 0.0,
+            "max": float(max(written, default=0)),
+        },
+        usd_per_1000_orders=round(sum(cost.values()), 4),
+        usd_breakdown_per_1000={k: round(v, 5) for k, v in cost.items()},
+        cold_import_ratio=round(max(v for k, v in imports.items() if k != "boto3") / imports["boto3"], 2),
+        import_seconds=imports,
+        pipeline_orders_per_second=round(pipeline_rate, 2),
+        floor_orders_per_second=round(floor_rate, 2),
+        pipeline_vs_floor=round(pipeline_rate / floor_rate, 3),
+        floor_replay_mismatches=mismatches,
+        hot_sku=hot,
+        wall_seconds=round(time.perf_counter() - started, 1),
+        prices={"region": PRICE_REGION, "date": PRICE_DATE, "architecture": arch, **PRICES},
+    )

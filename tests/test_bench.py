@@ -1,0 +1,75 @@
+"""`oms bench`: DynamoDB's size rules, and one small run whose figures must add up."""
+
+from __future__ import annotations
+
+import json
+
+from oms.cli import main
+from oms.local.moto_patches import _index_write_units, item_size
+
+REQUIRED = {
+    "transitions_per_order",
+    "lambda_invocations_per_order",
+    "dynamodb_requests_per_order",
+    "dynamodb_wcu_per_order",
+    "usd_per_1000_orders",
+    "cold_import_ratio",
+    "pipeline_vs_floor",
+    "hot_sku",
+}
+
+
+def test_item_size_follows_dynamodb_rules():
+    # names count in UTF-8 bytes, strings in UTF-8 bytes, numbers ~1 byte per 2 significant digits + 1
+    assert item_size({"pk": {"S": "abc"}}) == 2 + 3
+    assert item_size({"n": {"N": "12345"}}) == 1 + 4
+    assert item_size({"ok": {"BOOL": True}, "z": {"NULL": True}}) == 3 + 2
+    assert item_size({"名": {"S": "é"}}) == 3 + 2
+    # maps and lists: 3 bytes of overhead plus 1 per element
+    assert item_size({"m": {"M": {"a": {"S": "x"}}}}) == 1 + 3 + 1 + 1 + 1
+    assert item_size({"l": {"L": [{"S": "x"}, {"S": "yy"}]}}) == 1 + 3 + (1 + 1) + (1 + 2)
+    assert item_size(None) == 0
+
+
+def test_gsi_write_units_follow_index_key_changes():
+    index = ["gsi1pk,gsi1sk|ALL|pk"]
+    before = {"pk": {"S": "a"}, "gsi1pk": {"S": "STATUS#A"}, "gsi1sk": {"S": "1"}}
+    moved = {**before, "gsi1pk": {"S": "STATUS#B"}}
+    touched = {**before, "x": {"S": "y"}}
+    plain = {"pk": {"S": "a"}}
+    assert _index_write_units(index, None, before) == 1  # enters the index
+    assert _index_write_units(index, before, moved) == 2  # delete the old entry, put the new one
+    assert _index_write_units(index, before, touched) == 1  # same key, projected attributes changed
+    assert _index_write_units(index, before, before) == 0
+    assert _index_write_units(index, plain, plain) == 0  # not in the index at all
+    assert _index_write_units(index, before, None) == 1  # leaves it
+    keys_only = ["gsi1pk,gsi1sk|KEYS_ONLY|pk"]
+    big = {**before, "blob": {"S": "x" * 5000}}
+    assert _index_write_units(index, None, big) == 5  # ALL projects the 5 KB item
+    assert _index_write_units(keys_only, None, big) == 1  # KEYS_ONLY projects only the keys
+    assert _index_write_units(keys_only, before, {**big, "x": {"S": "y"}}) == 0  # keys unchanged: no write
+
+
+def test_bench_json_prints_every_figure_from_one_small_run(capsys):
+    code = main(["bench", "--orders", "6", "--hot-contenders", "6", "--import-runs", "1", "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert code == 0
+    assert figures.keys() >= REQUIRED
+    assert figures["happy_path_orders"] == 6
+    assert figures["execution_status"] == {"SUCCEEDED": 6}
+    # a happy path enters at least Review, Allocate, Ship and a final state, plus the billed start
+    assert figures["transitions_per_order"] >= 5
+    assert figures["lambda_invocations_per_order"] == sum(figures["lambda_invocations"].values())
+    assert figures["dynamodb_wcu_per_order"] >= figures["dynamodb_requests"]["TransactWriteItems"] * 2
+    assert figures["usd_per_1000_orders"] > 0
+    assert abs(figures["usd_per_1000_orders"] - sum(figures["usd_breakdown_per_1000"].values())) < 1e-3
+    assert figures["cold_import_ratio"] > 1  # every handler imports boto3 and more
+    assert figures["pipeline_vs_floor"] > 0
+    assert figures["floor_replay_mismatches"] == 0
+    hot = figures["hot_sku"]
+    assert hot["successes"] == hot["stock"] == 3
+    assert hot["oversold"] == 0
+    assert hot["reserved"] == 3
+    assert hot["out_of_stock"] + hot["successes"] + hot["errors"] == 6
+    assert figures["prices"]["region"] == "us-east-1"
