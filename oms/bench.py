@@ -109,8 +109,11 @@ def _module_env() -> dict[str, str]:
     arns = {lid: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}" for lid in resources}
     refs = {lid: lid for lid in resources}
     for lid, resource in resources.items():
-        if "StateMachine" in resource.get("Type", ""):  # Ref of a state machine is its ARN
+        kind = resource.get("Type", "")
+        if "StateMachine" in kind:  # Ref of a state machine is its ARN
             refs[lid] = arns[lid] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{lid}"
+        elif kind == "AWS::IAM::Role":
+            arns[lid] = f"arn:aws:iam::{ACCOUNT}:role/{lid}"
     resolver = Resolver(template, refs, arns, REGION, ACCOUNT)
     env = {**os.environ, **LOCAL_ENVIRONMENT}
     for spec in template.functions():
