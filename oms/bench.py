@@ -137,11 +137,11 @@ def _import_seconds(module: str, env: dict[str, str]) -> float:
     return float(done.stdout)
 
 
-def measure_cold_imports(runs: int = 5) -> dict[str, float]:
+def measure_cold_imports(runs: int = 5, env: dict[str, str] | None = None) -> dict[str, float]:
     """Median import time of boto3 and of every handler module in template.yaml, fresh interpreters."""
     from oms.local.template import Template
 
-    env = _module_env()
+    env = env or _module_env()
     modules = ["boto3", *sorted({spec.handler.rsplit(".", 1)[0] for spec in Template.load().functions()})]
     samples: dict[str, list[float]] = {m: [] for m in modules}
     for _ in range(runs):  # interleaved, so a noisy moment hits every module alike
@@ -315,11 +315,12 @@ def run_bench(
 ) -> BenchReport:
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    say(f"cold imports: boto3 and each handler module, median of {import_runs} fresh interpreters")
-    imports = measure_cold_imports(import_runs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+            # the functions' environment exactly as the local stack resolved it from template.yaml
+            say(f"cold imports: boto3 and each handler module, median of {import_runs} fresh interpreters")
+            imports = measure_cold_imports(import_runs, dict(os.environ))
             return _run(stack, orders, concurrency, seed, hot_contenders, imports, started, say)
 
 
