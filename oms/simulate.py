@@ -693,6 +693,8 @@ def _count_sourcing(counts: Counter[str], aggregate: Any) -> None:
             counts["backordered_then_shipped"] += 1
         elif order.rejection is not None and order.rejection.code == "BACKORDER_EXPIRED":
             counts["backorder_expired"] += 1
+        elif order.status.value == "CANCELLED" and info.outcome == "backordered":
+            counts["cancelled_while_backordered"] += 1  # e.g. unpaid at its pay deadline
 
 
 class _SimulatedPlatform:
