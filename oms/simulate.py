@@ -519,6 +519,7 @@ def _run(
         execution_status[_settle(stack, arn, order_id, seed, reviewed)["status"]] += 1
         report("wait", done, len(executions))
     wall = time.perf_counter() - started
+    stack.drain()  # a timer fired at the last clock step may still be running
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
     metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
 

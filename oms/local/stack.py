@@ -451,6 +451,12 @@ class LocalStack:
 
     # ------------------------------------------------------------ counters
 
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no handler runs (timers fired by the scheduler finish their invocation)."""
+        deadline = time.monotonic() + timeout
+        while self.runtime.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def counters(self) -> dict[str, Counter[str]]:
         return {
             "dynamodb": Counter(self.runtime.dynamodb_requests),
