@@ -396,7 +396,9 @@ class LocalStack:
                 if upcoming is not None:
                     self.clock.advance_to(upcoming)
                 idle_polls = 0
-            time.sleep(0.001 if idle_polls else 0.005)
+            # Idle must last ~30 ms before time jumps: the engine moving between states runs no
+            # handler, and on a loaded machine that gap alone can outlast a few 1 ms polls.
+            time.sleep(0.01 if idle_polls else 0.005)
 
     def next_timer(self) -> datetime | None:
         """The earliest of: a sleeping Wait/Retry, the next due schedule or rule (whether or not the
