@@ -476,14 +476,21 @@ def test_payment_and_timeout_at_the_same_instant_end_in_one_state(oms, stack):
     stack.advance((deadline - stack.clock.now()).total_seconds() - 1)
     stack.clock.advance_to(deadline)  # between two sweeps: only the racers below act
 
-    outcomes = set()
-    for (order_id, execution_arn), sku in zip(parked, skus, strict=True):
-        payment, timer = run_together(
+    # Every race first, at the same virtual instant; only then wait (waiting moves the clock to the next
+    # sweep, which would settle the orders still to race).
+    races = [
+        run_together(
             lambda oid=order_id: oms.pay(oid, f"PAY-{oid}", "20.00"),
             lambda oid=order_id: stack.runtime.invoke(
                 "PaymentTimeoutFunction", {"order_id": oid, "source": "schedule"}
             ),
         )
+        for order_id, _ in parked
+    ]
+    assert stack.clock.now() == deadline
+
+    outcomes = set()
+    for (order_id, execution_arn), sku, (payment, timer) in zip(parked, skus, races, strict=True):
         execution = oms.wait(execution_arn)
         order = oms.order(order_id)
         types = [e.type for e in events_of(order_id)]
