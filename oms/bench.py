@@ -111,6 +111,10 @@ def _module_env() -> dict[str, str]:
     for lid, resource in resources.items():
         if "StateMachine" in resource.get("Type", ""):  # Ref of a state machine is its ARN
             refs[lid] = arns[lid] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{lid}"
+        if (
+            resource.get("Type") == "AWS::IAM::Role"
+        ):  # e.g. the role Scheduler assumes (TIMER_SCHEDULER_ROLE_ARN)
+            arns[lid] = f"arn:aws:iam::{ACCOUNT}:role/{lid}"
     resolver = Resolver(template, refs, arns, REGION, ACCOUNT)
     env = {**os.environ, **LOCAL_ENVIRONMENT}
     for spec in template.functions():
