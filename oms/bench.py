@@ -383,11 +383,12 @@ def _run(
     stack.runtime.dynamodb_log = None  # what follows is the bench's own reading, not the orders' cost
 
     lambdas = Counter(stack.runtime.lambda_invocations) - lambdas_before
-    seconds = {
+    memory = {spec.logical_id: spec.memory_mb for spec in stack.template.functions()}
+    seconds = {  # template functions only: tests and simulations register local stand-ins too
         name: stack.runtime.lambda_seconds.get(name, 0.0) - seconds_before.get(name, 0.0)
         for name in stack.runtime.lambda_seconds
+        if name in memory
     }
-    memory = {spec.logical_id: spec.memory_mb for spec in stack.template.functions()}
     gb_seconds = sum(seconds[name] * memory[name] / 1024 for name in seconds)
 
     transitions = 0
