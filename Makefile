@@ -51,6 +51,7 @@ LAMBDA_FUNCTIONS += HoldFunction InterceptFunction
 LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunction
 LAMBDA_FUNCTIONS += AuthorizerFunction
 LAMBDA_FUNCTIONS += ExecutionStoppedFunction
+LAMBDA_FUNCTIONS += AwaitStockFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

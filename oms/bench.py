@@ -109,11 +109,10 @@ def _module_env() -> dict[str, str]:
     arns = {lid: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{lid}" for lid in resources}
     refs = {lid: lid for lid in resources}
     for lid, resource in resources.items():
-        if "StateMachine" in resource.get("Type", ""):  # Ref of a state machine is its ARN
+        kind = resource.get("Type", "")
+        if "StateMachine" in kind:  # Ref of a state machine is its ARN
             refs[lid] = arns[lid] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{lid}"
-        if (
-            resource.get("Type") == "AWS::IAM::Role"
-        ):  # e.g. the role Scheduler assumes (TIMER_SCHEDULER_ROLE_ARN)
+        elif kind == "AWS::IAM::Role":
             arns[lid] = f"arn:aws:iam::{ACCOUNT}:role/{lid}"
     resolver = Resolver(template, refs, arns, REGION, ACCOUNT)
     env = {**os.environ, **LOCAL_ENVIRONMENT}
@@ -138,11 +137,11 @@ def _import_seconds(module: str, env: dict[str, str]) -> float:
     return float(done.stdout)
 
 
-def measure_cold_imports(runs: int = 5) -> dict[str, float]:
+def measure_cold_imports(runs: int = 5, env: dict[str, str] | None = None) -> dict[str, float]:
     """Median import time of boto3 and of every handler module in template.yaml, fresh interpreters."""
     from oms.local.template import Template
 
-    env = _module_env()
+    env = env or _module_env()
     modules = ["boto3", *sorted({spec.handler.rsplit(".", 1)[0] for spec in Template.load().functions()})]
     samples: dict[str, list[float]] = {m: [] for m in modules}
     for _ in range(runs):  # interleaved, so a noisy moment hits every module alike
@@ -316,11 +315,12 @@ def run_bench(
 ) -> BenchReport:
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    say(f"cold imports: boto3 and each handler module, median of {import_runs} fresh interpreters")
-    imports = measure_cold_imports(import_runs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         with local_stack(clock=VirtualClock(SIM_START), log_level="ERROR") as stack:
+            # the functions' environment exactly as the local stack resolved it from template.yaml
+            say(f"cold imports: boto3 and each handler module, median of {import_runs} fresh interpreters")
+            imports = measure_cold_imports(import_runs, dict(os.environ))
             return _run(stack, orders, concurrency, seed, hot_contenders, imports, started, say)
 
 
@@ -384,10 +384,8 @@ def _run(
 
     lambdas = Counter(stack.runtime.lambda_invocations) - lambdas_before
     memory = {spec.logical_id: spec.memory_mb for spec in stack.template.functions()}
-    seconds = {  # template functions only: tests and simulations register local stand-ins too
-        name: stack.runtime.lambda_seconds.get(name, 0.0) - seconds_before.get(name, 0.0)
-        for name in stack.runtime.lambda_seconds
-        if name in memory
+    seconds = {  # the template's functions only: tests may have registered probes in this process
+        name: stack.runtime.lambda_seconds.get(name, 0.0) - seconds_before.get(name, 0.0) for name in memory
     }
     gb_seconds = sum(seconds[name] * memory[name] / 1024 for name in seconds)
 

@@ -198,7 +198,8 @@ def _print_report(report: SimulationReport, console: Console) -> None:
         _print_unpaid(report, console)
 
     stock = Table(title="Stock per SKU (all warehouses)", title_justify="left")
-    for column in ("sku", "before on_hand/res/avail", "after on_hand/res/avail", "shipped", "check"):
+    columns = ("sku", "before on_hand/res/avail", "restocked", "after on_hand/res/avail", "shipped", "check")
+    for column in columns:
         stock.add_column(column, justify="left" if column == "sku" else "right")
     for sku, before in report.stock["before"].items():
         after = report.stock["after"][sku]
@@ -206,6 +207,7 @@ def _print_report(report: SimulationReport, console: Console) -> None:
         stock.add_row(
             sku,
             "{on_hand}/{reserved}/{available}".format(**before),
+            str(report.stock.get("restocked", {}).get(sku, 0)),
             "{on_hand}/{reserved}/{available}".format(**after),
             str(report.stock["shipped"][sku]),
             "[red]OVERSOLD[/]" if sku in report.oversold_skus else "[red]MISMATCH[/]" if problem else "ok",
@@ -217,6 +219,21 @@ def _print_report(report: SimulationReport, console: Console) -> None:
     console.print(f"Oversold SKUs:                {oversold}", highlight=False)
     if report.stock_mismatches:
         console.print(f"[bold red]Stock books disagree for:[/] {', '.join(report.stock_mismatches)}")
+    if report.ledger_mismatches:
+        console.print(
+            f"[bold red]Counters differ from the ledger for:[/] {', '.join(report.ledger_mismatches)}"
+        )
+    else:
+        console.print("Stock ledger:                 [green]every counter equals its movements[/]")
+    if report.allocation:
+        console.print(f"Sourcing:                     {_breakdown(report.allocation)}", highlight=False)
+    if report.flash_sale:
+        flash = report.flash_sale
+        console.print(
+            f"Flash sale {flash['sku']}: {flash['units_asked']} asked, {flash['units_for_sale']} for sale "
+            f"on {flash['shards']} shards, {flash['units_shipped']} shipped, oversold {flash['oversold']}",
+            highlight=False,
+        )
     if report.missing_orders or report.misrouted_responses:
         console.print(
             f"[bold red]Orders lost: {report.missing_orders}, answers about another order: "

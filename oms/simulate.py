@@ -31,6 +31,8 @@ Progress = Callable[[str, int, int], None]
 MAIN_WAREHOUSE = "WH-MAIN"
 SECOND_WAREHOUSE = "WH-SOUTH"
 HIGH_VALUE_SKU = "LAPTOP-PRO-16"
+FLASH_SKU = "AIRFRYER-5L-FLASH"  # the flash-sale item: most orders want it, stock is a fraction of that
+GIFT_CARD_SKU = "GIFT-CARD-100"  # virtual: no warehouse, shipped as a virtual shipment (虚拟出库)
 SIM_START = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)  # a Double 11 morning
 
 # Everyday goods; prices stay low enough that 3 lines x 3 units never pass the 5000 review threshold,
@@ -79,6 +81,25 @@ MISMATCH_SHARE = 0.04  # orders whose total does not add up: review rejects them
 HIGH_VALUE_SHARE = 0.03  # orders above 5000: review holds them for a person
 SHORT_SKU_COUNT = 3  # SKUs stocked below demand, so late orders for them are rejected OUT_OF_STOCK
 MISSING = "MISSING"  # final status of a posted order the OMS never stored
+FLASH_SHARE = 0.3  # normal orders that include the flash-sale item
+FLASH_STOCK_SHARE = (0.3, 0.45)  # its stock, as a share of what is asked for
+FLASH_SHARDS = 8  # stock counters the flash-sale item is spread over (allocation rule hot_sku_shards)
+GIFT_SHARE = 0.06  # normal orders with a gift card line (virtual)
+REPEAT_SHARE = 0.08  # normal orders by a buyer who ordered before, to the same address (合单 candidates)
+RESTOCK_SHARE = 0.5  # of what a short SKU lacks, delivered half-way through the run (wakes backorders)
+SOUTH_REGIONS = ("GD", "SC", "HB")  # shipping regions WH-SOUTH serves
+
+# The allocation rules the simulation runs under (PUT /rules, as an admin would store them).
+ALLOCATION_RULES: dict[str, Any] = {
+    "warehouse_priority": [MAIN_WAREHOUSE, SECOND_WAREHOUSE],
+    "warehouse_regions": {SECOND_WAREHOUSE: list(SOUTH_REGIONS)},
+    "allow_split": True,
+    "out_of_stock": "backorder",
+    "backorder_retry_minutes": 60,
+    "backorder_max_hours": 4,
+    "merge_window_minutes": 15,
+    "hot_sku_shards": {FLASH_SKU: FLASH_SHARDS},
+}
 # Orders that arrive unpaid (functions/payment): half are paid by the platform's callback within the pay
 # timeout, the other half never, and are cancelled at their deadline by the timers.
 UNPAID_SHARE = 0.10
@@ -103,6 +124,8 @@ class SimulationPlan:
     orders: list[dict[str, Any]]  # OrderIn bodies, ready to POST
     intent: list[str]  # per order: "normal", "mismatch", "high_value", PAID_LATER or NEVER_PAID
     pay_after_minutes: dict[int, int] = field(default_factory=dict)  # PAID_LATER order index -> delay
+    # Deliveries half-way through the run: (sku, warehouse, units), synced as PUT /inventory restocks.
+    restocks: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def _money(value: Decimal) -> str:
@@ -122,7 +145,9 @@ def _platform_order_id(platform: str, index: int, rng: random.Random) -> str:
     return f"SHOP-{1000 + index}"
 
 
-def _order_body(index: int, intent: str, rng: random.Random, popular: list[SkuPlan]) -> dict[str, Any]:
+def _order_body(
+    index: int, intent: str, rng: random.Random, popular: list[SkuPlan], flash: SkuPlan | None = None
+) -> dict[str, Any]:
     platform = rng.choices([p for p, _ in PLATFORMS], weights=[w for _, w in PLATFORMS])[0]
     overseas = platform == "shopify"
     if intent == "high_value":
@@ -137,10 +162,23 @@ def _order_body(index: int, intent: str, rng: random.Random, popular: list[SkuPl
             ((sku, by_sku[sku].name, by_sku[sku].price), rng.choices((1, 2, 3), weights=(70, 20, 10))[0])
             for sku in unique
         ]
+        if flash is not None and rng.random() < FLASH_SHARE:  # one per buyer, as flash sales limit
+            picked = [((flash.sku, flash.name, flash.price), 1), *picked[:1]]
     lines = [
         {"sku": sku, "name": name, "quantity": quantity, "unit_price": _money(price)}
         for (sku, name, price), quantity in picked
     ]
+    if intent != "high_value" and rng.random() < GIFT_SHARE:
+        lines.append(
+            {
+                "sku": GIFT_CARD_SKU,
+                "name": "Gift card 100",
+                "quantity": 1,
+                "unit_price": "100.00",
+                "virtual": True,
+            }
+        )
+        picked.append(((GIFT_CARD_SKU, "Gift card 100", Decimal("100.00")), 1))
     subtotal = sum((price * quantity for (_, _, price), quantity in picked), Decimal("0"))
     shipping = Decimal("0") if subtotal >= 99 else Decimal("8.00")
     discount = Decimal(rng.choice((0, 0, 0, 5, 10))) if subtotal > 50 else Decimal("0")
@@ -191,6 +229,7 @@ def plan_simulation(orders: int, seed: int) -> SimulationPlan:
     regular = [
         SkuPlan(sku, name, price, {}, 0, False) for sku, name, price in CATALOG if sku != HIGH_VALUE_SKU
     ]
+    flash = SkuPlan(FLASH_SKU, "Air fryer 5l (flash sale)", Decimal("299.00"), {}, 0, True)
     special = rng.sample(
         range(orders), k=min(orders, _share(orders, MISMATCH_SHARE) + _share(orders, HIGH_VALUE_SHARE))
     )
@@ -199,15 +238,28 @@ def plan_simulation(orders: int, seed: int) -> SimulationPlan:
         "mismatch" if i in mismatch else "high_value" if i in special else "normal" for i in range(orders)
     ]
     popular = rng.sample(regular, k=len(regular))  # which SKUs sell best differs by seed
-    bodies = [_order_body(i, intent[i], rng, popular) for i in range(orders)]
+    bodies = [_order_body(i, intent[i], rng, popular, flash) for i in range(orders)]
+    # Some buyers order again, to the same address, shortly after: candidates for merging (合单).
+    for i in range(1, orders):
+        if intent[i] != "normal" or rng.random() >= REPEAT_SHARE:
+            continue
+        earlier = [
+            j for j in range(i) if intent[j] == "normal" and bodies[j]["platform"] == bodies[i]["platform"]
+        ]
+        if earlier:
+            first = bodies[rng.choice(earlier)]
+            bodies[i]["buyer"] = dict(first["buyer"])
+            bodies[i]["shipping_address"] = dict(first["shipping_address"])
     pay_after = _make_some_unpaid(bodies, intent, seed)
 
     # Stock follows demand, so the run has the same shape at any size: most SKUs cover what is asked
     # for, a few best sellers (chosen by the seed) are short and run out part-way through.
+    stocked = [*regular, flash]
     for i, body in enumerate(bodies):
         if intent[i] in ("normal", PAID_LATER, NEVER_PAID):
             for line in body["lines"]:
-                next(s for s in regular if s.sku == line["sku"]).demand += line["quantity"]
+                if not line.get("virtual"):
+                    next(s for s in stocked if s.sku == line["sku"]).demand += line["quantity"]
     best_sellers = sorted((s for s in regular if s.demand > 0), key=lambda s: -s.demand)[:6]
     for s in rng.sample(best_sellers, k=min(SHORT_SKU_COUNT, max(0, len(best_sellers) - 1))):
         s.short = True
@@ -217,9 +269,26 @@ def plan_simulation(orders: int, seed: int) -> SimulationPlan:
         if index % 4 == 1 and not s.short:
             # Some SKUs are split over two warehouses, so sourcing has to choose.
             s.stock = {MAIN_WAREHOUSE: total - total // 3, SECOND_WAREHOUSE: total // 3}
+        elif index % 4 == 3 and not s.short:
+            # Some only the southern warehouse carries: an order with one of them and a main-warehouse
+            # SKU ships in two parts (split).
+            s.stock = {SECOND_WAREHOUSE: total}
         else:
             s.stock = {MAIN_WAREHOUSE: total}
-    return SimulationPlan(skus=skus, orders=bodies, intent=intent, pay_after_minutes=pay_after)
+    if flash.demand > 0:
+        # The flash sale: far fewer units than buyers, on sharded counters in the main warehouse.
+        flash.stock = {MAIN_WAREHOUSE: max(1, math.floor(flash.demand * rng.uniform(*FLASH_STOCK_SHARE)))}
+        skus.append(flash)
+    # Half-way through, a delivery brings part of what the short SKUs lack: backorders waiting for them
+    # are woken; the rest wait until their backorder deadline and are rejected.
+    restocks = [
+        (s.sku, MAIN_WAREHOUSE, max(1, math.floor((s.demand - sum(s.stock.values())) * RESTOCK_SHARE)))
+        for s in skus
+        if s.short
+    ]
+    return SimulationPlan(
+        skus=skus, orders=bodies, intent=intent, pay_after_minutes=pay_after, restocks=restocks
+    )
 
 
 def _make_some_unpaid(bodies: list[dict[str, Any]], intent: list[str], seed: int) -> dict[int, int]:
@@ -275,6 +344,10 @@ class SimulationReport:
     post_status: dict[str, int]  # HTTP status of each POST /orders
     intent: dict[str, int] = field(default_factory=dict)
     reviewed: dict[str, int] = field(default_factory=dict)  # held orders the simulated reviewer decided
+    ledger_mismatches: list[str] = field(default_factory=list)  # SKUs whose counters disagree with the ledger
+    # Sourcing at work: split / merged / backordered orders, virtual shipments, the flash sale.
+    allocation: dict[str, int] = field(default_factory=dict)
+    flash_sale: dict[str, Any] = field(default_factory=dict)
     # Unpaid orders: "<intent>: <final status>" -> orders; the platform's payment callbacks by answer;
     # orders cancelled at their pay deadline; unpaid orders that ended against their intent.
     unpaid: dict[str, int] = field(default_factory=dict)
@@ -296,6 +369,7 @@ class SimulationReport:
             and not self.stock_mismatches
             and self.missing_orders == 0
             and self.misrouted_responses == 0
+            and not self.ledger_mismatches
             and not self.payment_mismatches
         )
 
@@ -384,15 +458,18 @@ def _run(
     concurrency: int,
     report: Progress,
 ) -> SimulationReport:
+    from functions.allocate.inventory import audit_stock
     from functions.core import repository
     from functions.core.errors import OrderNotFoundError
     from functions.core.models import order_id_for
     from functions.core.status import OrderStatus
 
+    _store_allocation_rules(stack)
     for s in plan.skus:
         for warehouse, on_hand in s.stock.items():
-            repository.set_stock(s.sku, warehouse, on_hand)
+            _sync_stock(stack, s.sku, warehouse, on_hand, f"wms-count-{s.sku}-{warehouse}")
     before = _stock_totals(plan.skus)
+    stack.metrics.clear()  # the run's metrics are about its orders, not the set-up (rules, stock counts)
     counters_before = stack.counters()
     fired_before = len(stack.scheduler.fired) if stack.scheduler else 0
     total = len(plan.orders)
@@ -410,10 +487,19 @@ def _run(
 
     started = time.perf_counter()
     responses: list[HttpResponse] = []
+    restocked: Counter[str] = Counter()
+    half = len(plan.orders) // 2
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sim-post") as pool:
-        for done, response in enumerate(pool.map(post, plan.orders), 1):
-            responses.append(response)
-            report("post", done, total)
+        for part, batch in enumerate((plan.orders[:half], plan.orders[half:])):
+            if part == 1:
+                # Half-way: a delivery for the short SKUs (their backordered orders are woken by it).
+                for sku, warehouse, units in plan.restocks:
+                    on_hand = _current_on_hand(sku, warehouse) + units
+                    _sync_stock(stack, sku, warehouse, on_hand, f"wms-receipt-{sku}-{warehouse}", "restock")
+                    restocked[sku] += units
+            for response in pool.map(post, batch):
+                responses.append(response)
+                report("post", len(responses), total)
     expected_ids = [order_id_for(b["platform"], b["platform_order_id"]) for b in plan.orders]
     for index, minutes in plan.pay_after_minutes.items():
         if responses[index].status in (200, 201):
@@ -433,11 +519,12 @@ def _run(
         execution_status[_settle(stack, arn, order_id, seed, reviewed)["status"]] += 1
         report("wait", done, len(executions))
     wall = time.perf_counter() - started
-    stack.settle()  # a timer due at this very moment finishes firing before anything is counted
+    stack.drain()  # a timer fired at the last clock step may still be running
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
     metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
 
     final_status: Counter[str] = Counter()
+    sourcing: Counter[str] = Counter()
     unpaid: Counter[str] = Counter()
     payment_mismatches: list[str] = []
     cancelled_unpaid = refunds_flagged = 0
@@ -472,8 +559,12 @@ def _run(
         elif order.status in (OrderStatus.REJECTED, OrderStatus.ON_HOLD) and order.review is not None:
             reasons.update(hit.code for hit in order.review.reasons)
         for shipment in aggregate.shipments:
+            if shipment.virtual:
+                sourcing["virtual_shipments"] += 1
+                continue
             for line in shipment.lines:
                 shipped[line.sku] += line.quantity
+        _count_sourcing(sourcing, aggregate)
         for reservation in aggregate.reservations:
             held[reservation.sku] += reservation.quantity
         if order.execution_arn:
@@ -484,16 +575,31 @@ def _run(
 
     oversold: list[str] = []
     mismatches: list[str] = []
+    ledger_mismatches: list[str] = []
     for s in plan.skus:
         b, a = before[s.sku], after[s.sku]
-        if a.negative or a.on_hand < 0 or a.available < 0 or shipped[s.sku] > b.on_hand:
+        received = b.on_hand + restocked[s.sku]  # what was ever on the shelves
+        if a.negative or a.on_hand < 0 or a.available < 0 or shipped[s.sku] > received:
             oversold.append(s.sku)
         if (
-            shipped[s.sku] != b.on_hand - a.on_hand
+            shipped[s.sku] != received - a.on_hand
             or a.reserved != held[s.sku]
             or a.available != a.on_hand - a.reserved
         ):
             mismatches.append(s.sku)
+        if not all(counter.ok for counter in audit_stock(s.sku)):
+            ledger_mismatches.append(s.sku)  # a counter differs from the sum of its ledger movements
+    flash = next((s for s in plan.skus if s.sku == FLASH_SKU), None)
+    flash_sale: dict[str, Any] = {}
+    if flash is not None:
+        flash_sale = {
+            "sku": FLASH_SKU,
+            "shards": len(repository.get_stock_shards(FLASH_SKU)),
+            "units_for_sale": before[FLASH_SKU].on_hand + restocked[FLASH_SKU],
+            "units_asked": flash.demand,
+            "units_shipped": shipped[FLASH_SKU],
+            "oversold": max(0, shipped[FLASH_SKU] - before[FLASH_SKU].on_hand - restocked[FLASH_SKU]),
+        }
 
     dynamodb = counters_after["dynamodb"] - counters_before["dynamodb"]
     lambdas = counters_after["lambda"] - counters_before["lambda"]
@@ -518,6 +624,7 @@ def _run(
             "before": {sku: _levels(t) for sku, t in before.items()},
             "after": {sku: _levels(t) for sku, t in after.items()},
             "shipped": {s.sku: shipped[s.sku] for s in plan.skus},
+            "restocked": {s.sku: restocked[s.sku] for s in plan.skus},
         },
         dynamodb_requests=dict(sorted((k, v) for k, v in dynamodb.items() if k != "CreateTable")),
         lambda_invocations=dict(sorted(lambdas.items())),
@@ -526,6 +633,9 @@ def _run(
         post_status=dict(sorted(Counter(str(r.status) for r in responses).items())),
         intent=dict(sorted(Counter(plan.intent).items())),
         reviewed=dict(sorted(reviewed.items())),
+        ledger_mismatches=ledger_mismatches,
+        allocation=dict(sorted(sourcing.items())),
+        flash_sale=flash_sale,
         unpaid=dict(sorted(unpaid.items())),
         payments=dict(sorted(payments.answers.items())),
         cancelled_unpaid=cancelled_unpaid,
@@ -535,6 +645,58 @@ def _run(
         virtual_minutes=round((stack.clock.now() - SIM_START).total_seconds() / 60, 1),
         metrics=metrics,
     )
+
+
+def _admin(stack: LocalStack) -> dict[str, str]:
+    from oms.local import credentials
+
+    return credentials.staff_headers("admin", "simulated-admin", stack.clock.now())
+
+
+def _store_allocation_rules(stack: LocalStack) -> None:
+    """The allocation rules of the run, stored through the strategy center like an admin would."""
+    current = stack.request("GET", "/rules", headers=_admin(stack)).json()
+    document = {**current, "allocation": {**current["allocation"], **ALLOCATION_RULES}}
+    document["comment"] = "oms simulate: two warehouses, backorders, merging, flash sale on sharded stock"
+    answer = stack.request("PUT", "/rules", document, headers=_admin(stack))
+    if answer.status != 200:
+        raise RuntimeError(f"storing the simulation's rules failed: {answer.status} {answer.body}")
+
+
+def _sync_stock(
+    stack: LocalStack, sku: str, warehouse: str, on_hand: int, sync_id: str, reason: str | None = None
+) -> None:
+    """A WMS stock sync through PUT /inventory/{sku} (idempotent by its sync id), as an admin."""
+    body: dict[str, Any] = {"sync_id": sync_id, "warehouse": warehouse, "on_hand": on_hand}
+    if reason:
+        body["reason"] = reason
+    answer = stack.request("PUT", f"/inventory/{sku}", body, headers=_admin(stack))
+    if answer.status not in (200, 201):
+        raise RuntimeError(f"stock sync of {sku}@{warehouse} failed: {answer.status} {answer.body}")
+
+
+def _current_on_hand(sku: str, warehouse: str) -> int:
+    from functions.core import repository
+
+    return sum(level.on_hand for level in repository.get_stock(sku) if level.warehouse == warehouse)
+
+
+def _count_sourcing(counts: Counter[str], aggregate: Any) -> None:
+    """What sourcing did to this order: split, merged, backordered (and how that ended)."""
+    order = aggregate.order
+    info = order.allocation
+    if info is not None and info.split:
+        counts["split_orders"] += 1
+    if order.merge is not None and len(order.merge.orders) > 1:
+        counts["merged_orders"] += 1
+    if info is not None and info.backordered_since is not None:
+        counts["backordered_orders"] += 1
+        if order.status.value == "SHIPPED":
+            counts["backordered_then_shipped"] += 1
+        elif order.rejection is not None and order.rejection.code == "BACKORDER_EXPIRED":
+            counts["backorder_expired"] += 1
+        elif order.status.value == "CANCELLED" and info.outcome == "backordered":
+            counts["cancelled_while_backordered"] += 1  # e.g. unpaid at its pay deadline
 
 
 class _SimulatedPlatform:

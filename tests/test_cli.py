@@ -90,11 +90,19 @@ def test_simulate_json_reports_a_balanced_run(capsys):
     for key in ("transitions_per_order", "dynamodb_requests_per_order", "lambda_invocations_per_order"):
         assert report[key] > 0
     assert report["wall_seconds"] > 0
-    # Units shipped per SKU are exactly what left the shelves.
-    before, after, shipped = report["stock"]["before"], report["stock"]["after"], report["stock"]["shipped"]
+    # Units shipped per SKU are exactly what left the shelves (what was there, plus the mid-run delivery).
+    stock = report["stock"]
+    before, after, shipped, restocked = stock["before"], stock["after"], stock["shipped"], stock["restocked"]
+    assert sum(restocked.values()) > 0
     for sku, units in shipped.items():
-        assert before[sku]["on_hand"] - after[sku]["on_hand"] == units
+        assert before[sku]["on_hand"] + restocked[sku] - after[sku]["on_hand"] == units
         assert after[sku]["available"] >= 0
+    # The sourcing engine under pressure: every counter equals its ledger, the flash sale is not oversold.
+    assert report["ledger_mismatches"] == []
+    flash = report["flash_sale"]
+    assert 0 < flash["units_shipped"] <= flash["units_for_sale"] < flash["units_asked"]
+    assert flash["oversold"] == 0
+    assert flash["shards"] > 1
 
 
 def test_simulate_prints_a_readable_summary(capsys):

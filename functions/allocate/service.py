@@ -1,29 +1,118 @@
-"""Allocate stage: reserve stock for every line in one transaction, or reject the order as out of stock."""
+"""Allocate stage: source every line, reserve it all in one transaction, or backorder / reject the order.
+
+Also: joining a merge group (合单) in that same transaction, parking a backordered order on the
+waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from functions.allocate.logic import plan_allocation
-from functions.core import repository
-from functions.core.errors import TransientError
+from functions.allocate.logic import (
+    AllocationPlan,
+    BackorderPolicy,
+    Destination,
+    SourcingPolicy,
+    assign_shards,
+    decide_short,
+    merge_key,
+    merge_wait_seconds,
+    physical_lines,
+    plan_allocation,
+)
+from functions.core import clock, repository, workflow
+from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import Reservation, RuleHit
+from functions.core.models import (
+    AllocationInfo,
+    MergeInfo,
+    Order,
+    Reservation,
+    RuleHit,
+    StockLevel,
+    StockShard,
+)
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.repository import TransactionRejected
+from functions.core.repository import OrderChange, OrderMovedError, TransactionRejected, TransactItem
+from functions.core.rules import AllocationRules, RuleSet, active_rules
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
 
 # Stock read for planning can be overtaken by another order; re-plan this many times before giving up.
 MAX_PLANNING_ROUNDS = 3
+# DynamoDB's TransactWriteItems limit; an order whose movements need more is refused with a reason.
+MAX_TRANSACTION_ITEMS = 100
+ACTOR = "stage:allocate"
+_FINAL_REJECTIONS = {"OUT_OF_STOCK", "BACKORDER_EXPIRED", "ORDER_TOO_LARGE"}
 
 
 class AllocationResult(BaseModel):
-    outcome: Literal["allocated", "out_of_stock"]
+    outcome: Literal["allocated", "backordered", "out_of_stock", "cancelled"]
     reservations: list[Reservation] = []
     short: list[str] = []
+    # allocated: seconds to wait for the merge group to close before shipping (0: ship now);
+    # backordered: seconds to wait for a restock before trying again.
+    wait_seconds: int = 0
+    reason: RuleHit | None = None
+
+
+def sourcing_policy(rules: AllocationRules) -> SourcingPolicy:
+    return SourcingPolicy(
+        warehouse_priority=rules.warehouse_priority or [get_settings().default_warehouse],
+        warehouse_regions=rules.warehouse_regions,
+        allow_split=rules.allow_split,
+    )
+
+
+def backorder_policy(rules: AllocationRules) -> BackorderPolicy:
+    return BackorderPolicy(
+        out_of_stock=rules.out_of_stock,
+        retry_minutes=rules.backorder_retry_minutes,
+        max_hours=rules.backorder_max_hours,
+        max_attempts=rules.backorder_max_attempts,
+    )
+
+
+def aggregate_levels(shards: list[StockShard]) -> list[StockLevel]:
+    """Per-warehouse levels for the planner, from the counter shards of one SKU."""
+    levels: dict[str, StockLevel] = {}
+    for s in shards:
+        level = levels.setdefault(
+            s.warehouse, StockLevel(sku=s.sku, warehouse=s.warehouse, on_hand=0, reserved=0, available=0)
+        )
+        level.on_hand += s.on_hand
+        level.reserved += s.reserved
+        level.available += s.available
+    return list(levels.values())
+
+
+def _with_shards(
+    order_id: str, reservations: list[Reservation], shards: dict[str, list[StockShard]]
+) -> list[Reservation] | None:
+    """Spread each reservation of a sharded (SKU, warehouse) over its counters; None if they cannot."""
+    result: list[Reservation] = []
+    for r in reservations:
+        counters = [s for s in shards.get(r.sku, []) if s.warehouse == r.warehouse]
+        head = next((s for s in counters if s.shard == 0), None)
+        if head is None or (head.shards <= 1 and head.active <= 1):
+            result.append(r)
+            continue
+        available = [0] * max(head.shards, len(counters))
+        for s in counters:
+            available[s.shard] = s.available
+        taken = assign_shards(order_id, r.quantity, available, head.active)
+        if taken is None:
+            return None
+        result.append(r.model_copy(update={"shards": taken}))
+    return result
+
+
+def _result_for_allocated(order: Order, reservations: list[Reservation]) -> AllocationResult:
+    wait = merge_wait_seconds(order.merge.closes_at, clock.now()) if order.merge else 0
+    return AllocationResult(outcome="allocated", reservations=reservations, wait_seconds=wait)
 
 
 def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
@@ -32,43 +121,354 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     bind_platform(order.platform)
     ensure_not_intercepted(order, "allocate")
     if order.status == OrderStatus.ALLOCATED:
-        return AllocationResult(outcome="allocated", reservations=aggregate.reservations)
-    if order.status == OrderStatus.REJECTED and order.rejection and order.rejection.code == "OUT_OF_STOCK":
-        return AllocationResult(outcome="out_of_stock", short=order.rejection.message.split(", "))
+        return _result_for_allocated(order, aggregate.reservations)
+    if order.status == OrderStatus.CANCELLED:
+        return AllocationResult(outcome="cancelled")  # e.g. cancelled while backordered
+    if (
+        order.status == OrderStatus.REJECTED
+        and order.rejection is not None
+        and order.rejection.code in _FINAL_REJECTIONS
+    ):
+        short = [s.sku for s in order.allocation.short] if order.allocation else []
+        return AllocationResult(outcome="out_of_stock", short=short, reason=order.rejection)
+    if order.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
+        raise IllegalTransitionError(order_id, order.status, OrderStatus.ALLOCATED)
 
+    rules = active_rules()
+    policy = sourcing_policy(rules.allocation)
+    skus = [line.sku for line in physical_lines(order.lines)]
+    plan: AllocationPlan | None = None
     for _ in range(MAX_PLANNING_ROUNDS):
-        stock = {line.sku: repository.get_stock(line.sku) for line in order.lines}
-        plan = plan_allocation(order.lines, stock, get_settings().default_warehouse)
+        shards = {sku: repository.get_stock_shards(sku) for sku in skus}
+        stock = {sku: aggregate_levels(found) for sku, found in shards.items()}
+        plan = plan_allocation(order.lines, stock, policy, Destination.of(order.shipping_address))
         if not plan.complete:
             break
+        reservations = _with_shards(order_id, plan.reservations, shards)
+        if reservations is None:
+            continue
         try:
-            repository.transition(
-                order,
-                OrderStatus.ALLOCATED,
-                event_type="stock.reserved",
-                actor="stage:allocate",
-                execution_id=execution_id,
-                detail={"reservations": [r.model_dump() for r in plan.reservations]},
-                extra_items=repository.reserve_items(order_id, plan.reservations),
-            )
+            allocated = _commit_allocation(order, plan, reservations, rules, execution_id)
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": rejected.failed_indexes})
             continue
-        count(MetricName.ORDERS_ALLOCATED, order.platform)
-        return AllocationResult(outcome="allocated", reservations=plan.reservations)
+        except OrderMovedError:
+            current = repository.get_order(order_id)
+            ensure_not_intercepted(current, "allocate")  # an interception is what moved it, maybe
+            if current.status == OrderStatus.ALLOCATED:
+                return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
+            if current.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
+                raise
+            order = current
+            continue
+        if allocated is not None:
+            return allocated
+        plan = None
+        break
     else:
         raise TransientError(f"order {order_id}: stock kept changing during {MAX_PLANNING_ROUNDS} plans")
+    if plan is None:
+        return _reject(order, RuleHit(code="ORDER_TOO_LARGE", message=_too_large(order)), rules, execution_id)
+    return _short(order, plan, rules, execution_id)
 
-    rejection = RuleHit(code="OUT_OF_STOCK", message=", ".join(plan.short))
-    repository.transition(
-        order,
-        OrderStatus.REJECTED,
-        event_type="stock.short",
-        actor="stage:allocate",
-        execution_id=execution_id,
-        detail={"short": plan.short},
-        set_fields={"rejection": rejection.model_dump()},
+
+def _too_large(order: Order) -> str:
+    return (
+        f"the order's {len(physical_lines(order.lines))} physical lines need more than "
+        f"{MAX_TRANSACTION_ITEMS} stock movements in one transaction; split it into smaller orders"
+    )
+
+
+def _leaving_backorder(order: Order) -> dict[str, Any]:
+    """Fields to reset when a backordered order moves on: the token its AwaitStock task waited on."""
+    return {repository.WAIT_TOKEN: None} if order.status == OrderStatus.BACKORDERED else {}
+
+
+def _backorder_cleanup(order: Order) -> list[TransactItem]:
+    info = order.allocation
+    if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
+        return []
+    return repository.waitlist_delete_items(order.order_id, info.backordered_since, info.waitlisted)
+
+
+def _commit_allocation(
+    order: Order,
+    plan: AllocationPlan,
+    reservations: list[Reservation],
+    rules: RuleSet,
+    execution_id: str | None,
+) -> AllocationResult | None:
+    """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit."""
+    previous = order.allocation
+    info = AllocationInfo(
+        outcome="allocated",
+        warehouses=plan.warehouses,
+        split=plan.split,
+        backordered_since=previous.backordered_since if previous else None,
+        attempts=(previous.attempts if previous else 0) + 1,
+        rules_version=rules.version,
+    )
+    extra = repository.reserve_items(order.order_id, reservations) + _backorder_cleanup(order)
+    if 2 + len(extra) > MAX_TRANSACTION_ITEMS:
+        return None
+    merge, leader_change, merge_items = _merge_plan(
+        order, rules.allocation, budget=MAX_TRANSACTION_ITEMS - 2 - len(extra)
+    )
+    set_fields: dict[str, Any] = {"allocation": info.model_dump(mode="json"), **_leaving_backorder(order)}
+    if merge is not None:
+        set_fields["merge"] = merge.model_dump(mode="json")
+    detail: dict[str, Any] = {
+        "reservations": [r.model_dump() for r in reservations],
+        "warehouses": plan.warehouses,
+        "split": plan.split,
+    }
+    if merge is not None:
+        detail["merge"] = {"group": merge.group, "role": merge.role}
+    changes = [
+        OrderChange(
+            order=order,
+            target=OrderStatus.ALLOCATED,
+            event_type="stock.reserved",
+            actor=ACTOR,
+            execution_id=execution_id,
+            detail=detail,
+            set_fields=set_fields,
+        )
+    ]
+    if leader_change is not None:
+        changes.append(leader_change)
+    (allocated, *_) = repository.apply_changes(changes, [*extra, *merge_items])
+    count(MetricName.ORDERS_ALLOCATED, order.platform)
+    return _result_for_allocated(allocated, reservations)
+
+
+def _merge_plan(
+    order: Order, rules: AllocationRules, budget: int
+) -> tuple[MergeInfo | None, OrderChange | None, list[TransactItem]]:
+    """合单: join the open group of this buyer and address, or open one. (merge, leader change, items)"""
+    if rules.merge_window_minutes <= 0 or not physical_lines(order.lines) or budget < 3:
+        return None, None, []
+    now = clock.now()
+    key = merge_key(order.platform, order.buyer.id, order.shipping_address)
+    group = repository.open_merge_group(key)
+    if group is not None and group["leader"] != order.order_id and group["closes_at"] > now.isoformat():
+        leader = repository.find_order(group["leader"])
+        joinable = (
+            leader is not None
+            and leader.status == OrderStatus.ALLOCATED
+            and leader.merge is not None
+            and leader.merge.group == leader.order_id
+            and group["members"] < rules.merge_max_orders
+        )
+        if not joinable or leader is None or leader.merge is None:
+            return None, None, []  # an open group this order cannot join: it ships alone
+        orders = [*leader.merge.orders, order.order_id]
+        closes_at = leader.merge.closes_at
+        leader_change = OrderChange(
+            order=leader,
+            target=OrderStatus.ALLOCATED,
+            event_type="order.merged",
+            actor=ACTOR,
+            detail={"joined": order.order_id, "orders": orders},
+            set_fields={
+                "merge": MergeInfo(
+                    group=leader.order_id, role="leader", orders=orders, closes_at=closes_at
+                ).model_dump(mode="json")
+            },
+        )
+        mine = MergeInfo(group=leader.order_id, role="member", orders=orders, closes_at=closes_at)
+        join = repository.merge_join_item(key, leader.order_id, now, rules.merge_max_orders)
+        return mine, leader_change, [join]
+    closes_at = now + timedelta(minutes=rules.merge_window_minutes)
+    mine = MergeInfo(group=order.order_id, role="leader", orders=[order.order_id], closes_at=closes_at)
+    return mine, None, [repository.merge_open_item(key, order.order_id, closes_at, now)]
+
+
+def _reject(order: Order, reason: RuleHit, rules: RuleSet, execution_id: str | None) -> AllocationResult:
+    previous = order.allocation
+    info = AllocationInfo(
+        outcome="rejected",
+        reason=reason,
+        short=previous.short if previous and reason.code == "BACKORDER_EXPIRED" else [],
+        backordered_since=previous.backordered_since if previous else None,
+        attempts=(previous.attempts if previous else 0) + 1,
+        rules_version=rules.version,
+    )
+    return _record_rejection(order, reason, info, execution_id)
+
+
+def _record_rejection(
+    order: Order, reason: RuleHit, info: AllocationInfo, execution_id: str | None
+) -> AllocationResult:
+    repository.apply_changes(
+        [
+            OrderChange(
+                order=order,
+                target=OrderStatus.REJECTED,
+                event_type="stock.short",
+                actor=ACTOR,
+                execution_id=execution_id,
+                detail={"code": reason.code, "short": [s.model_dump() for s in info.short]},
+                set_fields={
+                    "rejection": reason.model_dump(),
+                    "allocation": info.model_dump(mode="json"),
+                    **_leaving_backorder(order),
+                },
+            )
+        ],
+        _backorder_cleanup(order),
     )
     count(MetricName.RESERVATIONS_REFUSED, order.platform)
-    count(MetricName.ORDERS_REJECTED, order.platform, reason="out_of_stock")
-    return AllocationResult(outcome="out_of_stock", short=plan.short)
+    # out_of_stock, backorder_expired or order_too_large: a fixed, low-cardinality set
+    count(MetricName.ORDERS_REJECTED, order.platform, reason=reason.code.lower())
+    return AllocationResult(outcome="out_of_stock", short=[s.sku for s in info.short], reason=reason)
+
+
+def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str | None) -> AllocationResult:
+    """Not enough stock (or only by splitting, which is off): reject, or backorder and wait."""
+    now = clock.now()
+    previous = order.allocation if order.status == OrderStatus.BACKORDERED else None
+    attempts = (previous.attempts if previous else 0) + 1
+    decision = decide_short(
+        plan,
+        backorder_policy(rules.allocation),
+        backordered_since=previous.backordered_since if previous else None,
+        attempts=attempts - 1,
+        now=now,
+    )
+    if decision.action == "reject":
+        info = AllocationInfo(
+            outcome="rejected",
+            reason=decision.reason,
+            short=plan.short,
+            backordered_since=previous.backordered_since if previous else None,
+            attempts=attempts,
+            rules_version=rules.version,
+        )
+        return _record_rejection(order, decision.reason, info, execution_id)
+
+    waiting_for = [s.sku for s in plan.short] or [line.sku for line in physical_lines(order.lines)]
+    info = AllocationInfo(
+        outcome="backordered",
+        reason=decision.reason,
+        short=plan.short,
+        backordered_since=previous.backordered_since if previous and previous.backordered_since else now,
+        attempts=attempts,
+        waitlisted=sorted(set(waiting_for) | set(previous.waitlisted if previous else [])),
+        rules_version=rules.version,
+    )
+    fields = {"allocation": info.model_dump(mode="json")}
+    if order.status == OrderStatus.APPROVED:
+        repository.apply_changes(
+            [
+                OrderChange(
+                    order=order,
+                    target=OrderStatus.BACKORDERED,
+                    event_type="stock.backordered",
+                    actor=ACTOR,
+                    execution_id=execution_id,
+                    detail={"code": decision.reason.code, "short": [s.model_dump() for s in plan.short]},
+                    set_fields=fields,
+                )
+            ]
+        )
+    else:
+        repository.update_order_fields(order, fields)
+    return AllocationResult(
+        outcome="backordered",
+        short=[s.sku for s in plan.short],
+        wait_seconds=decision.wait_seconds,
+        reason=decision.reason,
+    )
+
+
+# ---------------------------------------------------------------- backorder: wait for a restock
+
+
+def park_backorder(order_id: str, task_token: str) -> list[str]:
+    """Put a backordered order on the waitlist of every SKU it waits for, with its execution's token.
+
+    A restock of one of them (PUT /inventory/{sku}) resumes the execution with that token. If the order
+    is no longer backordered, or stock arrived between the allocation attempt and now (a restock that
+    came before the token was here could not wake it), raise StockAvailableError: allocate again now.
+    """
+    for _ in range(MAX_PLANNING_ROUNDS):
+        order = repository.get_order(order_id)
+        ensure_not_intercepted(order, "allocate")
+        info = order.allocation
+        if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
+            raise StockAvailableError(f"order {order_id} is {order.status}: nothing to wait for")
+        # On the order too, so an interception can stop this wait at once (functions/intercept).
+        if repository.set_wait_token(order, task_token):
+            break
+    else:
+        raise TransientError(f"order {order_id} kept changing while parking it")
+    need = {line.sku: line.quantity for line in physical_lines(order.lines)}
+    for sku in info.waitlisted:
+        repository.put_waitlist(sku, order_id, info.backordered_since, need.get(sku, 1), task_token)
+    plan = plan_allocation(
+        order.lines,
+        {sku: repository.get_stock(sku) for sku in need},
+        sourcing_policy(active_rules().allocation),
+        Destination.of(order.shipping_address),
+    )
+    if plan.complete:
+        raise StockAvailableError(f"order {order_id}: stock arrived while parking; allocate again")
+    return info.waitlisted
+
+
+# ---------------------------------------------------------------- release on cancel
+
+
+class ReleaseResult(BaseModel):
+    status: OrderStatus
+    released: list[Reservation] = []
+
+
+_RELEASABLE = {
+    OrderStatus.RECEIVED,
+    OrderStatus.ON_HOLD,
+    OrderStatus.APPROVED,
+    OrderStatus.BACKORDERED,
+    OrderStatus.ALLOCATED,
+}
+
+
+def release_order(order_id: str, reason: str, actor: str, execution_id: str | None = None) -> ReleaseResult:
+    """Cancel an order that has not shipped and give back every unit it holds, in one transaction.
+
+    Idempotent: a second call (or a call racing the first) finds the order CANCELLED and releases
+    nothing, because each reservation item can be deleted once.
+    """
+    for _ in range(MAX_PLANNING_ROUNDS):
+        aggregate = repository.load_aggregate(order_id)
+        order = aggregate.order
+        if order.status == OrderStatus.CANCELLED:
+            return ReleaseResult(status=order.status)
+        if order.status not in _RELEASABLE:
+            raise IllegalTransitionError(order_id, order.status, OrderStatus.CANCELLED)
+        waiting = repository.get_wait_token(order_id) if order.status == OrderStatus.BACKORDERED else None
+        try:
+            repository.apply_changes(
+                [
+                    OrderChange(
+                        order=order,
+                        target=OrderStatus.CANCELLED,
+                        event_type="order.cancelled",
+                        actor=actor,
+                        execution_id=execution_id,
+                        detail={
+                            "reason": reason,
+                            "released": [r.model_dump() for r in aggregate.reservations],
+                        },
+                        set_fields=_leaving_backorder(order),
+                    )
+                ],
+                repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
+            )
+        except OrderMovedError:
+            continue
+        if waiting is not None:  # its execution waits for a restock: let it end now (Allocate: cancelled)
+            workflow.send_task_success(waiting, {"cancelled": True})
+        return ReleaseResult(status=OrderStatus.CANCELLED, released=aggregate.reservations)
+    raise TransientError(f"order {order_id} kept changing while cancelling")

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.allocate.api import router as inventory_router
 from functions.api import errors, openapi, security
 from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
@@ -26,6 +27,7 @@ settings = get_api_settings()  # fail the cold start, not a request, on missing 
 get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(orders_router)
+app.include_router(inventory_router)
 app.include_router(payment_router)
 app.include_router(holds_router)
 app.include_router(intercept_router)

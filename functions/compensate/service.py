@@ -16,6 +16,7 @@ _STAGE_BY_STATUS = {
     OrderStatus.RECEIVED: "review",
     OrderStatus.ON_HOLD: "review",  # waiting for a person (an intercepted hold may hold stock)
     OrderStatus.APPROVED: "allocate",
+    OrderStatus.BACKORDERED: "allocate",
     OrderStatus.ALLOCATED: "ship",
     OrderStatus.AWAITING_PAYMENT: "payment",
     OrderStatus.PAID: "ship",

@@ -74,6 +74,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/holds"): READERS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
+    ("GET", "/inventory/{sku}/ledger"): READERS,
     ("GET", "/rules"): READERS,
     ("GET", "/rules/versions"): READERS,
     ("GET", "/rules/versions/{number}"): READERS,

@@ -25,6 +25,11 @@ class ConflictError(OmsError):
     """Same idempotency key, different content."""
 
 
+class StockAvailableError(OmsError):
+    """A backordered order has nothing to wait for (stock arrived, or it left BACKORDERED): allocate
+    again now. Raised by the AwaitStock task; the state machine catches it and goes back to Allocate."""
+
+
 class PaymentTimeoutError(OmsError):
     """An unpaid order reached its pay deadline: it was cancelled and its stock released.
 

@@ -70,6 +70,8 @@ class OrderLine(_Strict):
     quantity: int = Field(ge=1, le=10_000)
     unit_price: Money
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    # Gift cards, services, digital goods: no warehouse, no stock; fulfilled by a virtual shipment.
+    virtual: bool = False
 
     @property
     def amount(self) -> Decimal:
@@ -176,6 +178,43 @@ class ReviewOutcome(_Strict):
     reasons: list[RuleHit] = []
 
 
+class ShortLine(BaseModel):
+    """A line sourcing could not serve: how much was asked, how much could be found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    requested: int
+    available: int
+
+
+class AllocationInfo(BaseModel):
+    """The allocate stage's record on the order: where the stock comes from, or why it does not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Literal["allocated", "backordered", "rejected"]
+    reason: RuleHit | None = None
+    warehouses: list[str] = []
+    split: bool = False  # served from more than one warehouse (several shipments)
+    short: list[ShortLine] = []
+    backordered_since: datetime | None = None
+    attempts: int = 0
+    waitlisted: list[str] = []  # SKUs whose restock wakes this order
+    rules_version: int = 0
+
+
+class MergeInfo(BaseModel):
+    """合单: orders of one buyer to one address that ship together. `group` is the first order's id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    role: Literal["leader", "member"]
+    orders: list[str]
+    closes_at: datetime
+
+
 class Failure(_Strict):
     stage: str
     error: str
@@ -239,6 +278,8 @@ class Order(OrderIn):
     hold: Hold | None = None
     manual_review: ManualReview | None = None
     interception: Interception | None = None
+    allocation: AllocationInfo | None = None  # what sourcing decided, and why (see functions/allocate)
+    merge: MergeInfo | None = None  # 合单: the orders this one ships together with
     # Payment and timeouts (functions/payment): set only for orders that arrived unpaid.
     # (the execution's task token is stored beside the order, never on this model: it must not leak)
     pay_deadline: datetime | None = None
@@ -273,12 +314,41 @@ class StockLevel(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    shards: int = 1  # counter items the stock is spread over (hot SKUs)
+
+
+class StockShard(BaseModel):
+    """One stock counter item of a (SKU, warehouse). Shard 0 also carries the layout (`shards`, `active`)."""
+
+    sku: str
+    warehouse: str
+    shard: int = 0
+    on_hand: int
+    reserved: int
+    available: int
+    shards: int = 1  # counter items that exist (shard 0 only)
+    active: int = 1  # how many of them new reservations use (shard 0 only)
+
+
+class StockMovement(BaseModel):
+    """One ledger entry: a change of one stock counter item, appended in the transaction that made it."""
+
+    sku: str
+    warehouse: str
+    shard: int = 0
+    kind: Literal["initial", "restock", "adjust", "reserve", "release", "ship"]
+    ref: str  # the order id, or the stock sync id
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    at: datetime
 
 
 class Reservation(BaseModel):
     sku: str
     warehouse: str
     quantity: int = Field(ge=1)
+    # Hot SKUs keep their stock in several counter items ("shards"); which took how much. None: one item.
+    shards: dict[str, int] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Shipment(BaseModel):
@@ -289,3 +359,5 @@ class Shipment(BaseModel):
     tracking_number: str
     lines: list[Reservation]
     created_at: datetime
+    virtual: bool = Field(default=False, exclude_if=lambda value: not value)  # 虚拟出库: no stock moved
+    order_ids: list[str] = Field(default_factory=list, exclude_if=lambda value: not value)  # 合单

@@ -6,6 +6,8 @@ Single-table layout (see docs/data-model.md):
     ORDER#<id> / RES#<sku>#<wh>    a stock reservation held for the order
     ORDER#<id> / SHP#<shipment>    a shipment
     SKU#<sku>  / WH#<warehouse>    stock of one SKU in one warehouse: on_hand, reserved, available
+    (stock shards, ledger, syncs, backorder waitlist, merge groups: see the stock section below and
+    docs/inventory.md)
 
 Every status change is one TransactWriteItems: a conditional update of the order (status and version
 must be what the caller read) plus the history event, plus whatever stock items the change moves. So
@@ -14,8 +16,9 @@ a change and its record either both happen or neither does, and a stale writer i
 
 from __future__ import annotations
 
+import uuid
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,7 +29,15 @@ from botocore.exceptions import ClientError
 
 from functions.core import aws, clock
 from functions.core.errors import IllegalTransitionError, OrderNotFoundError, TransientError
-from functions.core.models import HistoryEvent, Order, Reservation, Shipment, StockLevel
+from functions.core.models import (
+    HistoryEvent,
+    Order,
+    Reservation,
+    Shipment,
+    StockLevel,
+    StockMovement,
+    StockShard,
+)
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus, can_transition
 
@@ -578,49 +589,112 @@ def refund_flag_item(order_id: str, payment_id: str, detail: dict[str, Any]) -> 
     }
 
 
-# ---------------------------------------------------------------- stock
+# ---------------------------------------------------------------- stock (inventory)
+#
+#   SKU#<sku> / WH#<wh>                 stock counter, shard 0: on_hand, reserved, available, layout
+#   SKU#<sku>#S<k> / WH#<wh>            further counter shards of a hot SKU (their own partitions)
+#   STOCKLOG#<sku>#<wh>#<k> / <at>#...  the ledger of shard k: one entry per movement, append-only
+#   INVSYNC#<sku>#<wh>#<sync id> / SYNC a stock sync already applied (idempotency)
+#   ORDER#<id> / RES#<sku>#<wh>         an open reservation (deleted when released or shipped)
+#
+# Every movement changes a counter and appends its ledger entry in the same transaction, guarded by
+# the reservation item (reserve: must not exist; release/ship: must exist with that quantity) or the
+# sync item, so it happens exactly once: on_hand = initial + restocks + adjustments - shipped, and
+# reserved = the open reservations, per counter item, always.
+
+STOCK_SK_PREFIX = "WH#"
 
 
-def _stock_key(sku: str, warehouse: str) -> dict[str, Any]:
-    return {"pk": _av(f"SKU#{sku}"), "sk": _av(f"WH#{warehouse}")}
+def _stock_pk(sku: str, shard: int = 0) -> str:
+    return f"SKU#{sku}" if shard == 0 else f"SKU#{sku}#S{shard}"
 
 
-def set_stock(sku: str, warehouse: str, on_hand: int) -> None:
-    """Make `on_hand` the counted stock; what is reserved stays reserved, so it may not go below that."""
-    zero = _av(0)
-    try:
-        aws.dynamodb().update_item(
-            TableName=get_settings().table_name,
-            Key=_stock_key(sku, warehouse),
-            UpdateExpression=(
-                "SET on_hand = :on_hand, reserved = if_not_exists(reserved, :zero), "
-                "available = :on_hand - if_not_exists(reserved, :zero), sku = :sku, warehouse = :wh, "
-                "updated_at = :at"
+def _stock_key(sku: str, warehouse: str, shard: int = 0) -> dict[str, Any]:
+    return {"pk": _av(_stock_pk(sku, shard)), "sk": _av(f"{STOCK_SK_PREFIX}{warehouse}")}
+
+
+def _ledger_pk(sku: str, warehouse: str, shard: int) -> str:
+    return f"STOCKLOG#{sku}#{warehouse}#{shard}"
+
+
+def _shard_takes(r: Reservation) -> list[tuple[int, int]]:
+    if not r.shards:
+        return [(0, r.quantity)]
+    return sorted((int(shard), quantity) for shard, quantity in r.shards.items() if quantity > 0)
+
+
+def ledger_item(
+    sku: str,
+    warehouse: str,
+    shard: int,
+    kind: str,
+    ref: str,
+    *,
+    on_hand_delta: int = 0,
+    reserved_delta: int = 0,
+) -> TransactItem:
+    """Append one movement to a counter's ledger (a fresh key: entries are never rewritten)."""
+    at = clock.now().isoformat()
+    movement = {
+        "sku": sku,
+        "warehouse": warehouse,
+        "shard": shard,
+        "kind": kind,
+        "ref": ref,
+        "on_hand_delta": on_hand_delta,
+        "reserved_delta": reserved_delta,
+        "at": at,
+    }
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": _ledger_pk(sku, warehouse, shard),
+                    "sk": f"{at}#{ref}#{kind}#{uuid.uuid4().hex[:12]}",
+                    **movement,
+                }
             ),
-            ConditionExpression="attribute_not_exists(reserved) OR reserved <= :on_hand",
-            ExpressionAttributeValues={
-                ":on_hand": _av(on_hand),
-                ":zero": zero,
-                ":sku": _av(sku),
-                ":wh": _av(warehouse),
-                ":at": _av(clock.now().isoformat()),
-            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def get_stock_shards(sku: str, warehouse: str | None = None) -> list[StockShard]:
+    """Every counter item of `sku` (or of one warehouse), sorted by warehouse then shard.
+
+    One Query finds shard 0 of each warehouse (it carries the layout); a BatchGetItem reads the rest.
+    """
+    if warehouse is None:
+        rows = _query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :wh)",
+            ExpressionAttributeValues={":pk": _av(_stock_pk(sku)), ":wh": _av(STOCK_SK_PREFIX)},
+            ConsistentRead=True,
         )
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            raise ValueError(
-                f"{sku}@{warehouse}: on_hand {on_hand} is below what is already reserved"
-            ) from err
-        raise _translate(err) from err
+    else:
+        response = aws.dynamodb().get_item(
+            TableName=get_settings().table_name, Key=_stock_key(sku, warehouse), ConsistentRead=True
+        )
+        rows = [_plain(response["Item"])] if "Item" in response else []
+    shards = [StockShard.model_validate(row) for row in rows]
+    more = [_stock_key(sku, s.warehouse, k) for s in shards for k in range(1, s.shards)]
+    shards += [StockShard.model_validate(row) for row in _batch_get(more)]
+    return sorted(shards, key=lambda s: (s.warehouse, s.shard))
 
 
 def get_stock(sku: str) -> list[StockLevel]:
-    items = _query_all(
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :wh)",
-        ExpressionAttributeValues={":pk": _av(f"SKU#{sku}"), ":wh": _av("WH#")},
-        ConsistentRead=True,
-    )
-    return [StockLevel.model_validate(raw) for raw in items]
+    """Stock per warehouse (its shards added up)."""
+    levels: dict[str, StockLevel] = {}
+    for s in get_stock_shards(sku):
+        level = levels.setdefault(
+            s.warehouse,
+            StockLevel(sku=sku, warehouse=s.warehouse, on_hand=0, reserved=0, available=0, shards=0),
+        )
+        level.on_hand += s.on_hand
+        level.reserved += s.reserved
+        level.available += s.available
+        level.shards += 1
+    return [levels[wh] for wh in sorted(levels)]
 
 
 def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
@@ -628,23 +702,29 @@ def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Tr
     table = get_settings().table_name
     items: list[TransactItem] = []
     for r in reservations:
-        items.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": _stock_key(r.sku, r.warehouse),
-                    "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
-                    "ConditionExpression": "available >= :q",
-                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
+        for shard, quantity in _shard_takes(r):
+            items.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _stock_key(r.sku, r.warehouse, shard),
+                        "UpdateExpression": "SET available = available - :q, reserved = reserved + :q",
+                        "ConditionExpression": "available >= :q",
+                        "ExpressionAttributeValues": {":q": _av(quantity)},
+                    }
                 }
-            }
-        )
+            )
+            items.append(ledger_item(r.sku, r.warehouse, shard, "reserve", order_id, reserved_delta=quantity))
         items.append(
             {
                 "Put": {
                     "TableName": table,
                     "Item": _item(
-                        {"pk": order_pk(order_id), "sk": f"RES#{r.sku}#{r.warehouse}", **r.model_dump()}
+                        {
+                            "pk": order_pk(order_id),
+                            "sk": f"RES#{r.sku}#{r.warehouse}",
+                            **r.model_dump(),
+                        }
                     ),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
@@ -655,55 +735,81 @@ def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Tr
 
 def release_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
     """Give reserved stock back to available; each reservation can be released once."""
-    return _consume_reservations(
-        order_id, reservations, "SET available = available + :q, reserved = reserved - :q"
-    )
+    return _consume_reservations({order_id: reservations}, "release")
 
 
 def ship_items(order_id: str, reservations: Iterable[Reservation]) -> list[TransactItem]:
     """Stock leaves the warehouse: reserved and on_hand both drop; the reservation is used up."""
-    return _consume_reservations(
-        order_id, reservations, "SET on_hand = on_hand - :q, reserved = reserved - :q"
-    )
+    return _consume_reservations({order_id: reservations}, "ship")
+
+
+def ship_group_items(reservations_by_order: Mapping[str, Iterable[Reservation]]) -> list[TransactItem]:
+    """合单: several orders' stock leaves together. One transaction may touch an item once, so each
+    counter moves once by the orders' total; the ledger still has one entry per order."""
+    return _consume_reservations(reservations_by_order, "ship")
+
+
+_CONSUME_UPDATES = {
+    "release": "SET available = available + :q, reserved = reserved - :q",
+    "ship": "SET on_hand = on_hand - :q, reserved = reserved - :q",
+}
 
 
 def _consume_reservations(
-    order_id: str, reservations: Iterable[Reservation], stock_update: str
+    reservations_by_order: Mapping[str, Iterable[Reservation]], kind: str
 ) -> list[TransactItem]:
     table = get_settings().table_name
+    totals: dict[tuple[str, str, int], int] = {}
     items: list[TransactItem] = []
-    for r in reservations:
-        items.append(
-            {
-                "Update": {
-                    "TableName": table,
-                    "Key": _stock_key(r.sku, r.warehouse),
-                    "UpdateExpression": stock_update,
-                    "ConditionExpression": "reserved >= :q",
-                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
+    for order_id, reservations in reservations_by_order.items():
+        for r in reservations:
+            for shard, quantity in _shard_takes(r):
+                key = (r.sku, r.warehouse, shard)
+                totals[key] = totals.get(key, 0) + quantity
+                items.append(
+                    ledger_item(
+                        r.sku,
+                        r.warehouse,
+                        shard,
+                        kind,
+                        order_id,
+                        on_hand_delta=-quantity if kind == "ship" else 0,
+                        reserved_delta=-quantity,
+                    )
+                )
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": table,
+                        "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"RES#{r.sku}#{r.warehouse}")},
+                        "ConditionExpression": "quantity = :q",
+                        "ExpressionAttributeValues": {":q": _av(r.quantity)},
+                    }
                 }
+            )
+    counters: list[TransactItem] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": _stock_key(sku, warehouse, shard),
+                "UpdateExpression": _CONSUME_UPDATES[kind],
+                "ConditionExpression": "reserved >= :q",
+                "ExpressionAttributeValues": {":q": _av(quantity)},
             }
-        )
-        items.append(
-            {
-                "Delete": {
-                    "TableName": table,
-                    "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"RES#{r.sku}#{r.warehouse}")},
-                    "ConditionExpression": "quantity = :q",
-                    "ExpressionAttributeValues": {":q": _av(r.quantity)},
-                }
-            }
-        )
-    return items
+        }
+        for (sku, warehouse, shard), quantity in totals.items()
+    ]
+    return counters + items
 
 
-def shipment_item(shipment: Shipment) -> TransactItem:
+def shipment_item(shipment: Shipment, order_id: str | None = None) -> TransactItem:
+    """The shipment as recorded under `order_id` (default: its own order; 合单 records it under each)."""
     return {
         "Put": {
             "TableName": get_settings().table_name,
             "Item": _item(
                 {
-                    "pk": order_pk(shipment.order_id),
+                    "pk": order_pk(order_id or shipment.order_id),
                     "sk": f"SHP#{shipment.shipment_id}",
                     **shipment.model_dump(mode="json"),
                 }
@@ -711,6 +817,417 @@ def shipment_item(shipment: Shipment) -> TransactItem:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
+
+
+# ---------------------------------------------------------------- stock sync and ledger reads
+
+
+class StockChangedError(TransientError):
+    """A counter moved between reading it and writing the sync: read again and recompute."""
+
+
+class DuplicateSyncError(Exception):
+    """This sync id was applied before; `record` is what was applied."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"sync {record.get('sync_id')} already applied")
+        self.record = record
+
+
+def _sync_key(sku: str, warehouse: str, sync_id: str) -> dict[str, Any]:
+    return {"pk": _av(f"INVSYNC#{sku}#{warehouse}#{sync_id}"), "sk": _av("SYNC")}
+
+
+def get_sync_record(sku: str, warehouse: str, sync_id: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name, Key=_sync_key(sku, warehouse, sync_id), ConsistentRead=True
+    )
+    if "Item" not in response:
+        return None
+    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+
+
+def apply_stock_sync(
+    sku: str,
+    warehouse: str,
+    *,
+    current: Sequence[StockShard],
+    new_on_hand: Sequence[int],
+    active: int,
+    ref: str,
+    kind: str | None = None,
+    sync_record: dict[str, Any] | None = None,
+) -> list[StockMovement]:
+    """Set each counter's on_hand (index = shard) and append the movements, in one transaction.
+
+    Conditional on each counter's on_hand being what `current` says (StockChangedError otherwise) and on
+    reservations fitting under the new figure. `kind` names the movement (default: initial for a new
+    counter, restock up, adjust down). With `sync_record`, the sync id is recorded in the same
+    transaction; a second use raises DuplicateSyncError.
+    """
+    table = get_settings().table_name
+    now = clock.now().isoformat()
+    by_shard = {s.shard: s for s in current}
+    layout = {"shards": max(len(new_on_hand), len(current)), "active": active}
+    items: list[TransactItem] = []
+    movements: list[StockMovement] = []
+    for shard, target in enumerate(new_on_hand):
+        existing = by_shard.get(shard)
+        extra = layout if shard == 0 else {}
+        if existing is None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": _item(
+                            {
+                                "sku": sku,
+                                "warehouse": warehouse,
+                                "shard": shard,
+                                "on_hand": target,
+                                "reserved": 0,
+                                "available": target,
+                                "updated_at": now,
+                                **extra,
+                            }
+                        )
+                        | _stock_key(sku, warehouse, shard),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+            delta, movement_kind = target, kind or ("initial" if not current else "restock")
+        else:
+            sets = ["on_hand = :new", "available = :new - reserved", "updated_at = :at"]
+            values = {":new": _av(target), ":expected": _av(existing.on_hand), ":at": _av(now)}
+            for name, value in extra.items():
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = _av(value)
+            items.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _stock_key(sku, warehouse, shard),
+                        "UpdateExpression": "SET " + ", ".join(sets),
+                        "ConditionExpression": "on_hand = :expected AND reserved <= :new",
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            )
+            delta = target - existing.on_hand
+            movement_kind = kind or ("restock" if delta > 0 else "adjust")
+        if delta or existing is None:
+            items.append(ledger_item(sku, warehouse, shard, movement_kind, ref, on_hand_delta=delta))
+            movements.append(
+                StockMovement(
+                    sku=sku,
+                    warehouse=warehouse,
+                    shard=shard,
+                    kind=movement_kind,  # type: ignore[arg-type]
+                    ref=ref,
+                    on_hand_delta=delta,
+                    at=clock.now(),
+                )
+            )
+    if sync_record is not None:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": _item({**sync_record, "applied_at": now}) | _sync_key(sku, warehouse, ref),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if sync_record is not None and codes and codes[-1] == "ConditionalCheckFailed":
+            record = get_sync_record(sku, warehouse, ref)
+            if record is not None:
+                raise DuplicateSyncError(record) from err
+        if "ConditionalCheckFailed" in codes:
+            raise StockChangedError(f"{sku}@{warehouse} changed while syncing; read again") from err
+        raise _translate(err) from err
+    return movements
+
+
+def stock_ledger(sku: str, warehouse: str | None = None) -> list[StockMovement]:
+    """Every movement of `sku` (or of one warehouse), oldest first."""
+    movements: list[StockMovement] = []
+    for s in get_stock_shards(sku, warehouse):
+        movements += [
+            StockMovement.model_validate(raw)
+            for raw in _query_all(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _av(_ledger_pk(sku, s.warehouse, s.shard))},
+                ConsistentRead=True,
+            )
+        ]
+    return sorted(movements, key=lambda m: (m.at, m.warehouse, m.shard))
+
+
+def set_stock(sku: str, warehouse: str, on_hand: int) -> None:
+    """Make `on_hand` the counted stock of a single-counter (SKU, warehouse); what is reserved stays
+    reserved, so it may not go below that. Recorded in the ledger like any sync. Sharded (hot) stock is
+    set through functions.allocate.inventory.sync_stock, which spreads it over the shards."""
+    for _ in range(5):
+        current = get_stock_shards(sku, warehouse)
+        if current and (current[0].shards > 1 or current[0].active > 1):
+            raise ValueError(f"{sku}@{warehouse} is sharded; sync it through the inventory service")
+        if current and on_hand < current[0].reserved:
+            raise ValueError(f"{sku}@{warehouse}: on_hand {on_hand} is below what is already reserved")
+        try:
+            apply_stock_sync(
+                sku,
+                warehouse,
+                current=current,
+                new_on_hand=[on_hand],
+                active=1,
+                ref=f"set-{uuid.uuid4().hex[:12]}",
+            )
+            return
+        except StockChangedError:
+            continue
+    raise TransientError(f"{sku}@{warehouse} kept changing while setting stock")
+
+
+# ---------------------------------------------------------------- backorder waitlist
+#
+#   BACKORDER#<sku> / <since>#<order id>   an order waiting for `sku`, with its execution's task token
+
+
+def _waitlist_key(sku: str, order_id: str, since: str) -> dict[str, Any]:
+    return {"pk": _av(f"BACKORDER#{sku}"), "sk": _av(f"{since}#{order_id}")}
+
+
+def put_waitlist(sku: str, order_id: str, since: datetime, quantity: int, task_token: str) -> None:
+    """Register (or refresh with a new token) an order waiting for a restock of `sku`."""
+    key = _waitlist_key(sku, order_id, since.isoformat())
+    aws.dynamodb().put_item(
+        TableName=get_settings().table_name,
+        Item=_item({"order_id": order_id, "sku": sku, "quantity": quantity, "task_token": task_token}) | key,
+    )
+
+
+def waitlist(sku: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Orders waiting for `sku`, longest waiting first."""
+    return _query_all(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": _av(f"BACKORDER#{sku}")},
+        ConsistentRead=True,
+        Limit=limit,
+        max_items=limit,
+    )[:limit]
+
+
+def remove_waitlist_entry(entry: dict[str, Any]) -> bool:
+    """Take an entry off the list, only if it still holds the same token (False: someone else did)."""
+    try:
+        aws.dynamodb().delete_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(entry["pk"]), "sk": _av(entry["sk"])},
+            ConditionExpression="task_token = :t",
+            ExpressionAttributeValues={":t": _av(entry["task_token"])},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def waitlist_delete_items(order_id: str, since: datetime, skus: Iterable[str]) -> list[TransactItem]:
+    """Transaction items taking an order off the waitlists of `skus` (whether or not it is on them)."""
+    table = get_settings().table_name
+    return [
+        {"Delete": {"TableName": table, "Key": _waitlist_key(sku, order_id, since.isoformat())}}
+        for sku in sorted(set(skus))
+    ]
+
+
+# ---------------------------------------------------------------- 合单 (merge) groups
+#
+#   MERGE#<buyer+address key> / OPEN   the group orders of that buyer and address may join now
+
+
+def open_merge_group(key: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(f"MERGE#{key}"), "sk": _av("OPEN")},
+        ConsistentRead=True,
+    )
+    return _plain(response["Item"]) if "Item" in response else None
+
+
+def merge_open_item(key: str, leader: str, closes_at: datetime, now: datetime) -> TransactItem:
+    """Open a group led by `leader`, unless another group is still open for this buyer and address."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": f"MERGE#{key}",
+                    "sk": "OPEN",
+                    "leader": leader,
+                    "closes_at": closes_at.isoformat(),
+                    "members": 1,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk) OR closes_at <= :now",
+            "ExpressionAttributeValues": {":now": _av(now.isoformat())},
+        }
+    }
+
+
+def merge_join_item(key: str, leader: str, now: datetime, max_orders: int) -> TransactItem:
+    """Join the open group of `leader`: only while it is open and not full."""
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": {"pk": _av(f"MERGE#{key}"), "sk": _av("OPEN")},
+            "UpdateExpression": "SET members = members + :one",
+            "ConditionExpression": "leader = :leader AND closes_at > :now AND members < :max",
+            "ExpressionAttributeValues": {
+                ":one": _av(1),
+                ":leader": _av(leader),
+                ":now": _av(now.isoformat()),
+                ":max": _av(max_orders),
+            },
+        }
+    }
+
+
+# ---------------------------------------------------------------- several orders in one transaction
+
+
+class OrderMovedError(TransientError):
+    """An order of a multi-order transaction was not in the status and version it was read at: read it
+    again and decide again. (Throttling and transaction conflicts stay plain TransientError: the state
+    machine retries those with back-off.)"""
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One order's part of a multi-order transaction: a status change, or (same status) an annotation."""
+
+    order: Order
+    target: OrderStatus
+    event_type: str
+    actor: str
+    execution_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    set_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def change_items(change: OrderChange) -> tuple[list[TransactItem], Order]:
+    """The order update (conditional on its status and version) and its history event, as transaction
+    items; also the order as it will be. `target` may equal the current status (version still moves)."""
+    order = change.order
+    if change.target != order.status and not can_transition(order.status, change.target):
+        raise IllegalTransitionError(order.order_id, order.status, change.target)
+    at = clock.now()
+    at_iso = at.isoformat()
+    seq = order.version + 1
+    event = HistoryEvent(
+        seq=seq,
+        at=at,
+        type=change.event_type,
+        from_status=order.status,
+        to_status=change.target,
+        actor=change.actor,
+        execution_id=change.execution_id,
+        detail=change.detail,
+    )
+    fields: dict[str, Any] = {
+        "status": change.target.value,
+        "version": seq,
+        "updated_at": at_iso,
+        **_status_index_keys(order.order_id, change.target, at_iso),
+        **change.set_fields,
+    }
+    table = get_settings().table_name
+    items: list[TransactItem] = [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
+                "ExpressionAttributeNames": {
+                    **{f"#f{i}": name for i, name in enumerate(fields)},
+                    "#status": "status",
+                    "#version": "version",
+                },
+                "ExpressionAttributeValues": {
+                    **{f":v{i}": _av(value) for i, value in enumerate(fields.values())},
+                    ":expected_status": _av(order.status.value),
+                    ":expected_version": _av(order.version),
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ]
+    data = order.model_dump()
+    data.update(status=change.target, version=seq, updated_at=at, **change.set_fields)
+    return items, Order.model_validate(data)
+
+
+def apply_changes(changes: Sequence[OrderChange], extra_items: Sequence[TransactItem] = ()) -> list[Order]:
+    """Apply several orders' changes and `extra_items` in one transaction, all or nothing.
+
+    An order that moved since it was read raises OrderMovedError (read again and retry); an extra item
+    that fails its condition raises TransactionRejected (indexes into extra_items); throttling and
+    conflicts raise TransientError.
+    """
+    items: list[TransactItem] = []
+    updated: list[Order] = []
+    for change in changes:
+        change_part, after = change_items(change)
+        items += change_part
+        updated.append(after)
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=[*items, *extra_items])  # type: ignore[list-item]
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        if not codes:
+            raise _translate(err) from err
+        own = len(items)
+        if "ConditionalCheckFailed" in codes[:own]:
+            moved = {changes[i // 2].order.order_id for i, c in enumerate(codes[:own]) if c != "None"}
+            raise OrderMovedError(f"orders changed concurrently: {sorted(moved)}") from err
+        failed = [i - own for i, c in enumerate(codes) if i >= own and c == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes[own:]) from err
+        raise TransientError(f"transaction cancelled: {codes}") from err
+    return updated
+
+
+def update_order_fields(order: Order, fields: dict[str, Any]) -> Order:
+    """Set informational fields on an order still in the status it was read in (no version change)."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key={"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ConditionExpression="#status = :expected_status",
+            ExpressionAttributeNames={**names, "#status": "status"},
+            ExpressionAttributeValues={**values, ":expected_status": _av(order.status.value)},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise TransientError(f"order {order.order_id} changed status; read again") from err
+        raise _translate(err) from err
+    return Order.model_validate({**order.model_dump(), **fields})
 
 
 # ---------------------------------------------------------------- strategy center
@@ -1080,6 +1597,20 @@ def _query_all(max_items: int | None = None, **kwargs: Any) -> list[dict[str, An
         if "LastEvaluatedKey" not in response or (max_items is not None and len(items) >= max_items):
             return items
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _batch_get(keys: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consistent BatchGetItem of any number of keys (100 a request, unprocessed keys retried)."""
+    client = aws.dynamodb()
+    table = get_settings().table_name
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(_plain(raw) for raw in response.get("Responses", {}).get(table, []))
+            request = dict(response.get("UnprocessedKeys") or {})
+    return found
 
 
 def _cancellation_codes(err: ClientError) -> list[str]:

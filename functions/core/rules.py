@@ -66,7 +66,10 @@ class ReviewRules(_Section):
     @field_validator("blacklisted_phones")
     @classmethod
     def _digits_only(cls, entries: list[str]) -> list[str]:
-        return sorted({"".join(ch for ch in entry if ch.isdigit()) for entry in entries})
+        digits = {"".join(ch for ch in entry if ch.isdigit()) for entry in entries}
+        if any(len(d) < 5 for d in digits):  # else the stored form would fail the pattern it came through
+            raise ValueError("a blacklisted phone needs at least 5 digits")
+        return sorted(digits)
 
     @model_validator(mode="after")
     def _reject_above_hold(self) -> ReviewRules:
@@ -79,10 +82,25 @@ class ReviewRules(_Section):
 
 
 class AllocationRules(_Section):
+    """Sourcing (docs/inventory.md): which warehouse serves an order, and what happens when none can."""
+
+    # Earlier is preferred; warehouses not listed come after, the one with most of the order first.
     warehouse_priority: list[str] = ["WH-MAIN"]
+    # Warehouse -> shipping regions it serves (matched against the address's region, then its country).
+    # A warehouse that serves the order's region is preferred over priority.
+    warehouse_regions: dict[str, list[str]] = {}
+    # No single warehouse has everything: split into several shipments (True) or wait for stock (False).
     allow_split: bool = True
+    # Not enough stock anywhere: reject the order, or backorder it (wait for a restock, bounded).
     out_of_stock: Literal["backorder", "reject"] = "reject"
+    backorder_retry_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    backorder_max_hours: int = Field(default=72, ge=1, le=30 * 24)
+    backorder_max_attempts: int = Field(default=200, ge=1, le=1000)
+    # 合单: orders of one buyer to one address allocated within this window ship together (0 = off).
     merge_window_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    merge_max_orders: int = Field(default=5, ge=2, le=10)
+    # Flash sales: SKU -> number of stock counter items (shards), applied at the SKU's next stock sync.
+    hot_sku_shards: dict[str, Annotated[int, Field(ge=1, le=32)]] = {}
 
 
 class PaymentRules(_Section):

@@ -11,6 +11,9 @@ class OrderStatus(StrEnum):
     RECEIVED = "RECEIVED"  # stored, workflow started
     ON_HOLD = "ON_HOLD"  # review wants a person to decide
     APPROVED = "APPROVED"  # passed review, waiting for stock
+    BACKORDERED = (
+        "BACKORDERED"  # short of stock: waits for a restock (bounded), then allocates or is rejected
+    )
     ALLOCATED = "ALLOCATED"  # stock reserved for every physical line
     AWAITING_PAYMENT = "AWAITING_PAYMENT"  # stock reserved, the execution waits for the payment callback
     PAID = "PAID"  # an order that arrived unpaid has been paid; next: ship
@@ -37,6 +40,15 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     # -> ON_HOLD: ops intercepted the order with action "hold" before it shipped.
     OrderStatus.APPROVED: frozenset(
+        {
+            OrderStatus.ALLOCATED,
+            OrderStatus.BACKORDERED,
+            OrderStatus.ON_HOLD,
+            OrderStatus.REJECTED,
+            *_CANCELLABLE,
+        }
+    ),
+    OrderStatus.BACKORDERED: frozenset(
         {OrderStatus.ALLOCATED, OrderStatus.ON_HOLD, OrderStatus.REJECTED, *_CANCELLABLE}
     ),
     OrderStatus.ALLOCATED: frozenset(

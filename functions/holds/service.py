@@ -98,7 +98,7 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
         detail={
             "comment": comment,
             "held_for": [r.code for r in (order.hold.reasons if order.hold else [])],
-            "released": len(extra) // 2,
+            "released": len(aggregate.reservations) if extra else 0,
         },
         set_fields=set_fields,
         extra_items=extra,

@@ -22,6 +22,7 @@ STAGE_BY_STATUS: dict[OrderStatus, str] = {
     OrderStatus.RECEIVED: "review",
     OrderStatus.ON_HOLD: "hold",
     OrderStatus.APPROVED: "allocate",
+    OrderStatus.BACKORDERED: "allocate",  # waiting for a restock (AwaitStock): stopped at once
     OrderStatus.ALLOCATED: "ship",
     OrderStatus.AWAITING_PAYMENT: "payment",  # unpaid, stock reserved (functions/payment)
     OrderStatus.PAID: "ship",

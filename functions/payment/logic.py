@@ -19,7 +19,13 @@ from functions.core.status import OrderStatus
 # Statuses an unpaid order passes before the workflow parks it at AwaitPayment. A payment arriving
 # then is recorded on the order without changing its status; the wait step applies it.
 BEFORE_PARKING = frozenset(
-    {OrderStatus.RECEIVED, OrderStatus.ON_HOLD, OrderStatus.APPROVED, OrderStatus.ALLOCATED}
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.ON_HOLD,
+        OrderStatus.APPROVED,
+        OrderStatus.BACKORDERED,  # waiting for stock (functions/allocate)
+        OrderStatus.ALLOCATED,
+    }
 )
 TIMEOUT_CODE = "PAYMENT_TIMEOUT"
 
@@ -143,6 +149,12 @@ class TimerAction(StrEnum):
 
 def decide_timer(order: Order, now: datetime, has_token: bool) -> TimerAction:
     if order.status == OrderStatus.AWAITING_PAYMENT:
+        if order.pay_deadline is None or now >= order.pay_deadline:
+            return TimerAction.CANCEL
+        return TimerAction.NOT_DUE
+    if order.status == OrderStatus.BACKORDERED and not order.is_paid:
+        # Still waiting for stock when the pay deadline comes: cancel it there (it holds no stock; the
+        # restock wait it is parked on is failed with PaymentTimeoutError, like the payment wait).
         if order.pay_deadline is None or now >= order.pay_deadline:
             return TimerAction.CANCEL
         return TimerAction.NOT_DUE

@@ -1,43 +1,119 @@
-"""Ship stage: create the shipments and move reserved stock out of the warehouse, in one transaction."""
+"""Ship stage: create the shipments and move reserved stock out of the warehouse, in one transaction.
+
+Virtual lines (虚拟出库) get a virtual shipment and move no stock. Merged orders (合单) ship together:
+whichever of their Ship tasks runs first ships every order of the group that is still ALLOCATED, in
+one transaction; the others then find their order SHIPPED.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel
 
 from functions.core import clock, repository
-from functions.core.errors import IllegalTransitionError
+from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.observability import MetricName, bind_platform, count
+from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem
 from functions.core.status import OrderStatus
-from functions.ship.logic import plan_shipments
+from functions.ship.logic import plan_group_shipments, virtual_shipment
+
+ACTOR = "stage:ship"
+SHIPPABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID)
+MAX_ROUNDS = 3
+MAX_TRANSACTION_ITEMS = 100
 
 
 class ShippingResult(BaseModel):
     shipments: list[Shipment]
 
 
+def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
+    """The order and, when it is merged, the other orders of its group that can still ship."""
+    merge = aggregate.order.merge
+    if merge is None:
+        return [aggregate]
+    ids = merge.orders
+    if merge.role == "member":
+        leader = repository.find_order(merge.group)
+        if leader is not None and leader.merge is not None:
+            ids = leader.merge.orders
+    members = [aggregate]
+    for other_id in ids:
+        if other_id == aggregate.order.order_id:
+            continue
+        other = repository.load_aggregate(other_id)
+        intercepted = other.order.interception is not None and other.order.interception.pending
+        if other.order.status in SHIPPABLE and other.order.is_paid and not intercepted:
+            members.append(other)  # an unpaid or intercepted member goes its own way at its next step
+    return members
+
+
+def _fitting(candidates: list[OrderAggregate]) -> list[OrderAggregate]:
+    """The order (first) and as many of its group as one transaction holds; the rest ship on their own
+    Ship task. Cost per order: its update and event; per reservation a counter, a ledger entry per
+    shard and the reservation item (an upper bound: merged orders share counters); its shipment records."""
+    chosen: list[OrderAggregate] = []
+    budget = MAX_TRANSACTION_ITEMS
+    for member in candidates:
+        reservations = member.reservations
+        shipments = len({r.warehouse for r in reservations}) + any(
+            line.virtual for line in member.order.lines
+        )
+        cost = 2 + sum(2 * len(r.shards or {"0": 1}) + 1 for r in reservations) + shipments
+        if chosen and cost > budget:
+            continue
+        budget -= cost
+        chosen.append(member)
+    return chosen
+
+
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
-    aggregate = repository.load_aggregate(order_id)
-    order = aggregate.order
-    bind_platform(order.platform)
-    ensure_not_intercepted(order, "ship")
-    if order.status == OrderStatus.SHIPPED:
-        return ShippingResult(shipments=aggregate.shipments)
-    if order.status not in (OrderStatus.ALLOCATED, OrderStatus.PAID):  # PAID: arrived unpaid, paid since
-        raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
-    shipments = plan_shipments(order_id, aggregate.reservations, clock.now())
-    extra = repository.ship_items(order_id, aggregate.reservations)
-    extra += [repository.shipment_item(s) for s in shipments]
-    repository.transition(
-        order,
-        OrderStatus.SHIPPED,
-        event_type="order.shipped",
-        actor="stage:ship",
-        execution_id=execution_id,
-        detail={"shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]},
-        set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
-        extra_items=extra,
-    )
-    count(MetricName.ORDERS_SHIPPED, order.platform)
-    return ShippingResult(shipments=shipments)
+    for _ in range(MAX_ROUNDS):
+        aggregate = repository.load_aggregate(order_id)
+        order = aggregate.order
+        bind_platform(order.platform)
+        ensure_not_intercepted(order, "ship")
+        if order.status == OrderStatus.SHIPPED:
+            return ShippingResult(shipments=aggregate.shipments)
+        if order.status not in SHIPPABLE:  # PAID: arrived unpaid, paid since
+            raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
+        at = clock.now()
+        members = _fitting(_group(aggregate))
+        views = plan_group_shipments(order_id, {m.order.order_id: m.reservations for m in members}, at)
+        changes: list[OrderChange] = []
+        records: list[TransactItem] = []
+        for member in members:
+            member_id = member.order.order_id
+            virtual = virtual_shipment(member_id, member.order.lines, at)
+            shipments = views[member_id] + ([virtual] if virtual is not None else [])
+            views[member_id] = shipments
+            records += [repository.shipment_item(s, member_id) for s in shipments]
+            detail: dict[str, Any] = {
+                "shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]
+            }
+            if member_id != order_id:
+                detail["shipped_with"] = order_id
+            changes.append(
+                OrderChange(
+                    order=member.order,
+                    target=OrderStatus.SHIPPED,
+                    event_type="order.shipped",
+                    actor=ACTOR,
+                    execution_id=execution_id if member_id == order_id else None,
+                    detail=detail,
+                    set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
+                )
+            )
+        shipping = {m.order.order_id: m.reservations for m in members}
+        extra = repository.ship_group_items(shipping) + records
+        try:
+            repository.apply_changes(changes, extra)
+        except OrderMovedError:
+            continue  # an order of the group moved (or another Ship task shipped us): read again
+        for member in members:  # a merged order shipped here is counted here (its own task finds it done)
+            count(MetricName.ORDERS_SHIPPED, member.order.platform)
+        return ShippingResult(shipments=views[order_id])
+    raise TransientError(f"order {order_id}: its group kept changing while shipping")

@@ -64,6 +64,11 @@ class VirtualClock:
         self.advance_to(deadline)
         return True
 
+    def wake(self) -> None:
+        """Make sleepers re-check `keep_waiting` now (something they wait for happened)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def sleep(self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True) -> None:
         with self._cond:
             deadline = self._now + timedelta(seconds=seconds)

@@ -11,11 +11,16 @@ Measured patch points (shared/docs/local-aws.md):
   deep-copies whole tables per transaction, which made the local stack quadratically slower);
 - functions that keep per-request state in module globals (the API's Powertools resolver) run one
   invocation at a time, as one Lambda container does.
+- a `.waitForTaskToken` task with an explicit timeout times out on the injectable clock too (a
+  backordered order's restock wait: tests and `oms simulate` jump to it instead of sleeping);
+- a DynamoDB Query on the table's own key reads only that partition (moto sorts and scans the whole
+  table for every Query, so each test and simulated order got slower than the last).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import threading
@@ -225,6 +230,80 @@ def install() -> None:
         return cached_client_for(region, service)
 
     setattr(lambda_eval_utils, "boto_client_for", client_for)
+    _install_callback_timeout_on_clock()
+    _install_partition_query()
+
+
+def _install_callback_timeout_on_clock() -> None:
+    """`.waitForTaskToken` with TimeoutSeconds(Path): wait on RUNTIME.clock, not wall time.
+
+    moto waits on a threading.Event for the callback. With an explicit timeout, sleep on the clock
+    instead, ending early when the callback (or an interruption) arrives; the clock sees a sleeper with
+    a deadline, so a virtual clock can jump to it when everything else is idle. Tasks without a timeout
+    (moto's default of 99999999 s) keep moto's behaviour: nobody should jump years ahead for them.
+    """
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+
+    task_class = callback_module.StateTaskServiceCallback
+    original = task_class._wait_for_task_token_timeout
+
+    def wait_on_clock(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        if timeout_seconds >= TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS:
+            return original(self, timeout_seconds, callback_endpoint)
+        notified = callback_endpoint._notify_event
+        clock = RUNTIME.clock
+        wake = getattr(clock, "wake", None)
+        if wake is not None:
+            # The callback sets an Event; wake the clock's sleepers at once, so nobody sees this task
+            # idle in between and jumps the virtual clock to its timeout.
+            def relay() -> None:
+                notified.wait()
+                wake()
+
+            threading.Thread(target=relay, name="callback-relay", daemon=True).start()
+        clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
+        return callback_endpoint.get_outcome()
+
+    setattr(task_class, "_wait_for_task_token_timeout", wait_on_clock)
+
+
+def _install_partition_query() -> None:
+    """Base-table Query: look the partition up instead of sorting and scanning every item of the table.
+
+    moto's Table.query (5.2.5) filters `self.all_items()`, which sorts the whole table, on each call.
+    For a query on the table's own hash key (no index), hand it just that partition's items; the rest
+    of moto's query (range conditions, order, paging, filters) runs unchanged on them.
+    """
+    from moto.dynamodb.models.table import Table
+
+    hint = threading.local()
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    signature = inspect.signature(original_query)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name is None and hash_key is not None and self.range_key_attr:
+            hint.partition = (self, hash_key)
+            try:
+                return original_query(self, hash_key, *args, **kwargs)
+            finally:
+                hint.partition = None
+        return original_query(self, hash_key, *args, **kwargs)
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(hint, "partition", None)
+        if partition is not None and partition[0] is self:
+            found = self.items.get(partition[1], {})
+            return sorted(found.values(), key=lambda item: item.range_key)
+        return original_all_items(self)
+
+    setattr(Table, "query", query)
+    setattr(Table, "all_items", all_items)
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:

@@ -455,6 +455,11 @@ class LocalStack:
 
     # ------------------------------------------------------------ counters
 
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no handler runs (timers fired by the scheduler finish their invocation), including
+        a timer due at this very moment that the scheduler has not started yet (see `settle`)."""
+        self.settle(timeout)
+
     def counters(self) -> dict[str, Counter[str]]:
         return {
             "dynamodb": Counter(self.runtime.dynamodb_requests),

@@ -186,22 +186,22 @@ def test_interception_landing_in_the_middle_of_a_stage_is_never_overtaken(oms, s
     interception moved the version on), the retry reads the flag, and nothing is ever reserved."""
     sku = new_sku()
     oms.set_stock(sku, 10)
-    original = repository.get_stock
+    original = repository.get_stock_shards  # what allocation reads stock with
     landed: list = []
 
-    def get_stock_then_intercept(sku_: str):
+    def get_stock_then_intercept(sku_: str, warehouse: str | None = None):
         if not landed:
             order_id = next(iter(pending))
             landed.append(intercept(oms, order_id, "cancel", "buyer cancelled mid-allocation"))
-        return original(sku_)
+        return original(sku_, warehouse)
 
     body = order_body([(sku, 3)])
     from tests.factories import order_id_of
 
     pending = {order_id_of(body)}
-    monkeypatch.setattr(repository, "get_stock", get_stock_then_intercept)
+    monkeypatch.setattr(repository, "get_stock_shards", get_stock_then_intercept)
     order, execution = oms.run(body)
-    monkeypatch.setattr(repository, "get_stock", original)
+    monkeypatch.setattr(repository, "get_stock_shards", original)
 
     assert landed[0].status == 202
     assert landed[0].json()["status"] == "APPROVED"

@@ -162,7 +162,9 @@ def test_one_short_line_rejects_the_whole_order_and_reserves_nothing(oms):
     order, _ = oms.run(order_body([(plenty, 2), (scarce, 5)]))
 
     assert order["status"] == "REJECTED"
-    assert order["rejection"] == {"code": "OUT_OF_STOCK", "message": scarce}
+    # the reason names the short SKU with what was asked and what there is
+    assert order["rejection"] == {"code": "OUT_OF_STOCK", "message": f"{scarce} (need 5, available 1)"}
+    assert order["allocation"]["short"] == [{"sku": scarce, "requested": 5, "available": 1}]
     assert oms.stock(plenty) == {"on_hand": 10, "reserved": 0, "available": 10}
     assert oms.stock(scarce) == {"on_hand": 1, "reserved": 0, "available": 1}
 

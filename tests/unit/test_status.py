@@ -20,7 +20,8 @@ EXPECTED: dict[OrderStatus, set[OrderStatus]] = {
         S.CANCELLED,
         S.FAILED,
     },  # ->ALLOCATED: resumed
-    S.APPROVED: {S.ALLOCATED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},  # ON_HOLD: intercepted (hold)
+    S.APPROVED: {S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
+    S.BACKORDERED: {S.ALLOCATED, S.ON_HOLD, S.REJECTED, S.CANCELLED, S.FAILED},
     S.ALLOCATED: {S.SHIPPED, S.ON_HOLD, S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.FAILED},
     # unpaid orders: wait, then paid or cancelled on timeout (or intercepted: held)
     S.AWAITING_PAYMENT: {S.PAID, S.ON_HOLD, S.CANCELLED, S.FAILED},
@@ -81,11 +82,12 @@ def test_shipped_goods_cannot_be_cancelled_or_failed():
 
 def test_sources_of():
     assert sources_of(S.SHIPPED) == {S.ALLOCATED, S.PAID}
-    assert sources_of(S.ALLOCATED) == {S.APPROVED, S.ON_HOLD}
+    assert sources_of(S.ALLOCATED) == {S.APPROVED, S.BACKORDERED, S.ON_HOLD}
     assert sources_of(S.FAILED) == {
         S.RECEIVED,
         S.ON_HOLD,
         S.APPROVED,
+        S.BACKORDERED,
         S.ALLOCATED,
         S.AWAITING_PAYMENT,
         S.PAID,
