@@ -409,9 +409,13 @@ class LocalStack:
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
 
-    def is_idle(self) -> bool:
-        """No Lambda handler running and no schedule due but not yet fired."""
-        return self.runtime.in_flight == 0 and (self.scheduler is None or self.scheduler.is_idle())
+    def is_idle(self, quiet_seconds: float = 0.01) -> bool:
+        """No Lambda handler running, no execution event for `quiet_seconds`, no schedule due unfired."""
+        return (
+            self.runtime.in_flight == 0
+            and time.monotonic() - self.runtime.last_engine_activity > quiet_seconds
+            and (self.scheduler is None or self.scheduler.is_idle())
+        )
 
     def advance(self, seconds: float, timeout: float = 60.0) -> None:
         """Move a virtual clock forward by `seconds`, stopping at every timer on the way (due schedules
@@ -454,10 +458,9 @@ class LocalStack:
     # ------------------------------------------------------------ counters
 
     def drain(self, timeout: float = 10.0) -> None:
-        """Wait until no handler runs (timers fired by the scheduler finish their invocation)."""
-        deadline = time.monotonic() + timeout
-        while self.runtime.in_flight and time.monotonic() < deadline:
-            time.sleep(0.005)
+        """Wait until no handler runs (timers fired by the scheduler finish their invocation), including
+        a timer due at this very moment that the scheduler has not started yet (see `settle`)."""
+        self.settle(timeout)
 
     def counters(self) -> dict[str, Counter[str]]:
         return {
