@@ -81,8 +81,10 @@ class Runtime:
         self.lambda_seconds: dict[str, float] = {}  # wall time inside each function's handler
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
-        # Handlers running right now: the stack only moves a virtual clock when nothing runs.
+        # Handlers running right now, and when the state machine engine last recorded an event: the
+        # stack only moves a virtual clock when nothing runs.
         self.in_flight = 0
+        self.last_engine_activity = 0.0
 
     def next_request_id(self) -> str:
         with self._ids_lock:
@@ -156,8 +158,15 @@ def install() -> None:
             RUNTIME.clock.sleep(wait_seconds, keep_waiting=env.is_running)
 
     setattr(WaitFunction, "_wait_interval", wait_on_clock)
+
     # Execution history on the same clock as the order's own events, so the merged timeline is in order.
-    setattr(EventManager, "_get_current_timestamp", staticmethod(lambda: RUNTIME.clock.now()))
+    # Each stamp is also engine activity: the local stack moves a virtual clock only when it has been
+    # quiet a moment (an execution between two states has no handler in flight, yet is not idle).
+    def stamp() -> Any:
+        RUNTIME.last_engine_activity = time.monotonic()
+        return RUNTIME.clock.now()
+
+    setattr(EventManager, "_get_current_timestamp", staticmethod(stamp))
 
     class _ClockTime:
         @staticmethod

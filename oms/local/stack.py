@@ -396,7 +396,9 @@ class LocalStack:
                 if upcoming is not None:
                     self.clock.advance_to(upcoming)
                 idle_polls = 0
-            time.sleep(0.001 if idle_polls else 0.005)
+            # Idle must last ~30 ms before time jumps: the engine moving between states runs no
+            # handler, and on a loaded machine that gap alone can outlast a few 1 ms polls.
+            time.sleep(0.01 if idle_polls else 0.005)
 
     def next_timer(self) -> datetime | None:
         """The earliest of: a sleeping Wait/Retry, the next due schedule or rule (whether or not the
@@ -407,9 +409,13 @@ class LocalStack:
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
 
-    def is_idle(self) -> bool:
-        """No Lambda handler running and no schedule due but not yet fired."""
-        return self.runtime.in_flight == 0 and (self.scheduler is None or self.scheduler.is_idle())
+    def is_idle(self, quiet_seconds: float = 0.01) -> bool:
+        """No Lambda handler running, no execution event for `quiet_seconds`, no schedule due unfired."""
+        return (
+            self.runtime.in_flight == 0
+            and time.monotonic() - self.runtime.last_engine_activity > quiet_seconds
+            and (self.scheduler is None or self.scheduler.is_idle())
+        )
 
     def advance(self, seconds: float, timeout: float = 60.0) -> None:
         """Move a virtual clock forward by `seconds`, stopping at every timer on the way (due schedules
@@ -452,10 +458,9 @@ class LocalStack:
     # ------------------------------------------------------------ counters
 
     def drain(self, timeout: float = 10.0) -> None:
-        """Wait until no handler runs (timers fired by the scheduler finish their invocation)."""
-        deadline = time.monotonic() + timeout
-        while self.runtime.in_flight and time.monotonic() < deadline:
-            time.sleep(0.005)
+        """Wait until no handler runs (timers fired by the scheduler finish their invocation), including
+        a timer due at this very moment that the scheduler has not started yet (see `settle`)."""
+        self.settle(timeout)
 
     def counters(self) -> dict[str, Counter[str]]:
         return {
