@@ -223,6 +223,56 @@ def set_execution_arn(order_id: str, execution_arn: str) -> None:
     )
 
 
+def _order_change_items(
+    order: Order,
+    event: HistoryEvent,
+    fields: dict[str, Any],
+    remove_fields: Sequence[str],
+    extra_items: Sequence[TransactItem],
+) -> list[Any]:
+    """One change of the order as transaction items: the update of `fields` (and removal of
+    `remove_fields`), conditional on the status and version the caller read, the history event (once),
+    then the caller's `extra_items` (so their cancellation reasons start at index 2)."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove_fields:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
+    table = get_settings().table_name
+    return [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
+                "UpdateExpression": update,
+                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
+                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    **values,
+                    ":expected_status": _av(order.status.value),
+                    ":expected_version": _av(order.version),
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+        *extra_items,
+    ]
+
+
+def _raise_if_extras_rejected(err: ClientError, codes: list[str]) -> None:
+    """When one of the caller's extra items failed its condition, say which (index into extra_items)."""
+    failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
+    if failed:
+        raise TransactionRejected(failed, codes[2:]) from err
+
+
 def transition(
     order: Order,
     target: OrderStatus,
@@ -242,58 +292,19 @@ def transition(
     """
     if order.status == target:
         return order
-    if not can_transition(order.status, target):
-        raise IllegalTransitionError(order.order_id, order.status, target)
-
-    at = clock.now()
-    at_iso = at.isoformat()
-    seq = order.version + 1
-    event = HistoryEvent(
-        seq=seq,
-        at=at,
-        type=event_type,
-        from_status=order.status,
-        to_status=target,
-        actor=actor,
-        execution_id=execution_id,
-        detail=detail or {},
+    items, updated = change_items(
+        OrderChange(
+            order=order,
+            target=target,
+            event_type=event_type,
+            actor=actor,
+            execution_id=execution_id,
+            detail=detail or {},
+            set_fields=set_fields or {},
+        )
     )
-    fields: dict[str, Any] = {
-        "status": target.value,
-        "version": seq,
-        "updated_at": at_iso,
-        **_status_index_keys(order.order_id, target, at_iso),
-        **(set_fields or {}),
-    }
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    table = get_settings().table_name
-    items: list[Any] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
-                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
-                "ExpressionAttributeValues": {
-                    **values,
-                    ":expected_status": _av(order.status.value),
-                    ":expected_version": _av(order.version),
-                },
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": _event_item(order.order_id, event),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-        *extra_items,
-    ]
     try:
-        aws.dynamodb().transact_write_items(TransactItems=items)
+        aws.dynamodb().transact_write_items(TransactItems=[*items, *extra_items])  # type: ignore[list-item]
     except ClientError as err:
         codes = _cancellation_codes(err)
         if not codes:
@@ -305,13 +316,9 @@ def transition(
             if can_transition(current.status, target) and current.version != order.version:
                 raise TransientError(f"order {order.order_id} changed concurrently; retry") from err
             raise IllegalTransitionError(order.order_id, current.status, target) from err
-        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
-        if failed:
-            raise TransactionRejected(failed, codes[2:]) from err
+        _raise_if_extras_rejected(err, codes)
         raise TransientError(f"transaction cancelled: {codes}") from err
-    data = order.model_dump()
-    data.update(status=target, version=seq, updated_at=at, **(set_fields or {}))
-    return Order.model_validate(data)
+    return updated
 
 
 def list_orders_by_status(
@@ -1147,34 +1154,7 @@ def change_items(change: OrderChange) -> tuple[list[TransactItem], Order]:
         **_status_index_keys(order.order_id, change.target, at_iso),
         **change.set_fields,
     }
-    table = get_settings().table_name
-    items: list[TransactItem] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-                "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
-                "ExpressionAttributeNames": {
-                    **{f"#f{i}": name for i, name in enumerate(fields)},
-                    "#status": "status",
-                    "#version": "version",
-                },
-                "ExpressionAttributeValues": {
-                    **{f":v{i}": _av(value) for i, value in enumerate(fields.values())},
-                    ":expected_status": _av(order.status.value),
-                    ":expected_version": _av(order.version),
-                },
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": _event_item(order.order_id, event),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-    ]
+    items: list[TransactItem] = _order_change_items(order, event, fields, (), ())
     data = order.model_dump()
     data.update(status=change.target, version=seq, updated_at=at, **change.set_fields)
     return items, Order.model_validate(data)
@@ -1507,46 +1487,15 @@ def annotate(
         detail=detail or {},
     )
     fields: dict[str, Any] = {"version": seq, "updated_at": at.isoformat(), **set_fields}
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    if remove_fields:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
-    table = get_settings().table_name
-    items: list[Any] = [
-        {
-            "Update": {
-                "TableName": table,
-                "Key": {"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-                "UpdateExpression": update,
-                "ConditionExpression": "#status = :expected_status AND #version = :expected_version",
-                "ExpressionAttributeNames": {**names, "#status": "status", "#version": "version"},
-                "ExpressionAttributeValues": {
-                    **values,
-                    ":expected_status": _av(order.status.value),
-                    ":expected_version": _av(order.version),
-                },
-            }
-        },
-        {
-            "Put": {
-                "TableName": table,
-                "Item": _event_item(order.order_id, event),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-        *extra_items,
-    ]
     try:
-        aws.dynamodb().transact_write_items(TransactItems=items)
+        aws.dynamodb().transact_write_items(
+            TransactItems=_order_change_items(order, event, fields, remove_fields, extra_items)
+        )
     except ClientError as err:
         codes = _cancellation_codes(err)
         if "ConditionalCheckFailed" in codes[:2]:
             return None
-        failed = [i - 2 for i, code in enumerate(codes) if i >= 2 and code == "ConditionalCheckFailed"]
-        if failed:
-            raise TransactionRejected(failed, codes[2:]) from err
+        _raise_if_extras_rejected(err, codes)
         raise _translate(err) from err
     data = order.model_dump()
     for name in remove_fields:
