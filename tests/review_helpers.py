@@ -51,6 +51,8 @@ def wait_until_waiting(stack: Any, order_id: str) -> None:
     from functions.core import repository
 
     wait_for(stack, lambda: repository.get_wait_token(order_id) is not None, what=f"{order_id} waiting")
+    # The task stores its token first, then arranges the hold's escalation timer: let it return.
+    stack.settle()
 
 
 def post_and_hold(oms: Any, stack: Any, body: dict[str, Any]) -> dict[str, Any]:
