@@ -222,12 +222,12 @@ DATA_MODELS: dict[str, type[_Data]] = {
 # What issue 6 names, and the history type(s) each is published as.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "order created": ("order.received",),
-    "held": ("review.hold",),
+    "held": ("review.hold", "order.intercepted"),  # intercepted: with status ON_HOLD (action hold)
     "approved": ("review.approve", "review.manual_approve"),
     "allocated": ("stock.reserved",),
     "shipped": ("order.shipped",),
     "delivered": ("order.delivered",),
-    "cancelled": ("order.cancelled", "payment.timeout"),
+    "cancelled": ("order.cancelled", "payment.timeout", "order.intercepted"),  # status CANCELLED
     "refunded": ("order.refunded",),
     "exception opened": ("exception.opened",),
 }
