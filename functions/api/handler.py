@@ -23,6 +23,7 @@ from functions.payment.api import router as payment_router
 from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
+from functions.webhooks.api import router as webhooks_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 get_auth_settings()
@@ -36,6 +37,7 @@ app.include_router(rules_router)
 app.include_router(search_router)
 app.include_router(reports_router)
 app.include_router(events_router)
+app.include_router(webhooks_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 

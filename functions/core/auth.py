@@ -83,6 +83,9 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/reports/sales"): READERS,
     ("GET", "/events"): OPS,
     ("GET", "/events/schemas"): READERS,
+    ("PUT", "/webhooks/{platform}"): ADMIN,
+    ("GET", "/webhooks"): ADMIN,
+    ("GET", "/webhooks/deliveries"): OPS,
 }
 
 

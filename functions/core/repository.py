@@ -1656,3 +1656,75 @@ def _published(item: Mapping[str, Any]) -> dict[str, Any]:
         "published_at": item.get("published_at"),
         "detail": item.get("detail", {}),
     }
+
+
+# ------------------------------------------------------------ outbound webhooks (functions/webhooks)
+#   WEBHOOKS / <platform>                         a platform's webhook endpoint (one partition: few platforms)
+#   DELIVERIES#<order id> / <event id>#<platform>  one event's delivery to a platform: status, attempts
+
+
+def put_webhook_endpoint(platform: str, document: Mapping[str, Any]) -> None:
+    aws.dynamodb().put_item(
+        TableName=get_settings().table_name,
+        Item=_item({"pk": "WEBHOOKS", "sk": platform, "platform": platform, **document}),
+    )
+
+
+def webhook_endpoint(platform: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av("WEBHOOKS"), "sk": _av(platform)},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return _strip_keys(_plain(item)) if item else None
+
+
+def webhook_endpoints() -> list[dict[str, Any]]:
+    items = _query_all(KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": _av("WEBHOOKS")})
+    return [_strip_keys(item) for item in items]
+
+
+def webhook_delivery(order_id: str, event_id: str, platform: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(f"DELIVERIES#{order_id}"), "sk": _av(f"{event_id}#{platform}")},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return _strip_keys(_plain(item)) if item else None
+
+
+def record_webhook_delivery(order_id: str, event_id: str, platform: str, document: Mapping[str, Any]) -> None:
+    """Record an attempt's outcome. Once `delivered`, never overwritten by a late failure report."""
+    try:
+        aws.dynamodb().put_item(
+            TableName=get_settings().table_name,
+            Item=_item(
+                {
+                    "pk": f"DELIVERIES#{order_id}",
+                    "sk": f"{event_id}#{platform}",
+                    "order_id": order_id,
+                    "event_id": event_id,
+                    "platform": platform,
+                    **document,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(pk) OR #s <> :delivered",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":delivered": _av("delivered")},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise _translate(err) from err
+
+
+def webhook_deliveries(order_id: str) -> list[dict[str, Any]]:
+    items = _query_all(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": _av(f"DELIVERIES#{order_id}")}
+    )
+    return [_strip_keys(item) for item in items]
+
+
+def _strip_keys(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}

@@ -121,3 +121,18 @@ def get_events_settings() -> EventsSettings:
 
 def _clear_event_settings() -> None:
     get_events_settings.cache_clear()
+    get_webhook_settings.cache_clear()
+
+
+class WebhookSettings(AuthSettings):
+    """Outbound webhooks (functions/webhooks): platform secrets sign, the queue takes messages back."""
+
+    webhook_queue_url: str = Field(min_length=1, validation_alias="WEBHOOK_QUEUE_URL")
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=25, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
+    )
+
+
+@cache
+def get_webhook_settings() -> WebhookSettings:
+    return WebhookSettings()  # type: ignore[call-arg]
