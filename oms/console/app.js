@@ -231,6 +231,7 @@ async function orderView(orderId) {
       h("td", {}, e.source === "order" ? `${e.from_status || "∅"} → ${e.to_status}` : e.state || ""),
       h("td", {}, e.source === "order" ? `${e.actor}${e.detail && Object.keys(e.detail).length ? " " + JSON.stringify(e.detail) : ""}` : [e.error, e.cause && causeText(e.cause)].filter(Boolean).join(": "))))));
   const actions = (await reviewable(order)) ? decideButtons(order.order_id, () => route()) : null;
+  const integration = await integrationSection(order.order_id);
   show(
     h("h2", {}, `Order ${order.order_id}`),
     details,
@@ -238,7 +239,53 @@ async function orderView(orderId) {
     h("h3", {}, "State machine path", execution ? h("span", { class: "muted" }, ` · execution ${execution.status}`) : null),
     path.length ? pathList : h("p", { class: "muted" }, "No execution yet."),
     h("h3", {}, "Timeline"),
-    timeline);
+    timeline,
+    integration);
+}
+
+// What the outbox published on the event bus for this order, and the webhooks sent to its platform
+// (docs/events.md). Shown to the roles that may read them; nothing for the others.
+async function optional(method, route, path) {
+  if (!(await hasRoute(method, route))) return null;
+  try {
+    return await api(method, path);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return null;
+    throw err;
+  }
+}
+
+async function integrationSection(orderId) {
+  const id = encodeURIComponent(orderId);
+  const [published, webhooks] = await Promise.all([
+    optional("GET", "/events", `/events?order_id=${id}`),
+    optional("GET", "/webhooks/deliveries", `/webhooks/deliveries?order_id=${id}`),
+  ]);
+  const parts = [];
+  if (published) {
+    parts.push(h("h3", {}, "Published events", h("span", { class: "muted" }, ` · bus source ${published.source}`)),
+      h("table", { id: "published-events" },
+        h("thead", {}, h("tr", {}, ["Occurred", "Detail-type", "Event id", "Status", "Data"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, published.events.length ? published.events.map((e) => h("tr", { "data-type": e.detail_type },
+          h("td", { class: "when" }, fmtTime(e.detail.occurred_at)),
+          h("td", {}, e.detail_type),
+          h("td", { class: "muted" }, e.detail.event_id),
+          h("td", {}, e.detail.status || e.detail.shipment_status || ""),
+          h("td", {}, JSON.stringify(e.detail.data || { carrier: e.detail.carrier, tracking_number: e.detail.tracking_number }))))
+          : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "Nothing published yet.")))));
+  }
+  if (webhooks && webhooks.deliveries.length) {
+    parts.push(h("h3", {}, "Webhooks to the platform"),
+      h("table", { id: "webhook-deliveries" },
+        h("thead", {}, h("tr", {}, ["Event", "Status", "Attempts", "Answer", "Last attempt"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, webhooks.deliveries.map((d) => h("tr", { "data-status": d.status },
+          h("td", {}, d.event_type, h("div", { class: "muted" }, d.event_id)),
+          h("td", {}, d.status),
+          h("td", { class: "num" }, String(d.attempts)),
+          h("td", {}, d.response_status ? String(d.response_status) : d.last_error || ""),
+          h("td", { class: "when" }, fmtTime(d.last_attempt_at)))))));
+  }
+  return parts;
 }
 
 async function reviewable(order) {

@@ -226,3 +226,21 @@ def test_sales_chart(console, oms):
         "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;"
     )
     assert painted > 100  # bars and the revenue line were drawn
+
+
+def test_order_page_shows_the_events_published_for_it(console, oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order, _ = oms.run(order_body([(sku, 1)]))
+    stack.settle()
+    driver = console(f"/orders/{order['order_id']}")
+    wait_for(driver, '#published-events tr[data-type="fulfilment.updated"]')
+    types = [
+        row.get_attribute("data-type")
+        for row in driver.find_elements("css selector", "#published-events tbody tr")
+    ]
+    assert types[:4] == ["order.received", "review.approve", "stock.reserved", "order.shipped"]
+    assert f"{order['order_id']}:4" in "\n".join(texts(driver, "#published-events tbody tr"))
+    viewer = console(f"/orders/{order['order_id']}", role="viewer")
+    wait_for(viewer, "#timeline")
+    assert viewer.find_elements("css selector", "#published-events") == []  # ops and admin only
