@@ -91,6 +91,28 @@ def _print_credentials(base_url: str) -> None:
 _ROLES = ("ops", "customer_service", "admin", "viewer")
 
 
+def _local_webhooks(base_url: str) -> None:
+    """Point the demo platforms' webhook endpoints at this server's sink (docs/events.md)."""
+    from functions.core import clock, repository
+    from oms.local import credentials
+    from oms.local.http import WEBHOOK_SINK_PATH
+
+    for platform in credentials.DEMO_PLATFORMS:
+        url = f"{base_url}{WEBHOOK_SINK_PATH}/{platform}"
+        document = {
+            "url": url,
+            "enabled": True,
+            "updated_at": clock.now().isoformat(),
+            "updated_by": "oms-serve",
+        }
+        repository.put_webhook_endpoint(platform, document)
+    print(
+        f"Status webhooks to platforms (signed) and bus events: curl -sS {base_url}{WEBHOOK_SINK_PATH}",
+        flush=True,
+    )
+    print("  and `oms events ORDER_ID` for what the order published on the event bus", flush=True)
+
+
 # ---------------------------------------------------------------- serve
 
 
@@ -131,7 +153,9 @@ def _serve(args: argparse.Namespace) -> int:
             print("Then read its timeline:", flush=True)
             demo_id = order_id_for(demo["platform"], demo["platform_order_id"])
             print(f"  oms history {demo_id} --url {server.url}", flush=True)
-            print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics\n", flush=True)
+            print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics", flush=True)
+            _local_webhooks(server.url)
+            print(flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)

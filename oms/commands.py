@@ -1,4 +1,4 @@
-"""`oms token`, `oms orders`, `oms review`, `oms report`: the API from the terminal.
+"""`oms token`, `oms orders`, `oms review`, `oms report`, `oms events`: the API from the terminal.
 
 They talk to a running OMS (`oms serve` by default) with a staff token: `--token`, else $OMS_TOKEN,
 else a token minted with the local development key (which only a local `oms serve` accepts).
@@ -230,6 +230,40 @@ def _money(revenue: dict[str, str]) -> str:
     return " + ".join(f"{v} {c}" for c, v in revenue.items()) or "0"
 
 
+# ---------------------------------------------------------------- events
+
+
+def _events(args: argparse.Namespace) -> int:
+    """The integration events published on the bus: one order's (in seq order), or the latest of a type."""
+    if not args.order_id and not args.type:
+        return _fail("events", ValueError("give an ORDER_ID or --type"))
+    query = {"order_id": args.order_id, "type": args.type, "limit": args.limit}
+    try:
+        found = _client(args).call("GET", "/events", query=query)
+    except (ApiError, ValueError) as err:
+        return _fail("events", err)
+    if args.json:
+        print(json.dumps(found))
+        return 0
+    table = Table(title=f"Published on the bus (source {found['source']})")
+    for column in ("occurred (UTC)", "detail-type", "event id", "status", "data"):
+        table.add_column(column, overflow="fold", max_width=60 if column == "data" else None)
+    for entry in found["events"]:
+        detail = entry["detail"]
+        data = detail.get("data")
+        if data is None:  # fulfilment.updated carries its fields at the top
+            data = {k: detail.get(k) for k in ("shipment_id", "carrier", "tracking_number")}
+        table.add_row(
+            str(detail.get("occurred_at", "")).replace("T", " ")[:19],
+            entry["detail_type"],
+            str(detail.get("event_id", "")),
+            str(detail.get("status") or detail.get("shipment_status") or ""),
+            json.dumps(data, ensure_ascii=False),
+        )
+    _console().print(table)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -280,6 +314,13 @@ def register(commands: Any) -> None:
     report.add_argument("--zeros", action="store_true", help="list days without orders too")
     _connection(report, "viewer")
     report.set_defaults(run=_report)
+
+    events = commands.add_parser("events", help="integration events published on the bus (docs/events.md)")
+    events.add_argument("order_id", nargs="?", metavar="ORDER_ID")
+    events.add_argument("--type", help="only this detail-type, e.g. order.shipped")
+    events.add_argument("--limit", type=int, default=100)
+    _connection(events, "ops")
+    events.set_defaults(run=_events)
 
 
 def build_parser() -> argparse.ArgumentParser:

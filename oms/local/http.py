@@ -1,7 +1,10 @@
 """A real HTTP port in front of the local stack, so curl, browsers and SDKs can talk to the OMS.
 
 `GET /metrics` is answered by the server itself: the summary of the metrics the handlers published
-(oms/local/metrics.py). Every other request, whatever its method, becomes `LocalStack.request(...)`:
+(oms/local/metrics.py). So is the local webhook sink, a stand-in for the platforms' endpoints
+(docs/events.md): `POST /local/webhook-sink/<platform>` keeps what the OMS delivered (checking the
+signature with that platform's secret), `GET /local/webhook-sink` lists it.
+Every other request, whatever its method, becomes `LocalStack.request(...)`:
 the same API Gateway proxy event the deployed API receives, run through the real API function. The
 server binds to loopback only: the local stack has no authentication, and a laptop's OMS must not be
 reachable from the network.
@@ -13,6 +16,7 @@ import json
 import sys
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +25,7 @@ from oms.local import console
 from oms.local.stack import LocalStack
 
 METRICS_PATH = "/metrics"  # served by this server itself, like the console, outside the API's routes
+WEBHOOK_SINK_PATH = "/local/webhook-sink"  # the platforms' webhook endpoints, locally (served here too)
 LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 # Headers the server computes itself; copying the function's would corrupt the framing.
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
@@ -34,6 +39,7 @@ class _OmsHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], stack: LocalStack, verbose: bool) -> None:
         self.stack = stack
         self.verbose = verbose
+        self.webhooks: deque[dict[str, Any]] = deque(maxlen=10_000)
         super().__init__(address, _ProxyHandler)
 
 
@@ -55,6 +61,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command in ("GET", "HEAD") and self.path.split("?", 1)[0] == METRICS_PATH:
             self._metrics()
             return
+        if self.path.split("?", 1)[0].startswith(WEBHOOK_SINK_PATH):
+            self._webhook_sink()
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -75,6 +84,40 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         """The local stand-in for CloudWatch: what the handlers published, summarised (not an API route)."""
         payload = json.dumps(self.server.stack.metrics.summary(), sort_keys=True).encode("utf-8")
         self._write(200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, payload)
+
+    def _webhook_sink(self) -> None:
+        """Stand-in for the platforms' webhook endpoints: keep each delivery, check its signature."""
+        path = self.path.split("?", 1)[0].rstrip("/")
+        json_headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        if self.command in ("GET", "HEAD") and path == WEBHOOK_SINK_PATH:
+            payload = json.dumps({"deliveries": list(self.server.webhooks)}).encode("utf-8")
+            self._write(200, json_headers, payload)
+            return
+        platform = path[len(WEBHOOK_SINK_PATH) + 1 :]
+        if self.command != "POST" or not platform or "/" in platform:
+            self._write(404, json_headers, b'{"message": "POST /local/webhook-sink/<platform>"}')
+            return
+        from functions.core import auth
+        from oms.local import credentials
+
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", errors="replace")
+        timestamp = self.headers.get(auth.HEADER_TIMESTAMP) or ""
+        expected = auth.sign(credentials.platform_secret(platform), timestamp, body)
+        try:
+            detail = json.loads(body)
+        except ValueError:
+            detail = None
+        self.server.webhooks.append(
+            {
+                "platform": platform,
+                "event_id": self.headers.get("Idempotency-Key"),
+                "event_type": self.headers.get("X-OMS-Event-Type"),
+                "signature_valid": expected == self.headers.get(auth.HEADER_SIGNATURE),
+                "received_at": self.server.stack.clock.now().isoformat(),
+                "detail": detail,
+            }
+        )
+        self._write(204, {}, b"")
 
     def _write(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)

@@ -188,3 +188,29 @@ def test_platforms_without_an_endpoint_get_nothing_and_endpoints_are_validated(o
     assert oms.as_role("ops").call("PUT", "/webhooks/jd", {"url": sink.url}).status == 403
     listed = oms.call("GET", "/webhooks").json()["endpoints"]
     assert all(e["url"].startswith(("https://", "http://127.0.0.1")) for e in listed)
+
+
+def test_oms_serve_sink_captures_deliveries_and_checks_their_signatures(oms, stack):
+    import urllib.request
+
+    from oms.local.http import WEBHOOK_SINK_PATH, serve
+
+    server = serve(stack, port=0)
+    try:
+        platform = f"wh-{uuid.uuid4().hex[:10]}"
+        url = f"{server.url}{WEBHOOK_SINK_PATH}/{platform}"
+        assert oms.call("PUT", f"/webhooks/{platform}", {"url": url}).status == 200
+        order_id = _ship(oms, platform)
+        with urllib.request.urlopen(f"{server.url}{WEBHOOK_SINK_PATH}", timeout=10) as answer:
+            captured = json.load(answer)["deliveries"]
+    finally:
+        server.shutdown()
+    mine = [c for c in captured if c["detail"]["order_id"] == order_id]
+    assert [c["event_type"] for c in mine] == [
+        "review.approve",
+        "stock.reserved",
+        "order.shipped",
+        "fulfilment.updated",
+    ]
+    assert all(c["signature_valid"] and c["platform"] == platform for c in mine)
+    assert _deliveries(oms, order_id)["order.shipped"]["response_status"] == 204
