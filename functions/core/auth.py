@@ -83,6 +83,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/reports/sales"): READERS,
     ("GET", "/events"): OPS,
     ("GET", "/events/schemas"): READERS,
+    ("POST", "/events/replay"): ADMIN,
     ("PUT", "/webhooks/{platform}"): ADMIN,
     ("GET", "/webhooks"): ADMIN,
     ("GET", "/webhooks/deliveries"): OPS,

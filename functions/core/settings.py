@@ -131,6 +131,8 @@ class WebhookSettings(AuthSettings):
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=25, validation_alias="WEBHOOK_TIMEOUT_SECONDS"
     )
+    # The local stack sets it: on a laptop or in CI, webhooks reach loopback addresses only.
+    webhook_loopback_only: bool = Field(default=False, validation_alias="WEBHOOK_LOOPBACK_ONLY")
 
 
 @cache

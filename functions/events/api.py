@@ -7,8 +7,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core import repository
+from functions.core.observability import bind_order
+from functions.events import service
 from functions.events.catalogue import SOURCE
 from functions.events.schemas import catalogue
 
@@ -37,6 +40,22 @@ def get_events(
     else:
         raise BadRequestError("query: give order_id or type")
     return {"source": SOURCE, "count": len(found), "events": found}
+
+
+class ReplayIn(BaseModel):
+    """Body of POST /events/replay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    from_seq: int = Field(default=1, ge=1, description="republish history events from this seq on")
+
+
+@router.post("/events/replay", summary="Publish an order's history events again", tags=["events"])
+def post_replay(body: ReplayIn) -> dict[str, Any]:
+    bind_order(body.order_id)
+    published = service.replay(body.order_id, body.from_seq)
+    return {"order_id": body.order_id, "from_seq": body.from_seq, "republished": published}
 
 
 @router.get("/events/schemas", summary="JSON Schemas of the published events", tags=["events"])

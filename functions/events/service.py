@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.core import aws, repository
+from functions.core.errors import TransientError
 from functions.core.models import HistoryEvent
 from functions.core.observability import logger
 from functions.core.settings import get_events_settings
@@ -41,10 +42,30 @@ class _Entry:
 
 def publish(items: Sequence[StreamItem]) -> list[str]:
     """Publish every record's events; the sequence numbers to retry (from the first failure on)."""
+    events = [repository.history_event_from_image(item.new_image) for item in items]
+    failed_from = _put([(order_id, event) for order_id, event in events])
+    if failed_from is not None:
+        return [i.sequence_number for i in items[failed_from:]]
+    logger.info("published", extra={"records": len(items)})
+    return []
+
+
+def replay(order_id: str, from_seq: int = 1) -> int:
+    """Publish an order's history events again, from the table (the source of truth): after a batch went
+    to the publisher's DLQ, or for a consumer that lost its copy. Same event ids, so consumers dedupe.
+    Returns how many history events were published; raises TransientError if the bus refused one."""
+    history = [e for e in repository.load_aggregate(order_id).events if e.seq >= from_seq]
+    failed_from = _put([(order_id, event) for event in history])
+    if failed_from is not None:
+        raise TransientError(f"order {order_id}: the bus refused event seq {history[failed_from].seq}")
+    return len(history)
+
+
+def _put(events: Sequence[tuple[str, HistoryEvent]]) -> int | None:
+    """Put the bus entries of `events`, in order; the index of the first event not published, or None."""
     orders: dict[str, OrderRef] = {}
     entries: list[_Entry] = []
-    for position, item in enumerate(items):
-        order_id, event = repository.history_event_from_image(item.new_image)
+    for position, (order_id, event) in enumerate(events):
         order = orders.get(order_id) or _order_ref(order_id)
         orders[order_id] = order
         entries += _entries(position, order, event)
@@ -71,14 +92,13 @@ def publish(items: Sequence[StreamItem]) -> list[str]:
                     "event not published",
                     extra={"event_id": entry.detail.get("event_id"), "error": result.get("ErrorCode")},
                 )
-                return [i.sequence_number for i in items[entry.record :]]
+                return entry.record
             repository.record_published(
                 entry.order_id, entry.seq, entry.index, entry.detail_type, entry.detail, event_id
             )
         if len(results) < len(chunk):  # an answer without a result per entry: retry what has none
-            return [i.sequence_number for i in items[chunk[len(results)].record :]]
-    logger.info("published", extra={"records": len(items), "events": len(entries)})
-    return []
+            return chunk[len(results)].record
+    return None
 
 
 def _entries(position: int, order: OrderRef, event: HistoryEvent) -> list[_Entry]:

@@ -48,6 +48,10 @@ class WebhookEndpointIn(BaseModel):
         return value
 
 
+def is_loopback_url(url: str) -> bool:
+    return _loopback(urlsplit(url).hostname or "")
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -83,7 +87,7 @@ def backoff_seconds(attempt: int) -> int:
     return int(min(BASE_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS))
 
 
-Outcome = Literal["delivered", "retrying", "no_endpoint", "disabled", "duplicate"]
+Outcome = Literal["delivered", "retrying", "failed", "no_endpoint", "disabled", "duplicate", "blocked"]
 
 
 def succeeded(status: int) -> bool:

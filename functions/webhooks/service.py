@@ -19,7 +19,15 @@ from functions.core import aws, clock, repository
 from functions.core.observability import bind_order, logger
 from functions.core.secrets import auth_keys
 from functions.core.settings import get_webhook_settings
-from functions.webhooks.logic import MAX_ATTEMPTS, backoff_seconds, body_of, signed_headers, succeeded
+from functions.webhooks.logic import (
+    MAX_ATTEMPTS,
+    Outcome,
+    backoff_seconds,
+    body_of,
+    is_loopback_url,
+    signed_headers,
+    succeeded,
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,7 @@ class Message:
 
 @dataclass(frozen=True)
 class Result:
-    outcome: str  # delivered | retrying | failed | no_endpoint | disabled | duplicate
+    outcome: Outcome
     status: int | None = None
 
     @property
@@ -57,6 +65,11 @@ def deliver(message: Message) -> Result:
         return Result("duplicate")
 
     now = clock.now()
+    if get_webhook_settings().webhook_loopback_only and not is_loopback_url(str(endpoint["url"])):
+        # the local stack: nothing leaves the machine (docs/events.md)
+        document = {"status": "blocked", "url": endpoint["url"], "event_type": event_type, "attempts": 0}
+        repository.record_webhook_delivery(order_id, event_id, platform, document)
+        return Result("blocked")
     body = body_of(detail)
     secret = auth_keys().platform_secret(platform)
     headers = signed_headers(platform, secret, event_type, event_id, body, now)

@@ -37,6 +37,7 @@ LOCAL_ENVIRONMENT = {
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
     "POWERTOOLS_DEV": "false",
+    "WEBHOOK_LOOPBACK_ONLY": "true",  # outbound webhooks never leave the machine (docs/events.md)
 }
 RUNNING = {"RUNNING", "PENDING_REDRIVE"}
 # The local value of every generated secret (the auth master key): deterministic, so `oms serve` can

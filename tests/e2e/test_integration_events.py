@@ -185,3 +185,15 @@ def test_the_catalogue_covers_every_event_issue_6_names():
         for event_type in types:
             assert event_type in DATA_MODELS
             assert (DOCS / f"{event_type}.schema.json").exists()
+
+
+def test_replay_publishes_an_orders_history_again_with_the_same_event_ids(oms, stack, shipped):
+    before = [e["detail"]["event_id"] for e in _published(stack, shipped)]
+    response = oms.call("POST", "/events/replay", {"order_id": shipped, "from_seq": 3})
+    assert response.status == 200, response.body
+    assert response.json()["republished"] == 2
+    after = [e["detail"]["event_id"] for e in _published(stack, shipped)]
+    assert after[: len(before)] == before
+    assert after[len(before) :] == [f"{shipped}:3", f"{shipped}:4", before[-1]]  # + the fulfilment update
+    assert oms.as_role("ops").call("POST", "/events/replay", {"order_id": shipped}).status == 403
+    assert oms.call("POST", "/events/replay", {"order_id": "no-such-order"}).status == 404

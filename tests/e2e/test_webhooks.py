@@ -214,3 +214,12 @@ def test_oms_serve_sink_captures_deliveries_and_checks_their_signatures(oms, sta
     ]
     assert all(c["signature_valid"] and c["platform"] == platform for c in mine)
     assert _deliveries(oms, order_id)["order.shipped"]["response_status"] == 204
+
+
+def test_locally_webhooks_never_leave_the_machine(oms, stack, sink):
+    platform = f"wh-{uuid.uuid4().hex[:10]}"
+    assert oms.call("PUT", f"/webhooks/{platform}", {"url": "https://erp.example.com/hook"}).status == 200
+    order_id = _ship(oms, platform)
+    deliveries = _deliveries(oms, order_id)
+    assert {d["status"] for d in deliveries.values()} == {"blocked"}
+    assert deliveries["order.shipped"]["attempts"] == 0
