@@ -68,7 +68,7 @@ def _put(events: Sequence[tuple[str, HistoryEvent]]) -> int | None:
     for position, (order_id, event) in enumerate(events):
         order = orders.get(order_id) or _order_ref(order_id)
         orders[order_id] = order
-        entries += _entries(position, order, event)
+        entries += _entries(position, order, _with_carriers(order_id, event))
     bus = get_events_settings().event_bus_name
     for start in range(0, len(entries), _PUT_EVENTS_MAX):
         chunk = entries[start : start + _PUT_EVENTS_MAX]
@@ -106,6 +106,24 @@ def _entries(position: int, order: OrderRef, event: HistoryEvent) -> list[_Entry
         _Entry(position, order.order_id, event.seq, index, detail_type, detail)
         for index, (detail_type, detail) in enumerate(bus_entries(order, event))
     ]
+
+
+def _with_carriers(order_id: str, event: HistoryEvent) -> HistoryEvent:
+    """order.shipped names its shipments by id and tracking number; the marketplace form needs the
+    carrier too: read it from the order's shipment items (only when the event does not carry it)."""
+    shipments = event.detail.get("shipments")
+    if event.type != "order.shipped" or not isinstance(shipments, list):
+        return event
+    if all(isinstance(s, dict) and s.get("carrier") for s in shipments):
+        return event
+    carriers = {s.shipment_id: s.carrier for s in repository.load_aggregate(order_id).shipments}
+    enriched = [
+        {**s, "carrier": s.get("carrier") or carriers.get(str(s.get("id", s.get("shipment_id"))))}
+        if isinstance(s, dict)
+        else s
+        for s in shipments
+    ]
+    return event.model_copy(update={"detail": {**event.detail, "shipments": enriched}})
 
 
 def _order_ref(order_id: str) -> OrderRef:

@@ -71,6 +71,8 @@ def test_a_shipped_order_publishes_its_lifecycle_and_a_fulfilment_update_all_mat
     assert update["shipment_status"] == "shipped"
     assert update["tracking_number"] == order["shipments"][0]["tracking_number"]
     assert update["shipment_id"] == order["shipments"][0]["shipment_id"]
+    assert update["carrier"] == order["shipments"][0]["carrier"]
+    assert events[3]["detail"]["data"]["shipments"][0]["carrier"] == order["shipments"][0]["carrier"]
     reserved = events[2]["detail"]["data"]["reservations"]
     assert [(r["quantity"], r["warehouse"]) for r in reserved] == [(2, "WH-MAIN")]
 
