@@ -1601,27 +1601,51 @@ def history_event_from_image(image: Mapping[str, Any]) -> tuple[str, HistoryEven
     return pk.removeprefix("ORDER#"), HistoryEvent.model_validate(item)
 
 
-def record_published(
-    order_id: str, seq: int, index: int, detail_type: str, detail: Mapping[str, Any], bus_event_id: str
-) -> None:
-    """Remember one published event (idempotent: a republished event overwrites its own record)."""
-    event_id = str(detail.get("event_id", ""))
-    occurred = str(detail.get("occurred_at", ""))
-    aws.dynamodb().put_item(
-        TableName=get_settings().table_name,
-        Item=_item(
-            {
-                "pk": f"EVENTS#{order_id}",
-                "sk": f"PUB#{seq:08d}#{index:02d}",
-                "gsi1pk": f"EVENTTYPE#{detail_type}#{_shard(order_id)}",
-                "gsi1sk": f"{occurred}#{event_id}",
-                "detail_type": detail_type,
-                "bus_event_id": bus_event_id,
-                "published_at": clock.now().isoformat(),
-                "detail": dict(detail),
+@dataclass(frozen=True)
+class Published:
+    """One event the publisher put on the bus (the n-th of history event `seq` of the order)."""
+
+    order_id: str
+    seq: int
+    index: int
+    detail_type: str
+    detail: Mapping[str, Any]
+    bus_event_id: str
+
+
+def record_published(events: Sequence[Published]) -> None:
+    """Remember published events, 25 a request (idempotent: a republished event overwrites its record)."""
+    now = clock.now().isoformat()
+    requests = [
+        {
+            "PutRequest": {
+                "Item": _item(
+                    {
+                        "pk": f"EVENTS#{e.order_id}",
+                        "sk": f"PUB#{e.seq:08d}#{e.index:02d}",
+                        "gsi1pk": f"EVENTTYPE#{e.detail_type}#{_shard(e.order_id)}",
+                        "gsi1sk": f"{e.detail.get('occurred_at', '')}#{e.detail.get('event_id', '')}",
+                        "detail_type": e.detail_type,
+                        "bus_event_id": e.bus_event_id,
+                        "published_at": now,
+                        "detail": dict(e.detail),
+                    }
+                )
             }
-        ),
-    )
+        }
+        for e in events
+    ]
+    client = aws.dynamodb()
+    table = get_settings().table_name
+    for start in range(0, len(requests), 25):
+        pending: dict[str, Any] = {table: requests[start : start + 25]}
+        for _ in range(8):
+            unprocessed = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not unprocessed:
+                break
+            pending = dict(unprocessed)
+        else:
+            raise TransientError("DynamoDB kept items of a BatchWriteItem unprocessed")
 
 
 def published_events(order_id: str) -> list[dict[str, Any]]:

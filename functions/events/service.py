@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from functions.core import aws, repository
@@ -85,6 +86,8 @@ def _put(events: Sequence[tuple[str, HistoryEvent]]) -> int | None:
             ]
         )
         results = response.get("Entries", [])
+        published: list[repository.Published] = []
+        failed: int | None = None
         for entry, result in zip(chunk, results, strict=False):
             event_id = result.get("EventId")
             if event_id is None:
@@ -92,12 +95,18 @@ def _put(events: Sequence[tuple[str, HistoryEvent]]) -> int | None:
                     "event not published",
                     extra={"event_id": entry.detail.get("event_id"), "error": result.get("ErrorCode")},
                 )
-                return entry.record
-            repository.record_published(
-                entry.order_id, entry.seq, entry.index, entry.detail_type, entry.detail, event_id
+                failed = entry.record
+                break
+            published.append(
+                repository.Published(
+                    entry.order_id, entry.seq, entry.index, entry.detail_type, entry.detail, event_id
+                )
             )
-        if len(results) < len(chunk):  # an answer without a result per entry: retry what has none
-            return chunk[len(results)].record
+        if failed is None and len(results) < len(chunk):  # no result for some entries: retry them
+            failed = chunk[len(results)].record
+        repository.record_published(published)
+        if failed is not None:
+            return failed
     return None
 
 
@@ -126,6 +135,7 @@ def _with_carriers(order_id: str, event: HistoryEvent) -> HistoryEvent:
     return event.model_copy(update={"detail": {**event.detail, "shipments": enriched}})
 
 
+@lru_cache(maxsize=4096)  # an order's platform, platform order id and buyer never change: read once
 def _order_ref(order_id: str) -> OrderRef:
     order = repository.get_order(order_id)
     return OrderRef(

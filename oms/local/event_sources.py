@@ -43,9 +43,9 @@ from oms.local.template import (
 Invoke = Callable[[str, dict[str, Any]], Any]
 _MAX_BISECT_DEPTH = 8
 _RULE_TARGET_ATTEMPTS = 3
-# Wall seconds a stream consumer waits for more records after the first (MaximumBatchingWindowInSeconds,
-# shortened: the local stack's writes come in bursts of a few milliseconds).
-_BATCHING_WINDOW = 0.01  # a Lambda target that keeps failing is given up (recorded in `errors`)
+# Wall seconds delivery waits at most for the stack to be quiet before it delivers what it has
+# (MaximumBatchingWindowInSeconds, shortened: the local stack's writes come in bursts of milliseconds).
+_BATCHING_WINDOW = 0.25  # a Lambda target that keeps failing is given up (recorded in `errors`)
 
 
 @dataclass
@@ -97,8 +97,11 @@ class LocalEventSources:
         known_functions: Callable[[], set[str]],
         region: str,
         account: str,
+        quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         from moto.events.models import EventPattern
+
+        self._quiet = quiet  # nothing else running in the stack right now
 
         self.clock = clock
         self._invoke = invoke
@@ -184,14 +187,25 @@ class LocalEventSources:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._wake.wait(0.02 if self._queues else 0.2) and self._streams:
-                time.sleep(_BATCHING_WINDOW)  # let a burst of writes gather into one batch
+            woken = self._wake.wait(0.02 if self._queues else 0.2)
+            if woken:
+                self._gather()
             self._wake.clear()
             try:
                 while self.pump() and not self._stop.is_set():
                     pass
             except Exception as exc:  # delivery must outlive any one bad record
                 self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _gather(self) -> None:
+        """Wait (wall time, bounded) until the rest of the stack is quiet, so a burst of writes and events
+        is delivered as one batch (Lambda's MaximumBatchingWindowInSeconds does the same on AWS), and
+        delivery does not compete with the stage it follows."""
+        started = time.monotonic()
+        while not self._stop.is_set() and time.monotonic() - started < _BATCHING_WINDOW:
+            if self._quiet():
+                return
+            time.sleep(0.005)
 
     # ------------------------------------------------------------ what the stack asks
 
@@ -391,16 +405,20 @@ class LocalEventSources:
         if len(parts) < 6 or parts[2] != "sqs":
             self.errors.append(f"cannot deliver to {arn} locally")
             return
-        url = self._sqs.get_queue_url(QueueName=parts[5])["QueueUrl"]
-        self._sqs.send_message(QueueUrl=url, MessageBody=body)
+        # Straight to moto's backend: the service delivering, not a client (a client's request costs
+        # milliseconds of botocore and moto serialising, for every event).
+        self._sqs_backend().send_message(parts[5], body)
         self._wake.set()
 
     # ------------------------------------------------------------ SQS
 
-    def _moto_queue(self, name: str) -> Any:
+    def _sqs_backend(self) -> Any:
         from moto.sqs.models import sqs_backends
 
-        return sqs_backends[self.account][self.region].queues.get(name)
+        return sqs_backends[self.account][self.region]
+
+    def _moto_queue(self, name: str) -> Any:
+        return self._sqs_backend().queues.get(name)
 
     def _visible(self, name: str) -> bool:
         queue = self._moto_queue(name)
@@ -411,19 +429,21 @@ class LocalEventSources:
         for consumer in self._queues:
             if not self._visible(consumer.queue_name):
                 continue
-            received = self._sqs.receive_message(
-                QueueUrl=consumer.queue_url,
-                MaxNumberOfMessages=min(consumer.spec.batch_size, 10),
-                WaitTimeSeconds=0,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            backend = self._sqs_backend()
+            queue = backend.get_queue(consumer.queue_name)
+            received = backend.receive_message(
+                consumer.queue_name,
+                min(consumer.spec.batch_size, 10),
+                0,
+                int(queue.visibility_timeout),
+                ["All"],
+            )
             if not received:
                 continue
             count += len(received)
             records = [self._sqs_record(consumer, m) for m in received]
             function = consumer.spec.function
-            done: list[dict[str, Any]] = []
+            done: list[Any] = []
             try:
                 result = self._invoke(function, {"Records": records})
             except Exception as exc:
@@ -438,28 +458,31 @@ class LocalEventSources:
                     if consumer.spec.report_item_failures and failures
                     else set()
                 )
-                done = [m for m in received if m["MessageId"] not in failed]
+                done = [m for m in received if m.id not in failed]
                 reported = f"{len(failed)} message(s) reported failed" if failed else None
                 self.deliveries.append(
                     Delivery(
                         self.clock.now(), consumer.spec.name, function, len(records), not failed, reported
                     )
                 )
-            if done:
-                self._sqs.delete_message_batch(
-                    QueueUrl=consumer.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
+            for message in done:
+                backend.delete_message(consumer.queue_name, message.receipt_handle)
         return count
 
-    def _sqs_record(self, consumer: _QueueConsumer, message: dict[str, Any]) -> dict[str, Any]:
+    def _sqs_record(self, consumer: _QueueConsumer, message: Any) -> dict[str, Any]:
+        """The Lambda SQS event record of a moto message."""
         return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": dict(message.get("MessageAttributes", {})),
-            "md5OfBody": message.get("MD5OfBody", ""),
+            "messageId": message.id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": {
+                "ApproximateReceiveCount": str(message.approximate_receive_count),
+                "SentTimestamp": str(message.sent_timestamp),
+                "SenderId": str(message.sender_id),
+                "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp),
+            },
+            "messageAttributes": dict(message.message_attributes),
+            "md5OfBody": message.body_md5,
             "eventSource": "aws:sqs",
             "eventSourceARN": consumer.queue_arn,
             "awsRegion": self.region,

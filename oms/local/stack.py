@@ -133,6 +133,9 @@ class LocalStack:
             lambda: set(self.runtime.handlers),
             REGION,
             ACCOUNT,
+            quiet=lambda: (
+                self.runtime.in_flight == 0 and time.monotonic() - self.runtime.last_engine_activity > 0.01
+            ),
         ).start()
         return self
 
