@@ -109,3 +109,46 @@ def test_a_failing_batch_is_retried_then_sent_to_the_on_failure_queue_and_later_
     assert all(b["requestContext"]["condition"] == "RetryAttemptsExhausted" for b in bodies)
     # bisected down to the poisoned order's records, each given up on alone
     assert sum(i["batchSize"] for i in infos) == len(_history_types(poisoned_id))
+
+
+def test_a_transaction_undone_mid_apply_leaves_nothing_in_the_stream(stack):
+    import uuid
+
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from functions.core import aws
+    from functions.core.settings import get_settings
+
+    seen: list[str] = []
+
+    def spy(function: str, event: dict[str, Any]) -> None:
+        if function == PUBLISHER:
+            seen.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+
+    stack.runtime.before_invoke = spy
+    pk = f"ORDER#ghost-{uuid.uuid4().hex}"
+    table = get_settings().table_name
+    with pytest.raises(ClientError):
+        aws.dynamodb().transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": pk}, "sk": {"S": "EVT#00000001"}}}},
+                {  # passes the condition phase, fails while being applied: the Put above is undone
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": pk}, "sk": {"S": "ORDER"}},
+                        "UpdateExpression": "SET #n = #n + :one",
+                        "ExpressionAttributeNames": {"#n": "counter"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    stack.settle()
+    assert pk not in seen
+    assert (
+        aws.dynamodb()
+        .get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "EVT#00000001"}})
+        .get("Item")
+        is None
+    )
