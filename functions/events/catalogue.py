@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from functions.core.models import HistoryEvent
 from functions.core.status import OrderStatus
@@ -313,13 +313,21 @@ def event_id(order_id: str, seq: int) -> str:
     return f"{order_id}:{seq}"
 
 
+def data_of(event_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """`data` for a history event's detail: its type's allow-list, else ids and codes only. A detail
+    that does not fit its type's model (a stage recorded something unexpected) falls back to ids and
+    codes too: the outbox must never stall on one event (the schema test catches the mismatch)."""
+    model = DATA_MODELS.get(event_type)
+    if model is not None:
+        try:
+            return model.model_validate(detail).model_dump(mode="json", exclude_none=True)
+        except ValidationError:
+            pass
+    return generic_data(detail)
+
+
 def integration_event(order: OrderRef, event: HistoryEvent) -> IntegrationEvent:
-    model = DATA_MODELS.get(event.type)
-    data = (
-        model.model_validate(event.detail).model_dump(mode="json", exclude_none=True)
-        if model is not None
-        else generic_data(event.detail)
-    )
+    data = data_of(event.type, event.detail)
     return IntegrationEvent(
         event_id=event_id(order.order_id, event.seq),
         type=event.type,
@@ -337,7 +345,15 @@ def integration_event(order: OrderRef, event: HistoryEvent) -> IntegrationEvent:
 
 
 def fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[FulfilmentUpdate]:
-    """The marketplace form of a shipping status change: one per shipment the event is about."""
+    """The marketplace form of a shipping status change: one per shipment the event is about (none when
+    the detail does not name its shipments as documented)."""
+    try:
+        return _fulfilment_updates(order, event)
+    except ValidationError:
+        return []
+
+
+def _fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[FulfilmentUpdate]:
     shipments: list[tuple[ShipmentRef, str]] = []
     if event.type == "order.shipped":
         shipped = ShippedData.model_validate(event.detail)

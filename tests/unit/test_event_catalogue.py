@@ -80,3 +80,12 @@ def test_cancel_reason_codes_pass_and_free_text_does_not():
     text = bus_entries(ORDER, _event("order.cancelled", {"reason": "buyer Li Lei phoned"}))
     assert "reason" not in text[0][1]["data"]
     assert json.dumps(text).find("Li Lei") == -1
+
+
+def test_a_detail_that_does_not_fit_its_model_is_published_with_ids_only_never_stalls():
+    odd = _event("order.refunded", {"case_id": "C9", "amount": "not money", "note": "Li Lei"})
+    (detail_type, detail), *updates = bus_entries(ORDER, odd)
+    assert detail_type == "order.refunded"
+    assert detail["data"] == {"case_id": "C9", "amount": "not money"}
+    assert updates == []
+    assert bus_entries(ORDER, _event("shipment.in_transit", {"carrier": "SF"}))[1:] == []
