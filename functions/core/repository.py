@@ -1620,9 +1620,7 @@ def apply_sales_counters(
         {
             "Put": {
                 "TableName": table,
-                "Item": _item(
-                    {"pk": f"{SALES_MARKER_PK}{order_id}", "sk": sk, "expires_at": expires_at}
-                ),
+                "Item": _item({"pk": f"{SALES_MARKER_PK}{order_id}", "sk": sk, "expires_at": expires_at}),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }

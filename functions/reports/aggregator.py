@@ -53,6 +53,11 @@ def fold_records(records: Sequence[StreamRecord], max_items: int = logic.MAX_TRA
             continue
         result.contributions += 1
         pending.extend(logic.units(contribution, max_items))
+    # The same record twice in one batch (a retry merged into the next) is one unit, and a transaction
+    # may not touch one marker item twice anyway.
+    unique = list({unit.marker: unit for unit in pending}.values())
+    result.duplicates += len(pending) - len(unique)
+    pending = unique
     result.units = len(pending)
     shards = get_settings().sales_aggregate_shards
     for chunk in logic.chunks(pending, max_items):
