@@ -96,6 +96,7 @@ def test_stage_latency_per_handler_invocation(run):
         "ExecutionStoppedFunction": "execution_stopped",
         "AwaitStockFunction": "await_stock",
         "SalesAggregatorFunction": "sales_aggregator",
+        "EventsPublisherFunction": "events_publisher",
     }
     for function, invocations in report.lambda_invocations.items():
         if function == PLATFORM_FUNCTION:

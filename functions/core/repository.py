@@ -1685,3 +1685,75 @@ def query_sales_counters(
 def stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """A stream record's NewImage (DynamoDB JSON) as plain values, like every item this module reads."""
     return _plain(dict(image))
+
+
+# ------------------------------------------------------------ published integration events (functions/events)
+#   EVENTS#<order id> / PUB#<seq>#<n>   what the outbox publisher put on the bus for history event <seq>
+#   (GSI1: EVENTTYPE#<type>#<shard> / <occurred_at>#<event id>, the latest events of a type)
+# Kept outside the order's partition, so loading an order never reads them.
+
+
+def history_event_from_image(image: Mapping[str, Any]) -> tuple[str, HistoryEvent]:
+    """(order id, history event) of an EVT# item as a DynamoDB stream record's NewImage carries it."""
+    item = _plain(dict(image))
+    pk = str(item.get("pk", ""))
+    if not pk.startswith("ORDER#") or not str(item.get("sk", "")).startswith("EVT#"):
+        raise ValueError(f"not a history event item: {pk}/{item.get('sk')}")
+    return pk.removeprefix("ORDER#"), HistoryEvent.model_validate(item)
+
+
+def record_published(
+    order_id: str, seq: int, index: int, detail_type: str, detail: Mapping[str, Any], bus_event_id: str
+) -> None:
+    """Remember one published event (idempotent: a republished event overwrites its own record)."""
+    event_id = str(detail.get("event_id", ""))
+    occurred = str(detail.get("occurred_at", ""))
+    aws.dynamodb().put_item(
+        TableName=get_settings().table_name,
+        Item=_item(
+            {
+                "pk": f"EVENTS#{order_id}",
+                "sk": f"PUB#{seq:08d}#{index:02d}",
+                "gsi1pk": f"EVENTTYPE#{detail_type}#{_shard(order_id)}",
+                "gsi1sk": f"{occurred}#{event_id}",
+                "detail_type": detail_type,
+                "bus_event_id": bus_event_id,
+                "published_at": clock.now().isoformat(),
+                "detail": dict(detail),
+            }
+        ),
+    )
+
+
+def published_events(order_id: str) -> list[dict[str, Any]]:
+    """The events published for one order, in history order."""
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :pub)",
+        ExpressionAttributeValues={":pk": _av(f"EVENTS#{order_id}"), ":pub": _av("PUB#")},
+    )
+    return [_published(item) for item in items]
+
+
+def published_events_of_type(detail_type: str, limit: int) -> list[dict[str, Any]]:
+    """The latest `limit` published events of one type, newest first (every shard of the index)."""
+    found: list[dict[str, Any]] = []
+    for shard in range(get_settings().status_index_shards):
+        found += _query_all(
+            max_items=limit,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": _av(f"EVENTTYPE#{detail_type}#{shard}")},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+    found.sort(key=lambda item: str(item.get("gsi1sk", "")), reverse=True)
+    return [_published(item) for item in found[:limit]]
+
+
+def _published(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "detail_type": item["detail_type"],
+        "bus_event_id": item.get("bus_event_id"),
+        "published_at": item.get("published_at"),
+        "detail": item.get("detail", {}),
+    }

@@ -116,3 +116,19 @@ def clear_settings_cache() -> None:
     get_payment_scheduling_settings.cache_clear()
     get_hold_scheduling_settings.cache_clear()
     get_auth_settings.cache_clear()
+    _clear_event_settings()
+
+
+class EventsSettings(Settings):
+    """The outbox publisher (functions/events): the bus every integration event goes to."""
+
+    event_bus_name: str = Field(min_length=1, max_length=256, validation_alias="EVENT_BUS_NAME")
+
+
+@cache
+def get_events_settings() -> EventsSettings:
+    return EventsSettings()  # type: ignore[call-arg]
+
+
+def _clear_event_settings() -> None:
+    get_events_settings.cache_clear()

@@ -16,7 +16,6 @@ import pytest
 
 from oms.local.http import serve
 from tests.factories import new_sku, order_body
-from tests.reports_support import deliver, start_stream
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -213,12 +212,11 @@ def test_exception_cases_list_failed_orders(console, oms, stack):
 
 
 def test_sales_chart(console, oms, stack):
-    start_stream(stack)
     platform = f"s{uuid.uuid4().hex[:10]}"
     sku = new_sku()
     oms.set_stock(sku, 50)
     oms.run(order_body([(sku, 4, "12.50")], platform=platform))
-    deliver(stack)  # the stream records to the sales aggregator
+    stack.settle()  # the stream records reach the sales aggregator
     driver = console(f"/reports?platform={platform}", role="viewer")
     wait_for(driver, "#top-skus tbody tr")
     assert texts(driver, "#top-skus tbody tr")[0].split() == [sku, "4", "50.00", "CNY"]

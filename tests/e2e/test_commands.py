@@ -13,7 +13,6 @@ from oms import commands
 from oms.local import credentials
 from oms.local.http import serve
 from tests.factories import new_sku, order_body
-from tests.reports_support import deliver, start_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -105,12 +104,11 @@ def test_review_needs_a_role_that_may(capsys, served, oms):
 
 def test_report(capsys, served, oms, stack):
     url, token = served
-    start_stream(stack)
     platform = f"c{uuid.uuid4().hex[:10]}"
     sku = new_sku()
     oms.set_stock(sku, 20)
     oms.run(order_body([(sku, 3, "7.00")], platform=platform))
-    deliver(stack)  # the stream records to the sales aggregator
+    stack.settle()  # the stream records reach the sales aggregator
     day = stack.clock.now().date().isoformat()
     code, out, _ = run(
         capsys, "report", "--platform", platform, "--from", day, "--to", day, "--url", url, "--token", token
