@@ -120,7 +120,13 @@ def test_refunds_reduce_revenue_on_the_day_of_receipt(oms, stack):
             event_type="order.refunded",
             actor="aftersales:test",
             set_fields={},
-            detail={"case_id": "case-1", "refund_id": refund_id, "amount": amount, "currency": "CNY"},
+            detail={
+                "case_id": "case-1",
+                "refund_id": refund_id,
+                "amount": amount,
+                "currency": "CNY",
+                "lines": [],
+            },
         ) or pytest.fail("annotate refused")
     stack.settle()
     got = report(oms, platform, day, day)
