@@ -101,6 +101,7 @@ def test_report_equals_a_direct_computation_from_the_orders(oms, stack):
     # FilterCriteria: the aggregator was given the 5 ORDER inserts and the 2 moves into REJECTED /
     # CANCELLED, not the dozens of other writes these orders made.
     assert aggregator_records(stack) - delivered_before == 7
+    assert not [e for e in stack.event_sources.errors if "SalesRecords" in e]
 
 
 def test_refunds_reduce_revenue_on_the_day_of_receipt(oms, stack):

@@ -371,3 +371,37 @@ def test_conflicts_past_the_retries_fail_the_batch(monkeypatch):
     with pytest.raises(TransientError):
         aggregator.fold_records(records)  # Lambda retries the batch (bisecting); markers keep it once
     assert always.markers == set()
+
+
+def test_report_sums_shards_and_filters_platform_skus():
+    d = date(2026, 3, 1)
+    rows = [
+        logic.AggregateRow(
+            "P", d, "tmall", {"orders": Decimal(2), "sales": Decimal(2), "revenue_CNY": Decimal("10.5")}
+        ),
+        logic.AggregateRow(
+            "P", d, "tmall", {"orders": Decimal(1), "sales": Decimal(1), "revenue_CNY": Decimal("0.5")}
+        ),
+        logic.AggregateRow(
+            "P", d, "jd", {"orders": Decimal(1), "sales": Decimal(0), "cancelled": Decimal(1)}
+        ),
+        logic.AggregateRow(
+            "S", d, "tmall#A", {"sales": Decimal(3), "units": Decimal(3), "revenue_CNY": Decimal("11")}
+        ),
+        logic.AggregateRow(
+            "S", d, "jd#B", {"sales": Decimal(9), "units": Decimal(9), "revenue_CNY": Decimal("9")}
+        ),
+        logic.AggregateRow(
+            "S", d, "jd#C", {"sales": Decimal(0), "units": Decimal(0), "cancelled": Decimal(1)}
+        ),
+        logic.AggregateRow("P", date(2026, 2, 28), "tmall", {"orders": Decimal(50)}),  # outside the range
+    ]
+    everything = report_from_aggregates(rows, d, d)
+    assert (everything.orders, everything.sales, everything.cancelled) == (4, 3, 1)
+    assert everything.revenue == {"CNY": "11.00"}
+    assert [(s.sku, s.quantity) for s in everything.top_skus] == [("B", 9), ("A", 3)]  # C: nothing sold
+    assert everything.source == "aggregates"
+    tmall = report_from_aggregates(rows, d, d, platform="tmall")
+    assert (tmall.orders, tmall.revenue) == (3, {"CNY": "11.00"})
+    assert [s.sku for s in tmall.top_skus] == ["A"]
+    assert [(p.platform, p.orders) for p in tmall.platforms] == [("tmall", 3)]
