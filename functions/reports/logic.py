@@ -258,13 +258,18 @@ class Contribution:
     currency: str
     amount: Decimal  # the order total (sale, reversal) or the amount refunded
     lines: tuple[tuple[str, int, Decimal], ...] = ()  # (sku, quantity, line amount)
+    # A refund of an order no longer a sale (its payment given back after a cancellation) is recorded,
+    # but its revenue is already gone: it is not taken off twice.
+    lowers_revenue: bool = True
 
 
 def contribution(source: Source, order: Order, zone: tzinfo) -> Contribution | None:
     """The contribution of `source` to the figures of `order`; None for orders that are not sales.
 
     Replacement orders (goods re-sent for a damaged parcel, an exchange) are zero-priced and not sales:
-    they count nowhere. Refunds count on the order's day of receipt, like its cancellation would.
+    they count nowhere. Refunds count on the order's day of receipt, like its cancellation would; a
+    refund of an order that is rejected, cancelled or failed (read when the refund is folded: those
+    statuses are final) lowers nothing more, its reversal already took the whole total off.
     """
     if order.replaces is not None:
         return None
@@ -273,7 +278,15 @@ def contribution(source: Source, order: Order, zone: tzinfo) -> Contribution | N
     if source.kind == "refund":
         assert source.refund_amount is not None
         currency = source.refund_currency or order.amounts.currency
-        return Contribution(marker, "refund", day, order.platform, currency, source.refund_amount)
+        return Contribution(
+            marker,
+            "refund",
+            day,
+            order.platform,
+            currency,
+            source.refund_amount,
+            lowers_revenue=order.status not in NOT_SALES,
+        )
     lines = tuple((line.sku, line.quantity, line.amount) for line in order.lines)
     return Contribution(
         marker, source.kind, day, order.platform, order.amounts.currency, order.amounts.total, lines
@@ -309,7 +322,8 @@ def effects(c: Contribution) -> dict[AggKey, Delta]:
                 {"sales": -1, "units": -quantity, revenue: -amount, "cancelled": 1, cancelled_amount: amount},
             )
     else:
-        _add(out, platform, {"refunds": 1, f"refunded_{c.currency}": c.amount, revenue: -c.amount})
+        lowered = -c.amount if c.lowers_revenue else Decimal(0)
+        _add(out, platform, {"refunds": 1, f"refunded_{c.currency}": c.amount, revenue: lowered})
     return {key: {n: v for n, v in delta.items() if v != 0} for key, delta in out.items()}
 
 

@@ -405,3 +405,20 @@ def test_report_sums_shards_and_filters_platform_skus():
     assert (tmall.orders, tmall.revenue) == (3, {"CNY": "11.00"})
     assert [s.sku for s in tmall.top_skus] == ["A"]
     assert [(p.platform, p.orders) for p in tmall.platforms] == [("tmall", 3)]
+
+
+def test_a_refund_of_a_cancelled_order_is_recorded_but_not_taken_off_twice():
+    order = make_order(lines=[("A", 1, "40.00")])
+    refund = logic.classify("INSERT", plain(event_record(order, refunded(order, "40.00"))))
+    assert refund is not None
+    shipped = logic.contribution(refund, order.model_copy(update={"status": OrderStatus.DELIVERED}), UTC_ZONE)
+    gone = logic.contribution(refund, order.model_copy(update={"status": OrderStatus.CANCELLED}), UTC_ZONE)
+    assert shipped is not None
+    assert gone is not None
+    key = ("P", date(2026, 3, 1), "tmall")
+    assert logic.effects(shipped)[key] == {
+        "refunds": 1,
+        "refunded_CNY": Decimal("40.00"),
+        "revenue_CNY": Decimal("-40.00"),
+    }
+    assert logic.effects(gone)[key] == {"refunds": 1, "refunded_CNY": Decimal("40.00")}
