@@ -170,3 +170,33 @@ def test_a_redelivered_batch_is_counted_once(oms, stack):
 
 def _item(order: Order) -> dict[str, Any]:
     return repository._order_item(order)
+
+
+def test_a_flash_sale_folds_into_a_few_writes_per_batch(oms, stack):
+    """1,000 orders of one SKU, delivered as Lambda would at BatchSize 500: 2 invocations, 12
+    transactions (98 markers + 2 counters each, 6 per batch), 24 counter updates, exact totals."""
+    from tests.factories import stored_order
+
+    platform = f"h{uuid.uuid4().hex[:10]}"
+    sku = new_sku()
+    at = stack.clock.now()
+    orders = [stored_order(order_body([(sku, 1, "9.99")], platform=platform), at)[0] for _ in range(1000)]
+    records = [_insert_record(_item(o), n) for n, o in enumerate(orders)]
+    log: list[Any] = []
+    stack.settle()
+    stack.runtime.dynamodb_log = log
+    try:
+        results = [stack.runtime.invoke(AGGREGATOR, {"Records": records[i : i + 500]}) for i in (0, 500)]
+    finally:
+        stack.runtime.dynamodb_log = None
+    assert sum(r["transactions"] for r in results) == 12  # 500 = 5 x 98 + 10: 6 per batch
+    assert sum(r["counter_writes"] for r in results) == 24
+    assert sum(r["marker_writes"] for r in results) == 1000
+    transactions = [r for r in log if r.action == "TransactWriteItems"]
+    assert len(transactions) == 12
+    wcu = sum(r.write_units for r in transactions)
+    assert wcu == 2 * (1000 + 24)  # every item < 1 KB, transactional writes bill 2 units
+    day = at.date().isoformat()
+    got = report(oms, platform, day, day)
+    assert (got["orders"], got["sales"], got["revenue"]) == (1000, 1000, {"CNY": "9990.00"})
+    assert got["top_skus"][0]["quantity"] == 1000
