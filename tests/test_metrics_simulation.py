@@ -95,6 +95,7 @@ def test_stage_latency_per_handler_invocation(run):
         "CompensateFunction": "compensate",
         "ExecutionStoppedFunction": "execution_stopped",
         "AwaitStockFunction": "await_stock",
+        "SalesAggregatorFunction": "sales_aggregator",
         "EventsPublisherFunction": "events_publisher",
         "WebhookDeliveryFunction": "webhook_delivery",
     }

@@ -159,6 +159,10 @@ class OrderIn(_Strict):
         return hashlib.sha256(canonical.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
+# OMS order ids: `ord-` for orders platforms sent, `rpl-` for replacements the OMS created (reship, exchange).
+ORDER_ID_PATTERN = r"^(ord|rpl)-[0-9a-f]{24}$"
+
+
 def order_id_for(platform: str, platform_order_id: str) -> str:
     """Deterministic id, so concurrent duplicates of one platform order collide on the same item.
 
@@ -258,6 +262,14 @@ class Interception(_Strict):
         return self.state == "requested"
 
 
+class ReplacementOf(_Strict):
+    """A replacement order (reship of damaged or lost goods, an exchange) points at the order it serves."""
+
+    order_id: str
+    cause: Literal["reship", "exchange"]
+    cause_id: str  # the logistics exception or after-sales case that asked for it
+
+
 class Order(OrderIn):
     """An order as stored: the platform's content plus what the OMS decided about it."""
 
@@ -286,6 +298,8 @@ class Order(OrderIn):
     payment_received: PaymentReceived | None = None
     refund_required: bool = False
     cancellation: RuleHit | None = None
+    # Set on orders the OMS created itself to replace goods of another order (functions/core/replacement).
+    replaces: ReplacementOf | None = None
 
     @property
     def is_paid(self) -> bool:

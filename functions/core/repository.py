@@ -1586,6 +1586,107 @@ def _translate(err: ClientError) -> Exception:
     return err
 
 
+# ---------------------------------------------------------------- sales pre-aggregates (functions/reports)
+#
+#   SALES#P#<shard>     / <day>#<platform>          counters per (day, platform), one item per write shard
+#   SALES#S#<shard>     / <day>#<platform>#<sku>    counters per (day, platform, SKU)
+#   SALESMARK#<order>   / <item sk>#<part>          "this contribution is counted" (idempotency marker)
+#
+# Counters are numbers ADDed to (orders, sales, units, cancelled, refunds, revenue_<CUR>, ...). The
+# aggregator's IAM policy may only write items whose partition key starts with SALES (docs/reports.md).
+
+SALES_PK = "SALES#{scope}#{shard}"
+SALES_MARKER_PK = "SALESMARK#"
+# Stream records are redelivered for at most 24 hours (the stream's retention): markers outlive that.
+SALES_MARKER_TTL_SECONDS = 7 * 24 * 3600
+
+SalesCounterKey = tuple[str, str, str]  # (scope "P" | "S", day "YYYY-MM-DD", name)
+
+
+def apply_sales_counters(
+    markers: Sequence[tuple[str, str]],
+    counters: Mapping[SalesCounterKey, Mapping[str, Decimal]],
+    shard: int,
+) -> list[int]:
+    """ADD `counters` (one update per counter item, in write shard `shard`) and put `markers`
+    ((order id, marker sk) pairs, each only if absent), as one transaction.
+
+    Returns [] when applied, or the indexes of the markers that already existed, in which case nothing
+    was written (the caller drops those contributions, counted before, and applies the rest again).
+    """
+    table = get_settings().table_name
+    expires_at = int(clock.now().timestamp()) + SALES_MARKER_TTL_SECONDS
+    items: list[Any] = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _item({"pk": f"{SALES_MARKER_PK}{order_id}", "sk": sk, "expires_at": expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for order_id, sk in markers
+    ]
+    for (scope, day, name), delta in counters.items():
+        names = {f"#c{i}": counter for i, counter in enumerate(delta)}
+        values = {f":c{i}": _av(amount) for i, amount in enumerate(delta.values())}
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {
+                        "pk": _av(SALES_PK.format(scope=scope, shard=shard)),
+                        "sk": _av(f"{day}#{name}"),
+                    },
+                    "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(delta))),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        )
+    if not items:
+        return []
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        counted = [i for i, code in enumerate(codes[: len(markers)]) if code == "ConditionalCheckFailed"]
+        if counted:
+            return counted
+        raise _translate(err) from err
+    return []
+
+
+def query_sales_counters(
+    scope: str, first_day: str, last_day: str, shards: int, max_items: int | None = None
+) -> tuple[list[tuple[str, str, dict[str, Decimal]]], bool]:
+    """Every counter item of `scope` for the days first..last (inclusive), across all write shards:
+    one paginated Query per shard. Returns ((day, name, counters), truncated by max_items)."""
+    rows: list[tuple[str, str, dict[str, Decimal]]] = []
+    truncated = False
+    for shard in range(shards):
+        found = _query_all(
+            max_items=max_items,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": _av(SALES_PK.format(scope=scope, shard=shard)),
+                ":lo": _av(f"{first_day}#"),
+                ":hi": _av(f"{last_day}#~"),
+            },
+        )
+        if max_items is not None and len(found) >= max_items:
+            truncated = True
+        for raw in found:
+            day, _, name = str(raw.pop("sk")).partition("#")
+            raw.pop("pk", None)
+            rows.append((day, name, {k: Decimal(str(v)) for k, v in raw.items()}))
+    return rows, truncated
+
+
+def stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A stream record's NewImage (DynamoDB JSON) as plain values, like every item this module reads."""
+    return _plain(dict(image))
+
+
 # ------------------------------------------------------------ published integration events (functions/events)
 #   EVENTS#<order id> / PUB#<seq>#<n>   what the outbox publisher put on the bus for history event <seq>
 #   (GSI1: EVENTTYPE#<type>#<shard> / <occurred_at>#<event id>, the latest events of a type)

@@ -1,8 +1,9 @@
 """Configuration as a validated model: a missing or malformed variable fails the cold start, not an order."""
 
 from functools import cache
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,16 @@ class Settings(BaseSettings):
     status_index_shards: int = Field(default=8, ge=1, le=64, validation_alias="STATUS_INDEX_SHARDS")
     default_warehouse: str = Field(default="WH-MAIN", min_length=1, validation_alias="DEFAULT_WAREHOUSE")
     payment_timer_shards: int = Field(default=1, ge=1, le=64, validation_alias="PAYMENT_TIMER_SHARDS")
+    # Sales pre-aggregates (functions/reports, docs/reports.md): the zone whose calendar days the figures
+    # are kept in, and the write shards of the aggregate partitions (raise only; readers read them all).
+    report_timezone: str = Field(default="UTC", min_length=1, validation_alias="REPORT_TIMEZONE")
+    sales_aggregate_shards: int = Field(default=4, ge=1, le=64, validation_alias="SALES_AGGREGATE_SHARDS")
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        ZoneInfo(name)  # an unknown zone fails the cold start
+        return name
 
 
 class ApiSettings(Settings):

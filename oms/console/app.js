@@ -436,8 +436,8 @@ async function reportsView(params) {
   show(
     h("h2", {}, "Sales"),
     form,
-    h("p", { class: "muted" }, `${report.start} to ${report.end} (UTC, by day received) · ${report.orders} orders · ${report.sales} sales · revenue ${money(report.revenue)}`,
-      report.truncated ? " · truncated: more orders than one report reads" : ""),
+    h("p", { class: "muted" }, `${report.start} to ${report.end} (${report.timezone || "UTC"}, by day received) · ${report.orders} orders · ${report.sales} sales · revenue ${money(report.revenue)}`,
+      report.truncated ? " · truncated: more rows than one report reads" : ""),
     canvas, legend,
     h("div", { class: "grid" },
       h("div", {}, h("h3", {}, "Per day"), h("table", { id: "days" },
@@ -469,7 +469,7 @@ async function route() {
     return;
   }
   await guarded(async () => {
-    const order = path.match(/^\/orders\/(ord-[0-9a-f]{24})$/);
+    const order = path.match(/^\/orders\/((?:ord|rpl)-[0-9a-f]{24})$/);
     if (order) return orderView(order[1]);
     if (section === "holds") return holdsView(params);
     if (section === "exceptions") return exceptionsView();
