@@ -134,7 +134,7 @@ class LocalStack:
             REGION,
             ACCOUNT,
             quiet=lambda: (
-                self.runtime.in_flight == 0 and time.monotonic() - self.runtime.last_engine_activity > 0.01
+                self.runtime.in_flight == 0 and time.monotonic() - self.runtime.last_engine_activity > 0.03
             ),
         ).start()
         return self
