@@ -22,10 +22,11 @@ from typing import Any
 
 from functions.core import auth, clock, repository
 from functions.core.auth import AuthError, Principal, Role
+from functions.core.models import ORDER_ID_PATTERN
 from functions.core.privacy import mask_pii
 from functions.core.secrets import auth_keys
 
-_ORDER_ID = re.compile(r"^ord-[0-9a-f]{24}$")
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _current: ContextVar[Principal] = ContextVar("oms_principal", default=auth.ANONYMOUS)
 
 

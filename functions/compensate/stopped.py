@@ -22,13 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.compensate.service import compensate_order
 from functions.core.errors import OrderNotFoundError
+from functions.core.models import ORDER_ID_PATTERN
 from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StepError
 
 get_settings()
 
-ORDER_EXECUTION_NAME = r"^ord-[0-9a-f]{24}$"  # executions are named after their order
+ORDER_EXECUTION_NAME = ORDER_ID_PATTERN  # executions are named after their order
 
 
 class ExecutionStatusChange(BaseModel):

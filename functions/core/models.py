@@ -159,6 +159,10 @@ class OrderIn(_Strict):
         return hashlib.sha256(canonical.model_dump_json(exclude=exclude).encode()).hexdigest()
 
 
+# OMS order ids: `ord-` for orders platforms sent, `rpl-` for replacements the OMS created (reship, exchange).
+ORDER_ID_PATTERN = r"^(ord|rpl)-[0-9a-f]{24}$"
+
+
 def order_id_for(platform: str, platform_order_id: str) -> str:
     """Deterministic id, so concurrent duplicates of one platform order collide on the same item.
 
@@ -273,6 +277,14 @@ class DeliverySummary(BaseModel):
     delivered_at: datetime | None = None
 
 
+class ReplacementOf(_Strict):
+    """A replacement order (reship of damaged or lost goods, an exchange) points at the order it serves."""
+
+    order_id: str
+    cause: Literal["reship", "exchange"]
+    cause_id: str  # the logistics exception or after-sales case that asked for it
+
+
 class Order(OrderIn):
     """An order as stored: the platform's content plus what the OMS decided about it."""
 
@@ -302,6 +314,8 @@ class Order(OrderIn):
     refund_required: bool = False
     cancellation: RuleHit | None = None
     delivery: DeliverySummary | None = None  # shipping (functions/ship/tracking.py): per-shipment status
+    # Set on orders the OMS created itself to replace goods of another order (functions/core/replacement).
+    replaces: ReplacementOf | None = None
 
     @property
     def is_paid(self) -> bool:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.core.models import ORDER_ID_PATTERN
+
 
 class StageInput(BaseModel):
     """The state machine sends ids only; each stage reads the order itself (consistent read)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    order_id: str = Field(pattern=r"^ord-[0-9a-f]{24}$")
+    order_id: str = Field(pattern=ORDER_ID_PATTERN)
     execution_id: str | None = None
 
 

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.core.models import ORDER_ID_PATTERN
 from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.holds.service import escalate_hold, escalate_overdue_holds
@@ -20,7 +21,7 @@ class EscalationEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    order_id: str | None = Field(default=None, pattern=r"^ord-[0-9a-f]{24}$")
+    order_id: str | None = Field(default=None, pattern=ORDER_ID_PATTERN)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,13 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core import repository, workflow
-from functions.core.models import OrderIn
+from functions.core.models import ORDER_ID_PATTERN, OrderIn
 from functions.core.observability import bind_order
 from functions.ingest.service import ingest_order
 
 router = APIGatewayRouter()
 
-OrderIdPath = Annotated[str, Path(pattern=r"^ord-[0-9a-f]{24}$", description="OMS order id")]
+OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="OMS order id")]
 
 
 @router.post("/orders", summary="Receive an order from a platform", tags=["orders"])

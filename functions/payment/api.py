@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.api.actor import current_actor
+from functions.core.models import ORDER_ID_PATTERN
 from functions.core.observability import bind_order
 from functions.core.settings import get_payment_scheduling_settings
 from functions.payment.models import PaymentCallback
@@ -17,7 +18,7 @@ from functions.payment.service import AmountMismatchError, PaymentRefusedError, 
 get_payment_scheduling_settings()  # ingest schedules pay deadlines: fail the cold start if unconfigured
 router = APIGatewayRouter()
 
-OrderIdPath = Annotated[str, Path(pattern=r"^ord-[0-9a-f]{24}$", description="OMS order id")]
+OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="OMS order id")]
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from functions.core.models import Money, PaymentId
+from functions.core.models import ORDER_ID_PATTERN, Money, PaymentId
 from functions.core.stage import StageInput
 from functions.core.status import OrderStatus
 
@@ -42,7 +42,7 @@ class TimerEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    order_id: str | None = Field(default=None, pattern=r"^ord-[0-9a-f]{24}$")
+    order_id: str | None = Field(default=None, pattern=ORDER_ID_PATTERN)
     source: str | None = None
 
 

@@ -43,6 +43,8 @@ class ReasonCode(StrEnum):
     PLATFORM_RISK = "PLATFORM_RISK"
     # Not a rule: an order ops intercepted with action "hold" (functions/intercept).
     INTERCEPTED = "INTERCEPTED"
+    # Not a rule: a replacement order (reship, exchange) the OMS created for an order already reviewed.
+    REPLACEMENT = "REPLACEMENT"
 
 
 # Countries whose addresses are not deliverable without a postal code.
@@ -279,3 +281,10 @@ def review(
     """Reject beats hold beats approve; every rule that fired is reported, not only the first."""
     hits = [hit for rule in rules if (hit := rule(order, policy, facts)) is not None]
     return ReviewOutcome(decision=decide(hits), reasons=[hit for _, hit in hits])
+
+
+def approve_replacement(replaced_order_id: str) -> ReviewOutcome:
+    """A replacement ships goods of an order that passed review and was paid: the rules do not run again
+    (its zero prices and copied address would only trip them)."""
+    hit = RuleHit(code=ReasonCode.REPLACEMENT, message=f"replaces order {replaced_order_id}")
+    return ReviewOutcome(decision="approve", reasons=[hit])

@@ -10,7 +10,7 @@ from functions.core.models import Hold, Order, ReviewOutcome
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.rules import ReviewRules, active_rules
 from functions.core.status import OrderStatus
-from functions.review.logic import ReviewFacts, review
+from functions.review.logic import ReviewFacts, approve_replacement, review
 
 _METRIC_FOR = {  # rejections are counted with their reason
     "approve": MetricName.ORDERS_AUTO_APPROVED,
@@ -50,7 +50,10 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
     if order.review is not None and order.status != OrderStatus.RECEIVED:
         return order.review  # a retried task: the decision was already recorded
     rules = active_rules()  # read per order: a new rules version applies to the next order, no restart
-    outcome = review(order, rules.review, facts=gather_facts(order, rules.review))
+    if order.replaces is not None:
+        outcome = approve_replacement(order.replaces.order_id)
+    else:
+        outcome = review(order, rules.review, facts=gather_facts(order, rules.review))
     set_fields: dict[str, object] = {
         "review": outcome.model_dump(mode="json"),
         "rules_version": rules.version,

@@ -422,7 +422,7 @@ async function route() {
     return;
   }
   await guarded(async () => {
-    const order = path.match(/^\/orders\/(ord-[0-9a-f]{24})$/);
+    const order = path.match(/^\/orders\/((?:ord|rpl)-[0-9a-f]{24})$/);
     if (order) return orderView(order[1]);
     if (section === "holds") return holdsView(params);
     if (section === "exceptions") return exceptionsView();
