@@ -239,6 +239,19 @@ def _print_report(report: SimulationReport, console: Console) -> None:
             f"[bold red]Orders lost: {report.missing_orders}, answers about another order: "
             f"{report.misrouted_responses}[/]"
         )
+    if report.shipping:
+        shipping = report.shipping
+        console.print(
+            f"Tracking:                     {shipping['parcels']} parcels "
+            f"({_breakdown(shipping['carriers'])}), {shipping['events_posted']} carrier events: "
+            f"{_breakdown(shipping['outcomes'])}",
+            highlight=False,
+        )
+        console.print(
+            f"Delivery:                     {_breakdown(shipping['orders_by_delivery'])}; open exceptions "
+            f"{_breakdown(shipping['exceptions_open']) or 'none'}; reships {shipping['replacement_orders']}",
+            highlight=False,
+        )
     lines = [
         ("State transitions per order:", f"{report.transitions_per_order}"),
         ("Order history events / order:", f"{report.order_events_per_order}"),
