@@ -81,6 +81,9 @@ def _print_credentials(base_url: str) -> None:
     print("Platform secrets (local development key; sign as docs/integrators.md shows):", flush=True)
     for platform in credentials.DEMO_PLATFORMS:
         print(f"  {platform:<10} {credentials.platform_secret(platform)}", flush=True)
+    print("Carrier webhook secrets (X-OMS-Carrier; docs/shipping.md):", flush=True)
+    for carrier in credentials.DEMO_CARRIERS:
+        print(f"  {carrier:<10} {credentials.carrier_secret(carrier)}", flush=True)
     print("Staff tokens (12 h; mint more with `oms token --role ROLE --user NAME`):", flush=True)
     tokens = {role: credentials.staff_token(role, f"local-{role.replace('_', '-')}") for role in _ROLES}
     for role, token in tokens.items():

@@ -16,6 +16,7 @@ from oms.local.stack import LOCAL_SIGNING_KEY
 
 KEYS = AuthKeys(master=LOCAL_SIGNING_KEY.encode())
 DEMO_PLATFORMS = ("tmall", "jd", "pinduoduo", "douyin", "shopify")
+DEMO_CARRIERS = ("SF", "JDL", "ZTO", "UPS")
 
 _lock = threading.Lock()
 _last_ms = 0
