@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from functions.core import repository
+from functions.core.errors import TransientError
 from tests.e2e.stock_support import allocation_rules, assert_conserved, eventually
 from tests.factories import address, line, new_sku, order_body
 
@@ -478,3 +479,50 @@ def test_a_lost_parcel_refunded_is_recorded_for_after_sales(oms, stack):
         "refund",
     )
     assert_conserved(sku)
+
+
+def test_a_resolution_interrupted_after_the_reship_is_finished_by_its_retry(oms, stack, monkeypatch):
+    sku = new_sku()
+    oms.set_stock(sku, 6)
+    order, _ = oms.run(order_body([(sku, 1)]))
+    (parcel,) = order["shipments"]
+    exception_id = oms.track(parcel, "lost", "lost-crash", at(stack)).json()["exception_id"]
+    real = repository.run_transaction
+    calls = {"n": 0}
+
+    def crash_once(items):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransientError("throttled")
+        return real(items)
+
+    monkeypatch.setattr(repository, "run_transaction", crash_once)
+    body = {"action": "reship", "comment": "lost in transit"}
+    first = oms.as_role("ops").call("POST", f"/exceptions/{exception_id}/resolve", body)
+    assert first.status == 503  # the replacement exists, the resolution was not recorded
+    assert oms.call("GET", "/exceptions?status=open").json()["count"] >= 1
+    second = oms.as_role("ops").call("POST", f"/exceptions/{exception_id}/resolve", body)
+    assert second.status == 200, second.body
+    replacement_id = second.json()["resolution"]["replacement_order_ids"][order["order_id"]]
+    assert oms.wait(oms.order(replacement_id)["execution_arn"])["status"] == "SUCCEEDED"
+    assert len(oms.executions_named(replacement_id)) == 1
+    assert oms.stock(sku) == {"on_hand": 4, "reserved": 0, "available": 4}  # shipped once, reshipped once
+    assert [m.kind for m in repository.stock_ledger(sku)].count("writeoff") == 1
+    assert_conserved(sku)
+
+
+def test_both_parcels_delivered_at_the_same_moment_deliver_the_order_once(oms, stack):
+    order = ship_two_warehouses(oms)
+    parcels = [warehouse_of(order, "WH-MAIN"), warehouse_of(order, "WH-EAST")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(
+            pool.map(lambda p: oms.track(p, "delivered", f"same-{p['warehouse']}", at(stack, -1)), parcels)
+        )
+    assert [a.json()["outcome"] for a in answers] == ["applied", "applied"]
+    done = oms.order(order["order_id"])
+    assert done["status"] == "DELIVERED"
+    assert (done["delivery"]["delivered"], done["delivery"]["total"]) == (2, 2)
+    types = [e.type for e in events_of(order["order_id"])]
+    assert types[-4:].count("shipment.delivered") == 2
+    assert types.count("order.partially_delivered") == 1
+    assert types.count("order.delivered") == 1
