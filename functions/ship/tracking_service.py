@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from functions.core import clock, repository
 from functions.core.errors import ConflictError, RefusedError, TransientError
-from functions.core.models import ShipmentTracking, TrackingEvent
+from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
 from functions.core.repository import TransactionRejected, TransactItem
 from functions.core.rules import active_rules
@@ -189,15 +189,13 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
             target = order.status
             events: list[tuple[str, dict[str, Any]]] = []
             for event_type, delivers in order_events(before, summary, f"shipment.{event.status}"):
-                if event_type == "order.partially_delivered":
+                if event_type.startswith("order."):  # partially_delivered, delivered: the counts
                     events.append((event_type, {**_counts(summary), "shipment_id": tracking.shipment_id}))
-                elif event_type == "order.delivered":
-                    events.append((event_type, {**_counts(summary), "shipment_id": tracking.shipment_id}))
-                    if delivers and can_transition(order.status, OrderStatus.DELIVERED):
-                        target = OrderStatus.DELIVERED
-                        delivered_orders.append(order.platform)
                 else:
                     events.append((event_type, detail))
+                if delivers and can_transition(order.status, OrderStatus.DELIVERED):
+                    target = OrderStatus.DELIVERED
+                    delivered_orders.append(order.platform)
             change, updated = repository.order_events_change(
                 order,
                 target,
@@ -232,7 +230,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
     )
 
 
-def _counts(summary: Any) -> dict[str, Any]:
+def _counts(summary: DeliverySummary) -> dict[str, Any]:
     return {"delivered": summary.delivered, "total": summary.total, "state": summary.state}
 
 
