@@ -250,6 +250,7 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             continue  # resolved meanwhile, or an order moved: read again
         for order in orders:
             count(MetricName.LOGISTICS_EXCEPTIONS_RESOLVED, order.platform, action=action)
+        # "refund" is recorded here; issuing it is after-sales' (aftersales open_case), wired at merge.
         resolved = case.model_copy(update={"status": "resolved", "resolution": resolution})
         return ResolveResult(case=resolved, repeated=False)
     raise TransientError(f"exception {exception_id} kept changing while resolving it")
