@@ -98,6 +98,8 @@ def test_stage_latency_per_handler_invocation(run):
         "ExecutionStoppedFunction": "execution_stopped",
         "AwaitStockFunction": "await_stock",
         "DelayCheckFunction": "delay_check",
+        "SalesAggregatorFunction": "sales_aggregator",
+        "EventsPublisherFunction": "events_publisher",
     }
     for function, invocations in report.lambda_invocations.items():
         if function == PLATFORM_FUNCTION:

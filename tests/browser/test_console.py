@@ -234,11 +234,12 @@ def test_logistics_exceptions_are_listed_and_resolved_with_a_reship(console, oms
     assert resolved[0]["actor"] == "user:browser-ops"
 
 
-def test_sales_chart(console, oms):
+def test_sales_chart(console, oms, stack):
     platform = f"s{uuid.uuid4().hex[:10]}"
     sku = new_sku()
     oms.set_stock(sku, 50)
     oms.run(order_body([(sku, 4, "12.50")], platform=platform))
+    stack.settle()  # the stream records reach the sales aggregator
     driver = console(f"/reports?platform={platform}", role="viewer")
     wait_for(driver, "#top-skus tbody tr")
     assert texts(driver, "#top-skus tbody tr")[0].split() == [sku, "4", "50.00", "CNY"]
