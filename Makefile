@@ -54,6 +54,7 @@ LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 LAMBDA_FUNCTIONS += AwaitStockFunction
 LAMBDA_FUNCTIONS += SalesAggregatorFunction
 LAMBDA_FUNCTIONS += EventsPublisherFunction WebhookDeliveryFunction
+LAMBDA_FUNCTIONS += DelayCheckFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -81,6 +81,9 @@ def _print_credentials(base_url: str) -> None:
     print("Platform secrets (local development key; sign as docs/integrators.md shows):", flush=True)
     for platform in credentials.DEMO_PLATFORMS:
         print(f"  {platform:<10} {credentials.platform_secret(platform)}", flush=True)
+    print("Carrier webhook secrets (X-OMS-Carrier; docs/shipping.md):", flush=True)
+    for carrier in credentials.DEMO_CARRIERS:
+        print(f"  {carrier:<10} {credentials.carrier_secret(carrier)}", flush=True)
     print("Staff tokens (12 h; mint more with `oms token --role ROLE --user NAME`):", flush=True)
     tokens = {role: credentials.staff_token(role, f"local-{role.replace('_', '-')}") for role in _ROLES}
     for role, token in tokens.items():
@@ -262,6 +265,19 @@ def _print_report(report: SimulationReport, console: Console) -> None:
         console.print(
             f"[bold red]Orders lost: {report.missing_orders}, answers about another order: "
             f"{report.misrouted_responses}[/]"
+        )
+    if report.shipping:
+        shipping = report.shipping
+        console.print(
+            f"Tracking:                     {shipping['parcels']} parcels "
+            f"({_breakdown(shipping['carriers'])}), {shipping['events_posted']} carrier events: "
+            f"{_breakdown(shipping['outcomes'])}",
+            highlight=False,
+        )
+        console.print(
+            f"Delivery:                     {_breakdown(shipping['orders_by_delivery'])}; open exceptions "
+            f"{_breakdown(shipping['exceptions_open']) or 'none'}; reships {shipping['replacement_orders']}",
+            highlight=False,
         )
     lines = [
         ("State transitions per order:", f"{report.transitions_per_order}"),

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from oms.carrier_sim import drive_tracking
 from oms.local.clock import VirtualClock
 from oms.local.stack import HttpResponse, LocalStack, local_stack
 
@@ -99,6 +100,12 @@ ALLOCATION_RULES: dict[str, Any] = {
     "backorder_max_hours": 4,
     "merge_window_minutes": 15,
     "hot_sku_shards": {FLASH_SKU: FLASH_SHARDS},
+}
+# Who carries what (docs/shipping.md): the southern warehouse hands its parcels to JDL, US addresses go
+# with UPS, the rest with the default (SF). (oms/carrier_sim.py shortens the tracking SLA later.)
+CARRIER_RULES: dict[str, Any] = {
+    "rules": [{"carrier": "JDL", "warehouses": [SECOND_WAREHOUSE]}],
+    "carrier_by_country": {"US": "UPS"},
 }
 # Orders that arrive unpaid (functions/payment): half are paid by the platform's callback within the pay
 # timeout, the other half never, and are cancelled at their deadline by the timers.
@@ -361,6 +368,9 @@ class SimulationReport:
     # What the handlers published as EMF metrics during the run (oms/local/metrics.py summary):
     # "counters" per metric and dimension, the "funnel", and "latency_ms" p50/p95 per stage.
     metrics: dict[str, Any] = field(default_factory=dict)
+    # After shipping, the simulated carriers' tracking (oms/carrier_sim.py): parcels, events by outcome,
+    # orders by delivery state, open exception cases, reships (not in the per-order figures above).
+    shipping: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -522,6 +532,8 @@ def _run(
     stack.drain()  # a timer fired at the last clock step may still be running
     counters_after = stack.counters()  # before the checks below, whose reads are not the orders' cost
     metrics = stack.metrics.summary()  # every execution has ended: all its metrics are in
+    # Then the carriers track what shipped (deliveries, delays, damage and reships): its own figures.
+    shipping, replacement_ids = drive_tracking(stack, expected_ids, seed, concurrency)
 
     final_status: Counter[str] = Counter()
     sourcing: Counter[str] = Counter()
@@ -571,6 +583,17 @@ def _run(
             states_entered += sum(
                 1 for e in stack.execution_history(order.execution_arn) if e["type"].endswith("StateEntered")
             )
+    replacement_status: Counter[str] = Counter()
+    for replacement_id in replacement_ids:  # reships take stock too: they are in the books
+        aggregate = repository.load_aggregate(replacement_id)
+        replacement_status[aggregate.order.status.value] += 1
+        for shipment in aggregate.shipments:
+            for line in shipment.lines if not shipment.virtual else ():
+                shipped[line.sku] += line.quantity
+        for reservation in aggregate.reservations:
+            held[reservation.sku] += reservation.quantity
+    if replacement_ids:
+        shipping["replacement_status"] = dict(sorted(replacement_status.items()))
     after = _stock_totals(plan.skus)
 
     oversold: list[str] = []
@@ -644,6 +667,7 @@ def _run(
         timers_fired=_timers_fired(stack, fired_before),
         virtual_minutes=round((stack.clock.now() - SIM_START).total_seconds() / 60, 1),
         metrics=metrics,
+        shipping=shipping,
     )
 
 
@@ -657,6 +681,7 @@ def _store_allocation_rules(stack: LocalStack) -> None:
     """The allocation rules of the run, stored through the strategy center like an admin would."""
     current = stack.request("GET", "/rules", headers=_admin(stack)).json()
     document = {**current, "allocation": {**current["allocation"], **ALLOCATION_RULES}}
+    document["carriers"] = {**current["carriers"], **CARRIER_RULES}
     document["comment"] = "oms simulate: two warehouses, backorders, merging, flash sale on sharded stock"
     answer = stack.request("PUT", "/rules", document, headers=_admin(stack))
     if answer.status != 200:
@@ -691,7 +716,7 @@ def _count_sourcing(counts: Counter[str], aggregate: Any) -> None:
         counts["merged_orders"] += 1
     if info is not None and info.backordered_since is not None:
         counts["backordered_orders"] += 1
-        if order.status.value == "SHIPPED":
+        if order.status.value in ("SHIPPED", "DELIVERED"):
             counts["backordered_then_shipped"] += 1
         elif order.rejection is not None and order.rejection.code == "BACKORDER_EXPIRED":
             counts["backorder_expired"] += 1

@@ -104,6 +104,22 @@ class Credentials:
         }
 
     @staticmethod
+    def carrier_headers(
+        carrier: str, raw_body: str, stack: LocalStack, secret: str | None = None
+    ) -> dict[str, str]:
+        """A carrier's webhook signature (X-OMS-Carrier instead of X-OMS-Platform, its own secret)."""
+        from functions.core import auth
+        from functions.core.secrets import auth_keys
+
+        timestamp = Credentials.timestamp(stack)
+        secret = secret or auth_keys().carrier_secret(carrier)
+        return {
+            auth.HEADER_CARRIER: carrier,
+            auth.HEADER_TIMESTAMP: timestamp,
+            auth.HEADER_SIGNATURE: auth.sign(secret, timestamp, raw_body),
+        }
+
+    @staticmethod
     def staff_headers(role: str, user: str, now: datetime) -> dict[str, str]:
         from functions.core import auth
         from functions.core.secrets import auth_keys
@@ -139,6 +155,10 @@ class Oms:
     def as_platform(self, platform: str) -> Oms:
         return Oms(self.stack, ("platform", platform))
 
+    def as_carrier(self, carrier: str) -> Oms:
+        """Calls signed as a carrier (its tracking webhook)."""
+        return Oms(self.stack, ("carrier", carrier))
+
     def anonymous(self) -> Oms:
         return Oms(self.stack, None)
 
@@ -171,6 +191,8 @@ class Oms:
             return Credentials.staff_headers("admin", "test-admin", now)
         if kind == "platform":
             return Credentials.platform_headers(name, raw_body or "", self.stack)
+        if kind == "carrier":
+            return Credentials.carrier_headers(name, raw_body or "", self.stack)
         role, user = name.split(":", 1)
         return Credentials.staff_headers(role, user, now)
 
@@ -201,6 +223,18 @@ class Oms:
         assert response.status == 201, response.body
         execution = self.wait(response.json()["execution_arn"])
         return self.order(response.json()["order_id"]), execution
+
+    def track(self, shipment: dict[str, Any], status: str, event_id: str, occurred_at: str) -> HttpResponse:
+        """The shipment's carrier posts one tracking event (signed as that carrier)."""
+        body = {
+            "event_id": event_id,
+            "tracking_number": shipment["tracking_number"],
+            "status": status,
+            "occurred_at": occurred_at,
+        }
+        return self.as_carrier(shipment["carrier"]).call(
+            "POST", f"/shipments/{shipment['shipment_id']}/tracking", body
+        )
 
     # ---------------------------------------------------------------- executions
     def wait(self, execution_arn: str) -> dict[str, Any]:

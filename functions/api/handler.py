@@ -19,10 +19,12 @@ from functions.events.api import router as events_router
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
+from functions.logistics.api import router as logistics_router
 from functions.payment.api import router as payment_router
 from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
+from functions.ship.api import router as shipping_router
 from functions.webhooks.api import router as webhooks_router
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
@@ -36,6 +38,8 @@ app.include_router(intercept_router)
 app.include_router(rules_router)
 app.include_router(search_router)
 app.include_router(reports_router)
+app.include_router(shipping_router)
+app.include_router(logistics_router)
 app.include_router(events_router)
 app.include_router(webhooks_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included

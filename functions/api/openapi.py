@@ -16,7 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 TITLE = "Serverless OMS API"
 VERSION = "1.0.0"
 DESCRIPTION = (
-    "Platforms sign each request (HMAC-SHA256, see docs/integrators.md); staff send a bearer token. "
+    "Platforms sign each request (HMAC-SHA256, see docs/integrators.md); carriers sign their tracking "
+    "webhooks the same way with X-OMS-Carrier (docs/shipping.md); staff send a bearer token. "
     'Every error is {"error": {"code", "message", "fields"}}.'
 )
 

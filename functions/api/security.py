@@ -52,6 +52,8 @@ def admit(event: dict[str, Any]) -> Principal:
         if principal.kind == "platform":
             _verify_signature(event, principal)
             _scope_to_platform(event, method, path, route, principal)
+        if principal.kind == "carrier":  # a carrier's tracking webhook (its shipments only: the route)
+            _verify_signature(event, principal)
     except AuthError as refused:
         raise Refused(refused.status, refused.code, refused.message) from refused
     return principal
@@ -66,11 +68,18 @@ def _raw_body(event: dict[str, Any]) -> bytes:
 
 def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
     signed = auth.signed_request(event.get("headers"), clock.now())
-    if signed is None or signed.platform != principal.id:
-        raise AuthError(401, "UNAUTHENTICATED", "platform signature headers are missing")
-    auth.verify_body(signed, auth_keys().platform_secret(signed.platform), _raw_body(event))
+    if signed is None or signed.platform != principal.id or signed.kind != principal.kind:
+        raise AuthError(401, "UNAUTHENTICATED", f"{principal.kind} signature headers are missing")
+    keys = auth_keys()
+    secret = (
+        keys.carrier_secret(signed.platform)
+        if signed.kind == "carrier"
+        else keys.platform_secret(signed.platform)
+    )
+    auth.verify_body(signed, secret, _raw_body(event))
     expires = clock.now() + 2 * auth.REPLAY_WINDOW
-    if not repository.remember_signature(signed.platform, signed.signature, expires):
+    signer = f"carrier:{signed.platform}" if signed.kind == "carrier" else signed.platform
+    if not repository.remember_signature(signer, signed.signature, expires):
         raise AuthError(401, "REPLAYED", "this signature was already used; sign every request afresh")
 
 

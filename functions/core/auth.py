@@ -7,6 +7,8 @@ Pure logic (no AWS): the Lambda authorizer (functions/authorizer) and the API fu
   `<X-OMS-Timestamp> + "." + <raw body>`; the timestamp (Unix milliseconds) must be within five minutes
   of the server's clock, and a signature is accepted once (the API function records it).
 * Staff send `Authorization: Bearer <token>`: a JWT (HS256) whose claims name the user and one role.
+* Carriers sign their tracking webhooks the same way as platforms, naming themselves in `X-OMS-Carrier`
+  (instead of `X-OMS-Platform`) and keyed with the carrier's own secret (docs/shipping.md).
 * PERMISSIONS maps (method, route) to who may call it. A route that is not in it is refused.
 """
 
@@ -25,6 +27,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 HEADER_PLATFORM = "X-OMS-Platform"
+HEADER_CARRIER = "X-OMS-Carrier"
 HEADER_TIMESTAMP = "X-OMS-Timestamp"
 HEADER_SIGNATURE = "X-OMS-Signature"
 REPLAY_WINDOW = timedelta(minutes=5)
@@ -32,6 +35,7 @@ TOKEN_ISSUER = "oms"  # noqa: S105 - the iss claim, not a secret
 MAX_TOKEN_TTL = timedelta(days=7)
 
 _PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,31}$")
+_CARRIER_NAME = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")  # the carrier codes of CarrierRules
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{10,16}$")
@@ -47,6 +51,7 @@ class Role(StrEnum):
 
 
 PLATFORM = "platform"  # the role of a signing platform (scoped to its own orders)
+CARRIER = "carrier"  # the role of a signing carrier (scoped to its own shipments)
 PUBLIC = "public"  # no credentials needed
 
 Access = frozenset[str]
@@ -55,6 +60,7 @@ ADMIN: Access = frozenset({Role.ADMIN})
 OPS: Access = frozenset({Role.OPS, Role.ADMIN})
 AFTERSALES: Access = frozenset({Role.CUSTOMER_SERVICE, Role.ADMIN})
 OWN_PLATFORM: Access = frozenset({PLATFORM})
+OWN_CARRIER: Access = frozenset({CARRIER})
 
 # The one permissions table: (method, route) -> the roles (and PLATFORM / PUBLIC) that may call it.
 # Routes are API Gateway resource paths. A platform reaches only its own orders on every route with
@@ -70,7 +76,10 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/orders/{order_id}/payment"): ADMIN | OWN_PLATFORM,
     ("POST", "/orders/{order_id}/aftersales"): AFTERSALES | OWN_PLATFORM,
     ("GET", "/orders/{order_id}/aftersales"): READERS | OWN_PLATFORM,
-    ("POST", "/shipments/{shipment_id}/tracking"): ADMIN | OWN_PLATFORM,
+    ("POST", "/shipments/{shipment_id}/tracking"): OWN_CARRIER | ADMIN,
+    ("GET", "/shipments/{shipment_id}"): READERS | OWN_PLATFORM,
+    ("GET", "/exceptions"): READERS,
+    ("POST", "/exceptions/{exception_id}/resolve"): OPS,
     ("GET", "/holds"): READERS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
@@ -100,7 +109,7 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    kind: Literal["staff", "platform", "anonymous"]
+    kind: Literal["staff", "platform", "carrier", "anonymous"]
     id: str
     role: str
 
@@ -125,6 +134,8 @@ class Principal:
             return cls("staff", pid, str(role))
         if kind == "platform" and isinstance(pid, str) and _PLATFORM_NAME.match(pid) and role == PLATFORM:
             return cls("platform", pid, PLATFORM)
+        if kind == "carrier" and isinstance(pid, str) and _CARRIER_NAME.match(pid) and role == CARRIER:
+            return cls("carrier", pid, CARRIER)
         return ANONYMOUS
 
 
@@ -191,6 +202,13 @@ def platform_secret(master: bytes, platform: str, overrides: Mapping[str, str] |
     return hmac.new(master, f"oms-platform-v1:{platform}".encode(), hashlib.sha256).hexdigest()
 
 
+def carrier_secret(master: bytes, carrier: str, overrides: Mapping[str, str] | None = None) -> str:
+    """A carrier's webhook signing secret: explicit, or derived from the master (as for platforms)."""
+    if overrides and carrier in overrides:
+        return overrides[carrier]
+    return hmac.new(master, f"oms-carrier-v1:{carrier}".encode(), hashlib.sha256).hexdigest()
+
+
 def staff_token_key(master: bytes) -> bytes:
     return hmac.new(master, b"oms-staff-token-v1", hashlib.sha256).digest()
 
@@ -219,27 +237,38 @@ def timestamp_ms(at: datetime) -> str:
 
 @dataclass(frozen=True)
 class SignedRequest:
-    platform: str
+    platform: str  # the signer's name: a platform, or (kind "carrier") a carrier code
     timestamp: str
     signature: str
+    kind: Literal["platform", "carrier"] = "platform"
 
     @property
     def principal(self) -> Principal:
+        if self.kind == "carrier":
+            return Principal("carrier", self.platform, CARRIER)
         return Principal("platform", self.platform, PLATFORM)
 
 
 def signed_request(headers: Mapping[str, str] | None, now: datetime) -> SignedRequest | None:
-    """The platform signature headers, checked for shape and freshness; None when there are none."""
+    """The platform (or carrier) signature headers, checked for shape and freshness; None when there are
+    none."""
     platform = header(headers, HEADER_PLATFORM)
+    carrier = header(headers, HEADER_CARRIER)
     timestamp = header(headers, HEADER_TIMESTAMP)
     signature = header(headers, HEADER_SIGNATURE)
-    if platform is None and timestamp is None and signature is None:
+    if platform is None and carrier is None and timestamp is None and signature is None:
         return None
-    if platform is None or timestamp is None or signature is None:
+    if platform is not None and carrier is not None:
+        raise AuthError(401, "UNAUTHENTICATED", f"send {HEADER_PLATFORM} or {HEADER_CARRIER}, not both")
+    signer_header = HEADER_CARRIER if carrier is not None else HEADER_PLATFORM
+    signer = carrier if carrier is not None else platform
+    if signer is None or timestamp is None or signature is None:
         raise AuthError(
-            401, "UNAUTHENTICATED", f"send all of {HEADER_PLATFORM}, {HEADER_TIMESTAMP}, {HEADER_SIGNATURE}"
+            401, "UNAUTHENTICATED", f"send all of {signer_header}, {HEADER_TIMESTAMP}, {HEADER_SIGNATURE}"
         )
-    if not _PLATFORM_NAME.match(platform):
+    if carrier is not None and not _CARRIER_NAME.match(carrier):
+        raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_CARRIER} is not a carrier code")
+    if carrier is None and not _PLATFORM_NAME.match(signer):
         raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_PLATFORM} is not a platform name")
     if not _TIMESTAMP.match(timestamp):
         raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_TIMESTAMP} must be Unix time in milliseconds")
@@ -251,7 +280,7 @@ def signed_request(headers: Mapping[str, str] | None, now: datetime) -> SignedRe
     signature = signature.lower()
     if not _SIGNATURE.match(signature):
         raise AuthError(401, "UNAUTHENTICATED", f"{HEADER_SIGNATURE} must be 64 hex digits")
-    return SignedRequest(platform, timestamp, signature)
+    return SignedRequest(signer, timestamp, signature, "carrier" if carrier is not None else "platform")
 
 
 def verify_body(request: SignedRequest, secret: str, body: str | bytes) -> None:

@@ -262,6 +262,21 @@ class Interception(_Strict):
         return self.state == "requested"
 
 
+class DeliverySummary(BaseModel):
+    """Where each shipment of the order is (virtual ones count as delivered at creation), at a glance.
+
+    state: "pending" (nothing delivered yet), "partial" (some shipments delivered), "delivered" (all).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    shipments: dict[str, str] = {}  # shipment id -> tracking status (created, picked, ..., delivered)
+    delivered: int = 0
+    total: int = 0
+    state: Literal["pending", "partial", "delivered"] = "pending"
+    delivered_at: datetime | None = None
+
+
 class ReplacementOf(_Strict):
     """A replacement order (reship of damaged or lost goods, an exchange) points at the order it serves."""
 
@@ -298,6 +313,7 @@ class Order(OrderIn):
     payment_received: PaymentReceived | None = None
     refund_required: bool = False
     cancellation: RuleHit | None = None
+    delivery: DeliverySummary | None = None  # shipping (functions/ship/tracking.py): per-shipment status
     # Set on orders the OMS created itself to replace goods of another order (functions/core/replacement).
     replaces: ReplacementOf | None = None
 
@@ -350,11 +366,13 @@ class StockMovement(BaseModel):
     sku: str
     warehouse: str
     shard: int = 0
-    kind: Literal["initial", "restock", "adjust", "reserve", "release", "ship"]
-    ref: str  # the order id, or the stock sync id
+    kind: Literal["initial", "restock", "adjust", "reserve", "release", "ship", "writeoff"]
+    ref: str  # the order id, or the stock sync id (writeoff: the logistics exception id)
     on_hand_delta: int = 0
     reserved_delta: int = 0
     at: datetime
+    # writeoff: units that left with a shipment and never come back (damaged, lost); counters unchanged
+    quantity: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Reservation(BaseModel):
@@ -375,3 +393,70 @@ class Shipment(BaseModel):
     created_at: datetime
     virtual: bool = Field(default=False, exclude_if=lambda value: not value)  # 虚拟出库: no stock moved
     order_ids: list[str] = Field(default_factory=list, exclude_if=lambda value: not value)  # 合单
+
+
+# ---------------------------------------------------------------- shipping: tracking and exceptions
+
+
+class TrackingEvent(_Strict):
+    """A carrier's tracking event, as posted to POST /shipments/{id}/tracking (docs/shipping.md)."""
+
+    event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+    status: Literal[
+        "picked", "shipped", "in_transit", "out_for_delivery", "delivered", "failed", "damaged", "lost"
+    ]
+    occurred_at: AwareDatetime
+    location: Annotated[str, StringConstraints(max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ShipmentTracking(BaseModel):
+    """One physical parcel's tracking state (SHIPMENT#<id> / TRACKING), shared by the orders it carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    warehouse: str
+    order_ids: list[str]
+    platforms: list[str]
+    status: str = "created"
+    status_at: datetime
+    last_progress_at: datetime
+    progress_due: datetime | None = None  # no progress by then: the delay check flags it (None: not armed)
+    exception_ids: list[str] = []
+    version: int = 1
+    created_at: datetime
+
+
+class ExceptionResolution(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["reship", "refund", "dismiss"]
+    comment: str
+    actor: str
+    at: datetime
+    replacement_order_ids: dict[str, str] = {}  # original order id -> its replacement (reship)
+    written_off: list[Reservation] = []  # units written off in the stock ledger (damaged, lost)
+
+
+class ExceptionCase(BaseModel):
+    """A logistics exception (EXC#<id> / CASE): damaged or lost goods, or a shipment stuck past its SLA."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    exception_id: str
+    kind: Literal["damaged", "lost", "delayed"]
+    status: Literal["open", "resolved"] = "open"
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    warehouse: str
+    order_ids: list[str]
+    platforms: list[str] = []
+    opened_at: datetime
+    opened_by: str
+    detail: dict[str, Any] = {}
+    resolution: ExceptionResolution | None = None

@@ -50,7 +50,11 @@ class MetricName(StrEnum):
     ORDERS_CANCELLED_ON_TIMEOUT = "OrdersCancelledOnTimeout"  # platform: unpaid past the payment window
     ORDERS_INTERCEPTED = "OrdersIntercepted"  # platform, action (cancel | hold)
     ORDERS_FAILED = "OrdersFailed"  # platform, stage: compensated after a stage failed for good
-    SHIPMENTS_DELAYED = "ShipmentsDelayed"  # platform (the shipping work emits it)
+    SHIPMENTS_DELAYED = "ShipmentsDelayed"  # platform: a parcel flagged past its tracking SLA (delay check)
+    ORDERS_DELIVERED = "OrdersDelivered"  # platform: every shipment of the order delivered
+    LOGISTICS_EXCEPTIONS_OPENED = "LogisticsExceptionsOpened"  # platform, reason (damaged|lost|delayed)
+    LOGISTICS_EXCEPTIONS_RESOLVED = "LogisticsExceptionsResolved"  # platform, action (reship|refund|dismiss)
+    TRACKING_EVENTS = "TrackingEvents"  # reason: what a carrier event did (advance, progress, stale, ...)
     AFTERSALES_CASES_OPENED = "AfterSalesCasesOpened"  # platform (the after-sales work emits it)
     REFUNDS_ISSUED = "RefundsIssued"  # platform (the after-sales work emits it)
     HELD_ORDERS_OVER_SLA = "HeldOrdersOverSla"  # no dimension: gauge from the hold-escalation check

@@ -30,10 +30,13 @@ from botocore.exceptions import ClientError
 from functions.core import aws, clock
 from functions.core.errors import IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.models import (
+    ExceptionCase,
+    ExceptionResolution,
     HistoryEvent,
     Order,
     Reservation,
     Shipment,
+    ShipmentTracking,
     StockLevel,
     StockMovement,
     StockShard,
@@ -1584,6 +1587,274 @@ def _translate(err: ClientError) -> Exception:
     if code in _TRANSIENT or "TransactionConflict" in _cancellation_codes(err):
         return TransientError(f"DynamoDB {code}")
     return err
+
+
+# ---------------------------------------------------------------- shipping: tracking and logistics exceptions
+#
+#   SHIPMENT#<id> / TRACKING          one physical parcel's tracking state (functions/ship/tracking.py)
+#   SHIPMENT#<id> / TRK#<event id>    a carrier event, kept once (the conditional put is the idempotency)
+#   EXC#<id> / CASE                   a logistics exception case (functions/logistics)
+#
+# QueueIndex (sparse, ALL) lists work: parcels whose tracking SLA is armed (qpk SHIPDUE#<shard>, qsk
+# <due>#<shipment id>; the delay check reads those due) and exception cases by status (qpk EXC#<status>,
+# qsk <opened at>#<id>).
+
+QUEUE_INDEX = "QueueIndex"
+TRACKING_SK = "TRACKING"
+EXCEPTION_SK = "CASE"
+
+
+def shipment_pk(shipment_id: str) -> str:
+    return f"SHIPMENT#{shipment_id}"
+
+
+def _ship_due_keys(shipment_id: str, due: datetime) -> dict[str, str]:
+    shard = zlib.crc32(shipment_id.encode()) % get_settings().status_index_shards
+    return {"qpk": f"SHIPDUE#{shard}", "qsk": f"{_due_key(due)}#{shipment_id}"}
+
+
+def tracking_record_item(tracking: ShipmentTracking) -> TransactItem:
+    """A new parcel's tracking record (written once, in the Ship transaction), with its SLA armed."""
+    keys = _ship_due_keys(tracking.shipment_id, tracking.progress_due) if tracking.progress_due else {}
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": shipment_pk(tracking.shipment_id),
+                    "sk": TRACKING_SK,
+                    **keys,
+                    **tracking.model_dump(mode="json", exclude_none=True),
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def get_tracking(shipment_id: str) -> ShipmentTracking | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(shipment_pk(shipment_id)), "sk": _av(TRACKING_SK)},
+        ConsistentRead=True,
+    )
+    return ShipmentTracking.model_validate(_plain(response["Item"])) if "Item" in response else None
+
+
+def tracking_update_item(before: ShipmentTracking, after: ShipmentTracking) -> TransactItem:
+    """Move the parcel's record from `before` (its version must still be stored) to `after`; the SLA
+    entry in QueueIndex follows `after.progress_due` (None: removed, the parcel is not watched)."""
+    fields = after.model_dump(mode="json", exclude={"shipment_id", "created_at"})
+    fields["version"] = before.version + 1
+    remove = [name for name, value in fields.items() if value is None]
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if after.progress_due is not None:
+        fields.update(_ship_due_keys(after.shipment_id, after.progress_due))
+    else:
+        remove += ["qpk", "qsk"]
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": {"pk": _av(shipment_pk(before.shipment_id)), "sk": _av(TRACKING_SK)},
+            "UpdateExpression": update,
+            "ConditionExpression": "#version = :expected_version",
+            "ExpressionAttributeNames": {**names, "#version": "version"},
+            "ExpressionAttributeValues": {**values, ":expected_version": _av(before.version)},
+        }
+    }
+
+
+def tracking_event_item(shipment_id: str, record: dict[str, Any]) -> TransactItem:
+    """Keep a carrier event once: a second copy of the same event id fails this condition."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item({"pk": shipment_pk(shipment_id), "sk": f"TRK#{record['event_id']}", **record}),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def get_tracking_event(shipment_id: str, event_id: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(shipment_pk(shipment_id)), "sk": _av(f"TRK#{event_id}")},
+        ConsistentRead=True,
+    )
+    if "Item" not in response:
+        return None
+    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+
+
+def tracking_events(shipment_id: str) -> list[dict[str, Any]]:
+    """Every carrier event kept for the parcel (applied or not), in the order they happened."""
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :trk)",
+        ExpressionAttributeValues={":pk": _av(shipment_pk(shipment_id)), ":trk": _av("TRK#")},
+        ConsistentRead=True,
+    )
+    events = [{k: v for k, v in raw.items() if k not in {"pk", "sk"}} for raw in items]
+    return sorted(
+        events,
+        key=lambda e: (datetime.fromisoformat(str(e["occurred_at"])), str(e.get("received_at", ""))),
+    )
+
+
+def due_shipments(now: datetime, limit: int = 500) -> list[ShipmentTracking]:
+    """Parcels whose tracking SLA ran out by `now`, earliest first, across every shard (QueueIndex)."""
+    found: list[dict[str, Any]] = []
+    upper = f"{_due_key(now)}#~"
+    for shard in range(get_settings().status_index_shards):
+        found += _query_all(
+            max_items=limit,
+            IndexName=QUEUE_INDEX,
+            KeyConditionExpression="qpk = :pk AND qsk <= :upper",
+            ExpressionAttributeValues={":pk": _av(f"SHIPDUE#{shard}"), ":upper": _av(upper)},
+            Limit=limit,
+        )
+    found.sort(key=lambda raw: str(raw["qsk"]))
+    return [ShipmentTracking.model_validate(raw) for raw in found[:limit]]
+
+
+def order_events_change(
+    order: Order,
+    target: OrderStatus,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    actor: str,
+    set_fields: dict[str, Any] | None = None,
+) -> tuple[list[TransactItem], Order]:
+    """Several history events of one order in one change (e.g. shipment.delivered then order.delivered):
+    the order update, conditional on the status and version read, moves the version by one per event;
+    the last event carries the status change (if any)."""
+    if target != order.status and not can_transition(order.status, target):
+        raise IllegalTransitionError(order.order_id, order.status, target)
+    if not events:
+        raise ValueError("an order change needs at least one event")
+    at = clock.now()
+    at_iso = at.isoformat()
+    history = [
+        HistoryEvent(
+            seq=order.version + 1 + i,
+            at=at,
+            type=event_type,
+            from_status=order.status,
+            to_status=target if i == len(events) - 1 else order.status,
+            actor=actor,
+            detail=detail,
+        )
+        for i, (event_type, detail) in enumerate(events)
+    ]
+    version = order.version + len(events)
+    fields: dict[str, Any] = {"version": version, "updated_at": at_iso, **(set_fields or {})}
+    if target != order.status:
+        fields.update({"status": target.value, **_status_index_keys(order.order_id, target, at_iso)})
+    more_events = [
+        {
+            "Put": {
+                "TableName": get_settings().table_name,
+                "Item": _event_item(order.order_id, event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for event in history[1:]
+    ]
+    items = _order_change_items(order, history[0], fields, (), more_events)
+    data = order.model_dump()
+    data.update(status=target, version=version, updated_at=at, **(set_fields or {}))
+    return items, Order.model_validate(data)
+
+
+def run_transaction(items: Sequence[TransactItem]) -> None:
+    """All of `items` or none. A failed condition raises TransactionRejected (indexes into `items`);
+    throttling and conflicts raise TransientError."""
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=list(items))  # type: ignore[arg-type]
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes) from err
+        raise _translate(err) from err
+
+
+def _exception_queue_keys(case: ExceptionCase) -> dict[str, str]:
+    return {"qpk": f"EXC#{case.status}", "qsk": f"{_due_key(case.opened_at)}#{case.exception_id}"}
+
+
+def exception_item(case: ExceptionCase) -> TransactItem:
+    """Open a case once (its id is deterministic: the same damage reported twice is one case)."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": f"EXC#{case.exception_id}",
+                    "sk": EXCEPTION_SK,
+                    **_exception_queue_keys(case),
+                    **case.model_dump(mode="json", exclude_none=True),
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def exception_resolve_item(case: ExceptionCase, resolution: ExceptionResolution) -> TransactItem:
+    """Resolve an open case (only while it is open: a second resolution fails this condition)."""
+    resolved = case.model_copy(update={"status": "resolved", "resolution": resolution})
+    keys = _exception_queue_keys(resolved)
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": {"pk": _av(f"EXC#{case.exception_id}"), "sk": _av(EXCEPTION_SK)},
+            "UpdateExpression": "SET #status = :resolved, resolution = :resolution, qpk = :qpk, qsk = :qsk",
+            "ConditionExpression": "#status = :open",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":resolved": _av("resolved"),
+                ":open": _av("open"),
+                ":resolution": _av(resolution.model_dump(mode="json", exclude_none=True)),
+                ":qpk": _av(keys["qpk"]),
+                ":qsk": _av(keys["qsk"]),
+            },
+        }
+    }
+
+
+def get_exception(exception_id: str) -> ExceptionCase | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(f"EXC#{exception_id}"), "sk": _av(EXCEPTION_SK)},
+        ConsistentRead=True,
+    )
+    return ExceptionCase.model_validate(_plain(response["Item"])) if "Item" in response else None
+
+
+def list_exceptions(status: str, limit: int = 100) -> list[ExceptionCase]:
+    """Cases in `status` (open, resolved), oldest first (QueueIndex; eventually consistent on AWS)."""
+    items = _query_all(
+        max_items=limit,
+        IndexName=QUEUE_INDEX,
+        KeyConditionExpression="qpk = :pk",
+        ExpressionAttributeValues={":pk": _av(f"EXC#{status}")},
+        Limit=limit,
+    )
+    return [ExceptionCase.model_validate(raw) for raw in items[:limit]]
+
+
+def writeoff_item(sku: str, warehouse: str, quantity: int, ref: str) -> TransactItem:
+    """A ledger entry for units that left with a shipment and never come back (damaged, lost): the
+    counters already lost them at shipping, so the entry moves nothing and says why they are gone."""
+    item = ledger_item(sku, warehouse, 0, "writeoff", ref)
+    item["Put"]["Item"]["quantity"] = _av(quantity)
+    return item
 
 
 # ---------------------------------------------------------------- sales pre-aggregates (functions/reports)

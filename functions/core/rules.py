@@ -114,9 +114,43 @@ class AfterSalesRules(_Section):
     return_window_days: int = Field(default=7, ge=1, le=90)
 
 
+# Carrier codes name the carrier everywhere: shipments, rules, and its webhook's X-OMS-Carrier header.
+CarrierCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
+Weight = Annotated[Decimal, Field(ge=0, le=100_000)]
+
+
+class CarrierRule(_Section):
+    """One carrier rule: every condition given must hold (an empty list or None matches anything).
+
+    `destinations` match the address's region, then its country (as warehouse_regions does). Weight is
+    the parcel's (sku_weights_kg x quantity); value is the parcel's lines at their unit prices.
+    """
+
+    carrier: CarrierCode
+    warehouses: list[str] = []
+    destinations: list[str] = []
+    min_weight_kg: Weight | None = None
+    max_weight_kg: Weight | None = None  # inclusive
+    min_value: Decimal | None = Field(default=None, ge=0)
+    max_value: Decimal | None = Field(default=None, ge=0)  # inclusive
+
+
 class CarrierRules(_Section):
-    default_carrier: str = "SF"
-    carrier_by_country: dict[str, str] = {}
+    """Which carrier takes a parcel (docs/shipping.md): the first matching rule, then the country map,
+    then the default. Virtual lines need no carrier. Also each carrier's tracking SLA."""
+
+    default_carrier: CarrierCode = "SF"
+    carrier_by_country: dict[str, CarrierCode] = {}
+    rules: list[CarrierRule] = Field(default=[], max_length=200)
+    # SKU -> kilograms per unit; SKUs not listed weigh default_weight_kg.
+    sku_weights_kg: dict[str, Weight] = Field(default={}, max_length=100_000)
+    default_weight_kg: Weight = Decimal("0.5")
+    # A shipment with no tracking progress for this long is flagged delayed (per carrier, or default).
+    progress_sla_hours: int = Field(default=48, ge=1, le=30 * 24)
+    progress_sla_hours_by_carrier: dict[CarrierCode, Annotated[int, Field(ge=1, le=30 * 24)]] = {}
+
+    def sla_hours(self, carrier: str) -> int:
+        return self.progress_sla_hours_by_carrier.get(carrier, self.progress_sla_hours)
 
 
 class RuleSet(_Section):

@@ -1,8 +1,10 @@
 """The auth secret (Secrets Manager): the master signing key and any explicit per-platform secrets.
 
-Document: {"signing_key": "<random>", "platforms": {"<platform>": "<secret>", ...}}. A platform with
-no explicit entry signs with a secret derived from the signing key (functions.core.auth.platform_secret),
-so adding a platform needs no deployment and rotating one platform means giving it an explicit entry.
+Document: {"signing_key": "<random>", "platforms": {"<platform>": "<secret>", ...},
+"carriers": {"<carrier code>": "<secret>", ...}} (carriers sign their tracking webhooks the same way).
+A platform (or carrier) with no explicit entry signs with a secret derived from the signing key
+(functions.core.auth.platform_secret, carrier_secret), so adding a platform needs no deployment and
+rotating one platform means giving it an explicit entry.
 Fetched once and kept for AUTH_CACHE_SECONDS, so a rotation takes effect within that time.
 """
 
@@ -21,9 +23,13 @@ from functions.core.settings import get_auth_settings
 class AuthKeys:
     master: bytes
     platforms: dict[str, str] = field(default_factory=dict)
+    carriers: dict[str, str] = field(default_factory=dict)
 
     def platform_secret(self, platform: str) -> str:
         return auth.platform_secret(self.master, platform, self.platforms)
+
+    def carrier_secret(self, carrier: str) -> str:
+        return auth.carrier_secret(self.master, carrier, self.carriers)
 
     @property
     def staff_key(self) -> bytes:
@@ -40,7 +46,12 @@ class AuthKeys:
             isinstance(k, str) and isinstance(v, str) and len(v) >= 32 for k, v in platforms.items()
         ):
             raise ValueError("auth secret: platforms must map names to secrets of at least 32 characters")
-        return cls(master=key.encode(), platforms=dict(platforms))
+        carriers = document.get("carriers") or {}
+        if not isinstance(carriers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) >= 32 for k, v in carriers.items()
+        ):
+            raise ValueError("auth secret: carriers must map codes to secrets of at least 32 characters")
+        return cls(master=key.encode(), platforms=dict(platforms), carriers=dict(carriers))
 
 
 _lock = threading.Lock()

@@ -5,9 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from functions.core.models import OrderLine, Reservation, Shipment
+from functions.core.models import Order, OrderLine, Reservation, Shipment
+
+if TYPE_CHECKING:
+    from functions.core.rules import CarrierRule, CarrierRules
 
 DEFAULT_CARRIER = "SF"
 
@@ -69,12 +75,14 @@ def plan_group_shipments(
     reservations_by_order: Mapping[str, Sequence[Reservation]],
     at: datetime,
     carrier: str = DEFAULT_CARRIER,
+    carriers: Mapping[str, str] | None = None,
 ) -> dict[str, list[Shipment]]:
     """合单: one parcel per warehouse for all the orders shipping together, seen from each order.
 
     Every order gets the parcels that carry its lines: same shipment id and tracking number for all,
     its own lines only, and `order_ids` naming every order in the parcel when there is more than one.
-    With a single order this is `plan_shipments`.
+    With a single order this is `plan_shipments`. `carriers` (warehouse -> carrier, see
+    `choose_carrier`) overrides `carrier` per parcel.
     """
     by_warehouse: dict[str, set[str]] = defaultdict(set)
     for order_id, reservations in reservations_by_order.items():
@@ -84,14 +92,15 @@ def plan_group_shipments(
     for warehouse in sorted(by_warehouse):
         shipment_id = f"{shipper_id}-{warehouse}"
         together = sorted(by_warehouse[warehouse])
+        parcel_carrier = (carriers or {}).get(warehouse, carrier)
         for order_id in together:
             views[order_id].append(
                 Shipment(
                     shipment_id=shipment_id,
                     order_id=order_id,
                     warehouse=warehouse,
-                    carrier=carrier,
-                    tracking_number=tracking_number(carrier, shipment_id),
+                    carrier=parcel_carrier,
+                    tracking_number=tracking_number(parcel_carrier, shipment_id),
                     lines=sorted(
                         (
                             r.model_copy(update={"shards": None})  # which counter gave it is stock's business
@@ -105,3 +114,69 @@ def plan_group_shipments(
                 )
             )
     return views
+
+
+# ---------------------------------------------------------------- carrier selection
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What carrier selection looks at: where a parcel leaves from, where it goes, its weight and value."""
+
+    warehouse: str
+    country: str
+    region: str | None
+    weight_kg: Decimal
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class CarrierChoice:
+    carrier: str
+    reason: str  # "rule <n>", "country <CC>" or "default"
+
+
+def parcel_of(
+    warehouse: str,
+    reservations_by_order: Mapping[str, Sequence[Reservation]],
+    orders: Mapping[str, Order],
+    rules: CarrierRules,
+) -> Parcel:
+    """The parcel leaving `warehouse` with these orders' lines (合单: several orders, one address)."""
+    weight = Decimal("0")
+    value = Decimal("0")
+    country, region = "", None
+    for order_id, reservations in reservations_by_order.items():
+        order = orders[order_id]
+        country, region = order.shipping_address.country, order.shipping_address.region
+        prices = {line.sku: line.unit_price for line in order.lines}
+        for r in reservations:
+            if r.warehouse != warehouse:
+                continue
+            weight += rules.sku_weights_kg.get(r.sku, rules.default_weight_kg) * r.quantity
+            value += prices.get(r.sku, Decimal("0")) * r.quantity
+    return Parcel(warehouse=warehouse, country=country, region=region, weight_kg=weight, value=value)
+
+
+def _matches(rule: CarrierRule, parcel: Parcel) -> bool:
+    destinations = {d.upper() for d in rule.destinations}
+    place = {parcel.country.upper(), (parcel.region or "").upper()} - {""}
+    return (
+        (not rule.warehouses or parcel.warehouse in rule.warehouses)
+        and (not destinations or bool(destinations & place))
+        and (rule.min_weight_kg is None or parcel.weight_kg >= rule.min_weight_kg)
+        and (rule.max_weight_kg is None or parcel.weight_kg <= rule.max_weight_kg)
+        and (rule.min_value is None or parcel.value >= rule.min_value)
+        and (rule.max_value is None or parcel.value <= rule.max_value)
+    )
+
+
+def choose_carrier(rules: CarrierRules, parcel: Parcel) -> CarrierChoice:
+    """The first rule every condition of which holds, else the destination country's carrier, else the
+    default. (Virtual lines never get here: they ship as 虚拟出库 with no carrier.)"""
+    for index, rule in enumerate(rules.rules):
+        if _matches(rule, parcel):
+            return CarrierChoice(rule.carrier, f"rule {index}")
+    if parcel.country in rules.carrier_by_country:
+        return CarrierChoice(rules.carrier_by_country[parcel.country], f"country {parcel.country}")
+    return CarrierChoice(rules.default_carrier, "default")

@@ -17,8 +17,10 @@ from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem
+from functions.core.rules import active_rules
 from functions.core.status import OrderStatus
-from functions.ship.logic import plan_group_shipments, virtual_shipment
+from functions.ship.delivery import deliver_if_complete, initial_delivery, tracking_record
+from functions.ship.logic import choose_carrier, parcel_of, plan_group_shipments, virtual_shipment
 
 ACTOR = "stage:ship"
 SHIPPABLE = (OrderStatus.ALLOCATED, OrderStatus.PAID)
@@ -59,9 +61,9 @@ def _fitting(candidates: list[OrderAggregate]) -> list[OrderAggregate]:
     budget = MAX_TRANSACTION_ITEMS
     for member in candidates:
         reservations = member.reservations
-        shipments = len({r.warehouse for r in reservations}) + any(
-            line.virtual for line in member.order.lines
-        )
+        warehouses = len({r.warehouse for r in reservations})
+        # its shipment records, and (upper bound) one tracking record per parcel
+        shipments = 2 * warehouses + any(line.virtual for line in member.order.lines)
         cost = 2 + sum(2 * len(r.shards or {"0": 1}) + 1 for r in reservations) + shipments
         if chosen and cost > budget:
             continue
@@ -76,23 +78,44 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         order = aggregate.order
         bind_platform(order.platform)
         ensure_not_intercepted(order, "ship")
-        if order.status == OrderStatus.SHIPPED:
+        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            if order.status == OrderStatus.SHIPPED and all(s.virtual for s in aggregate.shipments):
+                deliver_if_complete(order_id)  # a retry after a crash between shipping and delivering
             return ShippingResult(shipments=aggregate.shipments)
         if order.status not in SHIPPABLE:  # PAID: arrived unpaid, paid since
             raise IllegalTransitionError(order_id, order.status, OrderStatus.SHIPPED)
         at = clock.now()
         members = _fitting(_group(aggregate))
-        views = plan_group_shipments(order_id, {m.order.order_id: m.reservations for m in members}, at)
+        shipping = {m.order.order_id: m.reservations for m in members}
+        carriers = active_rules().carriers
+        choices = {
+            warehouse: choose_carrier(
+                carriers,
+                parcel_of(warehouse, shipping, {m.order.order_id: m.order for m in members}, carriers),
+            )
+            for warehouse in sorted({r.warehouse for rs in shipping.values() for r in rs})
+        }
+        views = plan_group_shipments(
+            order_id, shipping, at, carriers={wh: c.carrier for wh, c in choices.items()}
+        )
         changes: list[OrderChange] = []
         records: list[TransactItem] = []
+        parcels: dict[str, list[Shipment]] = {}
         for member in members:
             member_id = member.order.order_id
             virtual = virtual_shipment(member_id, member.order.lines, at)
             shipments = views[member_id] + ([virtual] if virtual is not None else [])
             views[member_id] = shipments
             records += [repository.shipment_item(s, member_id) for s in shipments]
+            for s in shipments:
+                if not s.virtual:
+                    parcels.setdefault(s.shipment_id, []).append(s)
             detail: dict[str, Any] = {
-                "shipments": [{"id": s.shipment_id, "tracking": s.tracking_number} for s in shipments]
+                "shipments": [
+                    {"id": s.shipment_id, "tracking": s.tracking_number, "carrier": s.carrier}
+                    | ({"carrier_rule": choices[s.warehouse].reason} if s.warehouse in choices else {})
+                    for s in shipments
+                ]
             }
             if member_id != order_id:
                 detail["shipped_with"] = order_id
@@ -104,10 +127,17 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
                     actor=ACTOR,
                     execution_id=execution_id if member_id == order_id else None,
                     detail=detail,
-                    set_fields={"shipment_ids": [s.shipment_id for s in shipments]},
+                    set_fields={
+                        "shipment_ids": [s.shipment_id for s in shipments],
+                        "delivery": initial_delivery(shipments).model_dump(mode="json", exclude_none=True),
+                    },
                 )
             )
-        shipping = {m.order.order_id: m.reservations for m in members}
+        platforms = {m.order.order_id: m.order.platform for m in members}
+        records += [
+            repository.tracking_record_item(tracking_record(views_of, platforms, carriers, at))
+            for views_of in parcels.values()
+        ]
         extra = repository.ship_group_items(shipping) + records
         try:
             repository.apply_changes(changes, extra)
@@ -115,5 +145,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
             continue  # an order of the group moved (or another Ship task shipped us): read again
         for member in members:  # a merged order shipped here is counted here (its own task finds it done)
             count(MetricName.ORDERS_SHIPPED, member.order.platform)
+            if all(s.virtual for s in views[member.order.order_id]):
+                deliver_if_complete(member.order.order_id)
         return ShippingResult(shipments=views[order_id])
     raise TransientError(f"order {order_id}: its group kept changing while shipping")

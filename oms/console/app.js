@@ -220,7 +220,10 @@ async function orderView(orderId) {
       order.rejection ? [h("dt", {}, "Rejection"), h("dd", {}, `${order.rejection.code}: ${order.rejection.message}`)] : null)),
     h("div", { class: "card" }, h("strong", {}, "Lines"), h("table", {},
       h("tbody", {}, order.lines.map((l) => h("tr", {}, h("td", {}, l.sku), h("td", { class: "num" }, `× ${l.quantity}`), h("td", { class: "num" }, l.unit_price)))),
-      order.shipments.map((s) => h("tr", {}, h("td", { colspan: 3, class: "muted" }, `Shipment ${s.shipment_id}: ${s.carrier} ${s.tracking_number} from ${s.warehouse}`))))));
+      order.shipments.map((s) => h("tr", { "data-shipment": s.shipment_id }, h("td", { colspan: 3, class: "muted" },
+        `Shipment ${s.shipment_id}: ${s.carrier} ${s.tracking_number} from ${s.warehouse}`,
+        order.delivery && order.delivery.shipments[s.shipment_id] ? ` · ${order.delivery.shipments[s.shipment_id]}` : ""))),
+      order.delivery ? h("tr", { id: "delivery" }, h("td", { colspan: 3 }, `Delivery: ${order.delivery.state} (${order.delivery.delivered} of ${order.delivery.total} shipments delivered)`)) : null)));
   const execution = history.execution;
   const timeline = h("table", { id: "timeline" },
     h("thead", {}, h("tr", {}, ["When", "Source", "What", "State / status", "Detail"].map((t) => h("th", {}, t)))),
@@ -341,15 +344,62 @@ async function holdsView(params) {
   }
 }
 
+// Logistics exception cases (damaged, lost, delayed shipments): GET /exceptions, resolved by ops.
+function logisticsTable(cases, canResolve, after) {
+  const rows = cases.map((c) =>
+    h("tr", { "data-exception": c.exception_id, "data-kind": c.kind },
+      h("td", {}, h("span", { class: `status kind-${c.kind}` }, c.kind), h("div", { class: "muted" }, c.exception_id)),
+      h("td", {}, c.order_ids.map((o) => h("div", {}, h("a", { href: `#/orders/${o}`, class: "order-link" }, o)))),
+      h("td", {}, `${c.carrier} ${c.tracking_number}`, h("div", { class: "muted" }, `${c.shipment_id} from ${c.warehouse}`)),
+      h("td", {}, fmtTime(c.opened_at), h("div", { class: "muted" }, c.opened_by)),
+      h("td", {}, c.detail.description || (c.detail.due ? `no progress since ${fmtTime(c.detail.last_progress_at)} (${c.detail.status})` : c.detail.status || "")),
+      h("td", {}, c.resolution
+        ? `${c.resolution.action} by ${c.resolution.actor}: ${c.resolution.comment}`
+        : (canResolve ? resolveButtons(c.exception_id, after) : "open"))));
+  return h("table", { class: "orders logistics" },
+    h("thead", {}, h("tr", {}, ["Case", "Orders", "Shipment", "Opened", "What happened", "Resolution"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No cases."))));
+}
+
+function resolveButtons(exceptionId, after) {
+  const comment = h("input", { placeholder: "comment", size: 14, "aria-label": "comment" });
+  const resolve = (action) => guarded(async () => {
+    const done = await api("POST", `/exceptions/${exceptionId}/resolve`, { action, comment: comment.value || `${action} in the console` });
+    const replacements = Object.values(done.resolution.replacement_order_ids || {});
+    say(`Case ${exceptionId}: ${action}${replacements.length ? ` (replacement ${replacements.join(", ")})` : ""}.`, true);
+    await after();
+  });
+  return h("span", { class: "decide" }, comment, " ",
+    h("button", { type: "button", class: "primary reship", onclick: () => resolve("reship") }, "Reship"), " ",
+    h("button", { type: "button", class: "refund", onclick: () => resolve("refund") }, "Refund"), " ",
+    h("button", { type: "button", class: "dismiss", onclick: () => resolve("dismiss") }, "Dismiss"));
+}
+
+async function logisticsSection(container) {
+  if (!(await hasRoute("GET", "/exceptions"))) return;
+  const canResolve = await hasRoute("POST", "/exceptions/{exception_id}/resolve");
+  const load = async () => {
+    const page = await api("GET", "/exceptions?status=open&limit=500");
+    const kinds = Object.entries(page.by_kind || {}).map(([k, n]) => `${k} ${n}`).join(" · ");
+    container.replaceChildren(
+      h("p", { class: "muted", id: "logistics-kinds" }, kinds ? `Open: ${kinds}` : "No open cases."),
+      logisticsTable(page.exceptions || [], canResolve, load));
+  };
+  await load();
+}
+
 async function exceptionsView() {
+  const logistics = h("div", { id: "logistics" });
   const failed = h("div", { id: "failed" });
   const rejected = h("div", { id: "rejected" });
   const cancelled = h("div", { id: "cancelled" });
   show(h("h2", {}, "Exception cases"),
-    h("p", { class: "muted" }, "Orders the workflow compensated after a technical failure, orders it rejected, and orders cancelled (intercepted, timed out)."),
+    h("p", { class: "muted" }, "Shipments damaged, lost or stuck past their carrier's SLA; orders the workflow compensated after a technical failure, orders it rejected, and orders cancelled (intercepted, timed out)."),
+    h("h3", {}, "Logistics (open)"), logistics,
     h("h3", {}, "Failed (compensated)"), failed,
     h("h3", {}, "Rejected"), rejected,
     h("h3", {}, "Cancelled"), cancelled);
+  await logisticsSection(logistics);
   await pagedList(failed, { status: "FAILED", limit: "25" });
   await pagedList(rejected, { status: "REJECTED", limit: "25" });
   await pagedList(cancelled, { status: "CANCELLED", limit: "25" });

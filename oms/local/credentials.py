@@ -16,6 +16,7 @@ from oms.local.stack import LOCAL_SIGNING_KEY
 
 KEYS = AuthKeys(master=LOCAL_SIGNING_KEY.encode())
 DEMO_PLATFORMS = ("tmall", "jd", "pinduoduo", "douyin", "shopify")
+DEMO_CARRIERS = ("SF", "JDL", "ZTO", "UPS")
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -38,13 +39,31 @@ def staff_headers(role: str, user: str, now: datetime | None = None) -> dict[str
 def platform_headers(platform: str, raw_body: str, now: datetime | None = None) -> dict[str, str]:
     """Signature headers for one request. Timestamps are strictly increasing in this process, so two
     identical bodies sent in the same millisecond still carry different signatures (not a replay)."""
-    global _last_ms
-    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
-    with _lock:
-        _last_ms = now_ms if not 0 <= _last_ms - now_ms < 60_000 else _last_ms + 1
-        timestamp = str(_last_ms)
+    timestamp = _next_timestamp(now)
     return {
         auth.HEADER_PLATFORM: platform,
         auth.HEADER_TIMESTAMP: timestamp,
         auth.HEADER_SIGNATURE: auth.sign(platform_secret(platform), timestamp, raw_body),
     }
+
+
+def carrier_secret(carrier: str) -> str:
+    return KEYS.carrier_secret(carrier)
+
+
+def carrier_headers(carrier: str, raw_body: str, now: datetime | None = None) -> dict[str, str]:
+    """A carrier's tracking webhook signature (X-OMS-Carrier, the carrier's secret)."""
+    timestamp = _next_timestamp(now)
+    return {
+        auth.HEADER_CARRIER: carrier,
+        auth.HEADER_TIMESTAMP: timestamp,
+        auth.HEADER_SIGNATURE: auth.sign(carrier_secret(carrier), timestamp, raw_body),
+    }
+
+
+def _next_timestamp(now: datetime | None) -> str:
+    global _last_ms
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    with _lock:
+        _last_ms = now_ms if not 0 <= _last_ms - now_ms < 60_000 else _last_ms + 1
+        return str(_last_ms)

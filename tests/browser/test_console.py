@@ -211,6 +211,29 @@ def test_exception_cases_list_failed_orders(console, oms, stack):
     assert "ship: RuntimeError" in row.text
 
 
+def test_logistics_exceptions_are_listed_and_resolved_with_a_reship(console, oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order, _ = oms.run(order_body([(sku, 1)]))
+    (parcel,) = order["shipments"]
+    opened = oms.track(parcel, "damaged", f"dmg-{uuid.uuid4().hex[:8]}", stack.clock.now().isoformat())
+    exception_id = opened.json()["exception_id"]
+    driver = console("/exceptions")
+    row = wait_for(driver, f'#logistics tr[data-exception="{exception_id}"]')
+    assert "damaged" in row.text
+    assert order["order_id"] in row.text
+    row.find_element("css selector", "button.reship").click()
+    wait_for(driver, "#flash.ok")
+    assert "replacement rpl-" in driver.find_element("id", "flash").text
+    assert f'data-exception="{exception_id}"' not in driver.find_element("id", "logistics").get_attribute(
+        "innerHTML"
+    )
+    resolved = [
+        e for e in oms.history(order["order_id"]).json()["timeline"] if e["type"] == "exception.resolved"
+    ]
+    assert resolved[0]["actor"] == "user:browser-ops"
+
+
 def test_sales_chart(console, oms, stack):
     platform = f"s{uuid.uuid4().hex[:10]}"
     sku = new_sku()

@@ -40,7 +40,12 @@ def driver(oms, kind: str, name: str):
 
 
 def concrete(route: str, order_id: str) -> str:
-    return route.replace("{order_id}", order_id).replace("{sku}", "SKU-1").replace("{shipment_id}", "shp-1")
+    return (
+        route.replace("{order_id}", order_id)
+        .replace("{sku}", "SKU-1")
+        .replace("{shipment_id}", "shp-1")
+        .replace("{exception_id}", "exc-" + "0" * 24)
+    )
 
 
 @pytest.mark.parametrize(("method", "route"), sorted(PERMISSIONS), ids=lambda v: str(v))
