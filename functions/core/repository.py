@@ -1609,7 +1609,7 @@ def shipment_pk(shipment_id: str) -> str:
 
 
 def _ship_due_keys(shipment_id: str, due: datetime) -> dict[str, str]:
-    shard = zlib.crc32(shipment_id.encode()) % get_settings().status_index_shards
+    shard = zlib.crc32(shipment_id.encode()) % get_settings().shipment_due_shards
     return {"qpk": f"SHIPDUE#{shard}", "qsk": f"{_due_key(due)}#{shipment_id}"}
 
 
@@ -1710,7 +1710,7 @@ def due_shipments(now: datetime, limit: int = 500) -> list[ShipmentTracking]:
     """Parcels whose tracking SLA ran out by `now`, earliest first, across every shard (QueueIndex)."""
     found: list[dict[str, Any]] = []
     upper = f"{_due_key(now)}#~"
-    for shard in range(get_settings().status_index_shards):
+    for shard in range(get_settings().shipment_due_shards):
         found += _query_all(
             max_items=limit,
             IndexName=QUEUE_INDEX,
