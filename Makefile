@@ -52,6 +52,7 @@ LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunctio
 LAMBDA_FUNCTIONS += AuthorizerFunction
 LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 LAMBDA_FUNCTIONS += AwaitStockFunction
+LAMBDA_FUNCTIONS += AfterSalesFunction AfterSalesTimerFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

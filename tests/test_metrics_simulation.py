@@ -95,6 +95,8 @@ def test_stage_latency_per_handler_invocation(run):
         "CompensateFunction": "compensate",
         "ExecutionStoppedFunction": "execution_stopped",
         "AwaitStockFunction": "await_stock",
+        "AfterSalesFunction": "aftersales",
+        "AfterSalesTimerFunction": "aftersales_timer",
     }
     for function, invocations in report.lambda_invocations.items():
         if function == PLATFORM_FUNCTION:
