@@ -16,7 +16,14 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from functions.aftersales import logic, service
 from functions.aftersales.models import CaseIn, CaseLineIn, CaseStatus, Inspection, Received, RefundCallback
@@ -75,9 +82,9 @@ class AfterSalesMachine(RuleBasedStateMachine):
         return [c for c in self.cases if service.get_case(c).status == status]
 
     @rule(
-        kind=st.sampled_from(["refund_only", "return_refund"]),
-        which=st.sampled_from(["a", "b", "both", "whole"]),
-        units=st.integers(0, 3),
+        kind=st.sampled_from(["refund_only", "return_refund", "return_refund"]),
+        which=st.sampled_from(["a", "a", "b", "both", "whole"]),
+        units=st.sampled_from([1, 1, 2, 3, 0]),
         cents=st.none() | st.integers(1, 6000),
     )
     def open(self, kind: str, which: str, units: int, cents: int | None) -> None:
@@ -96,6 +103,7 @@ class AfterSalesMachine(RuleBasedStateMachine):
         self.cases.append(case.case_id)
         self._settle()
 
+    @precondition(lambda self: bool(self._cases(CaseStatus.REQUESTED)))
     @rule(data=st.data(), approve=st.booleans())
     def decide(self, data: st.DataObject, approve: bool) -> None:
         waiting = [c for c in self._cases(CaseStatus.REQUESTED)]
@@ -104,6 +112,7 @@ class AfterSalesMachine(RuleBasedStateMachine):
             service.decide(case_id, "approve" if approve else "reject", "property", "user:cs")
             self._settle()
 
+    @precondition(lambda self: bool(self._cases(CaseStatus.REFUND_PENDING)))
     @rule(data=st.data(), twice=st.booleans())
     def confirm(self, data: st.DataObject, twice: bool) -> None:
         pending = self._cases(CaseStatus.REFUND_PENDING)
@@ -122,6 +131,7 @@ class AfterSalesMachine(RuleBasedStateMachine):
         self.seen["refunds"] = self.seen.get("refunds", 0) + 1
         self._settle()
 
+    @precondition(lambda self: bool(self._cases(CaseStatus.AWAITING_RETURN)))
     @rule(data=st.data(), resellable=st.booleans())
     def come_back(self, data: st.DataObject, resellable: bool) -> None:
         awaiting = self._cases(CaseStatus.AWAITING_RETURN)
@@ -139,6 +149,7 @@ class AfterSalesMachine(RuleBasedStateMachine):
                 self.restocked[line.sku] += sum(q for _, q in line.warehouses)
         self._settle()
 
+    @precondition(lambda self: bool(self._cases(CaseStatus.AWAITING_RETURN)))
     @rule(data=st.data())
     def deadline(self, data: st.DataObject) -> None:
         awaiting = [
@@ -186,8 +197,8 @@ def test_random_refunds_and_returns_never_refund_more_than_paid_and_conserve_sto
     run_state_machine_as_test(
         AfterSalesMachine,
         settings=settings(
-            max_examples=10,
-            stateful_step_count=8,
+            max_examples=6,
+            stateful_step_count=10,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
