@@ -316,3 +316,19 @@ def test_the_sweep_closes_a_case_whose_deadline_schedule_was_lost(oms, stack):
     stack.advance(5 * 60 + 1)  # the next rate(5 minutes) sweep
     closed = wait_case(oms, case["case_id"], "CLOSED")
     assert closed["closed_reason"] == "return_not_shipped"
+
+
+def test_concurrent_cases_cannot_claim_the_same_money_twice(oms):
+    from concurrent.futures import ThreadPoolExecutor
+
+    order, sku = one_line_order(oms, quantity=2, price="40.00")
+    callers = [oms.as_role("customer_service", f"cs-{i}") for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda c: open_case(c, order["order_id"], "refund_only"), callers))
+    assert sorted(a.status for a in answers) == [201, 409, 409, 409], [a.body for a in answers]
+    assert {a.json()["error"]["code"] for a in answers if a.status == 409} <= {
+        "OVER_CLAIMED",
+        "NOTHING_TO_REFUND",
+    }
+    counters = repository.line_counters(order["order_id"])[sku]
+    assert Decimal(str(counters["committed"])) == Decimal("80.00") and counters["committed_qty"] == 2
