@@ -18,7 +18,9 @@ status and carries a refund summary.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -117,7 +119,7 @@ def _apply(
     fields: dict[str, Any] | None = None,
     order_event: str | None = None,
     detail: dict[str, Any] | None = None,
-    order_fields: dict[str, Any] | None = None,
+    order_fields: Callable[[Order], dict[str, Any]] | None = None,
     extra: list[TransactItem] | None = None,
     remove: tuple[str, ...] = (),
 ) -> Case | None:
@@ -149,7 +151,7 @@ def _apply(
                 event_type=order_event,
                 actor=actor,
                 detail=detail or _event_detail(case),
-                set_fields=order_fields or {},
+                set_fields=order_fields(order) if order_fields is not None else {},
                 extra_items=[item, *extra],
             )
         except TransactionRejected as rejected:
@@ -707,6 +709,21 @@ def _wake_backorders(skus: list[str]) -> None:
             )
 
 
+def _with_refund(current: Order, *, amount: Decimal, at: datetime) -> dict[str, Any]:
+    """The order's refund summary with `amount` added, from the order as the transaction reads it
+    (the write is conditional on that order's version, so concurrent refunds never lose one)."""
+    before = current.refund_summary
+    refunded = (before.refunded if before else logic.ZERO) + amount
+    summary = RefundSummary(
+        refunded=refunded,
+        currency=current.amounts.currency,
+        refunds=(before.refunds if before else 0) + 1,
+        last_refund_at=at,
+        full=refunded >= logic.paid_total(current),
+    )
+    return {"refund_summary": summary.model_dump(mode="json")}
+
+
 @dataclass(frozen=True)
 class RefundOutcome:
     case: Case
@@ -737,15 +754,8 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
         order = repository.get_order(case.order_id)
         paid = logic.paid_per_line(order)
         now = clock.now()
-        before = order.refund_summary
-        refunded = (before.refunded if before else logic.ZERO) + amount
-        summary = RefundSummary(
-            refunded=refunded,
-            currency=order.amounts.currency,
-            refunds=(before.refunds if before else 0) + 1,
-            last_refund_at=now,
-            full=refunded >= logic.paid_total(order),
-        )
+
+        summary = functools.partial(_with_refund, amount=amount, at=now)
         extra = [
             repository.refund_settle_item(
                 case.order_id,
@@ -771,7 +781,7 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
                 fields={"refunded_at": now.isoformat()},
                 order_event="order.refunded",
                 detail=_event_detail(case, refund_id=refund_id, amount=str(amount)),
-                order_fields={"refund_summary": summary.model_dump(mode="json")},
+                order_fields=summary,
                 extra=extra,
             )
         except TransactionRejected as rejected:

@@ -34,18 +34,21 @@ def test_refund_only_after_shipment_auto_approved_refunded_once(oms):
     assert case["status"] == "REQUESTED"
     assert case["amount"] == "40.00"
     pending = wait_case(oms, case["case_id"], "REFUND_PENDING")
-    assert pending["auto"] is True and pending["decision"] == "approved"
+    assert pending["auto"] is True
+    assert pending["decision"] == "approved"
     assert pending["refund_id"] == f"rf-{case['case_id']}"
 
     first = confirm_refund(oms, pending)
     assert first.status == 200, first.body
     assert first.json()["applied"] is True
     again = confirm_refund(oms, pending)
-    assert again.status == 200 and again.json()["applied"] is False
+    assert again.status == 200
+    assert again.json()["applied"] is False
     finished(oms, pending)
 
     closed = oms.call("GET", f"/aftersales/{case['case_id']}").json()
-    assert closed["status"] == "CLOSED" and closed["closed_reason"] == "refunded"
+    assert closed["status"] == "CLOSED"
+    assert closed["closed_reason"] == "refunded"
     stored = oms.order(order["order_id"])
     assert stored["status"] == "SHIPPED"  # the fulfilment status stays; the refund is summed beside it
     assert stored["refund_summary"]["refunded"] == "40.00"
@@ -69,7 +72,8 @@ def test_return_and_refund_manual_approval_restocks_the_warehouse_it_shipped_fro
     ).json()
     waiting = wait_assessed(oms, case["case_id"])
     assert waiting["status"] == "REQUESTED"
-    assert waiting["assessed_at"] and "for a person" in waiting["assessment"]
+    assert waiting["assessed_at"]
+    assert "for a person" in waiting["assessment"]
     refused = oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/approve", {"comment": "ok"})
     assert refused.status == 403
     approved = oms.as_role("customer_service", "cs.zhao").call(
@@ -87,13 +91,15 @@ def test_return_and_refund_manual_approval_restocks_the_warehouse_it_shipped_fro
         == 403
     )
     received = oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/received", {"note": "box ok"})
-    assert received.status == 200 and received.json()["status"] == "RECEIVED"
+    assert received.status == 200
+    assert received.json()["status"] == "RECEIVED"
     inspected = oms.as_role("ops").call(
         "POST", f"/aftersales/{case['case_id']}/inspect", {"result": "resellable"}
     )
     assert inspected.status == 200, inspected.body
     after = oms.stock(sku)
-    assert after["on_hand"] == before["on_hand"] + 2 and after["available"] == before["available"] + 2
+    assert after["on_hand"] == before["on_hand"] + 2
+    assert after["available"] == before["available"] + 2
     kinds = [m.kind for m in repository.stock_ledger(sku)]
     assert kinds.count("returned") == 1
     assert_conserved(sku)
@@ -103,8 +109,10 @@ def test_return_and_refund_manual_approval_restocks_the_warehouse_it_shipped_fro
     assert confirm_refund(oms, pending, oms.as_platform("tmall")).json()["applied"] is True
     finished(oms, pending)
     detail = _refunded_event(order["order_id"])
-    assert detail["amount"] == "240.00" and detail["refund_id"] == pending["refund_id"]
-    assert detail["currency"] == "CNY" and detail["lines"][0]["sku"] == sku
+    assert detail["amount"] == "240.00"
+    assert detail["refund_id"] == pending["refund_id"]
+    assert detail["currency"] == "CNY"
+    assert detail["lines"][0]["sku"] == sku
     events = order_events(order["order_id"])
     for name in (
         "aftersales.approved",
@@ -124,7 +132,8 @@ def test_damaged_return_is_written_off_not_restocked(oms):
     inspected = oms.as_role("ops").call(
         "POST", f"/aftersales/{case['case_id']}/inspect", {"result": "damaged"}
     )
-    assert inspected.status == 200 and inspected.json()["inspection"] == "damaged"
+    assert inspected.status == 200
+    assert inspected.json()["inspection"] == "damaged"
     assert oms.stock(sku) == before
     assert [m.kind for m in repository.stock_ledger(sku)].count("written_off") == 1
     assert_conserved(sku)
@@ -150,11 +159,13 @@ def test_return_deadline_closes_the_case_and_gives_its_claim_back(oms, stack):
     case = open_case(oms, order["order_id"], "return_refund").json()
     awaiting = wait_case(oms, case["case_id"], "AWAITING_RETURN")
     again = open_case(oms, order["order_id"], "return_refund")
-    assert again.status == 409 and again.json()["error"]["code"] == "OVER_CLAIMED"
+    assert again.status == 409
+    assert again.json()["error"]["code"] == "OVER_CLAIMED"
 
     due = datetime.fromisoformat(awaiting["return_deadline"])
     schedule = return_schedule(stack, case["case_id"])
-    assert schedule is not None and schedule["Target"]["Arn"].endswith(":function:AfterSalesTimerFunction")
+    assert schedule is not None
+    assert schedule["Target"]["Arn"].endswith(":function:AfterSalesTimerFunction")
     stack.clock.advance_to(due - timedelta(seconds=1))
     stack.settle()
     assert status_of(case["case_id"]) == "AWAITING_RETURN"
@@ -165,7 +176,8 @@ def test_return_deadline_closes_the_case_and_gives_its_claim_back(oms, stack):
     finished(oms, closed)
     assert "order.refunded" not in order_events(order["order_id"])
     counters = repository.line_counters(order["order_id"])[sku]
-    assert counters["committed"] == 0 and counters["committed_qty"] == 0
+    assert counters["committed"] == 0
+    assert counters["committed_qty"] == 0
     assert open_case(oms, order["order_id"], "refund_only", reason="not_received").status == 201
 
 
@@ -178,7 +190,8 @@ def test_return_shipped_in_time_stops_the_deadline(oms, stack):
     stack.clock.advance_to(datetime.fromisoformat(awaiting["return_deadline"]) + timedelta(minutes=10))
     stack.settle()
     still = oms.call("GET", f"/aftersales/{case['case_id']}").json()
-    assert still["status"] == "AWAITING_RETURN" and still["return_waybill"] == "YT-778"
+    assert still["status"] == "AWAITING_RETURN"
+    assert still["return_waybill"] == "YT-778"
 
 
 def test_refund_before_shipment_intercepts_the_order_and_releases_stock(oms, stack):
@@ -190,12 +203,15 @@ def test_refund_before_shipment_intercepts_the_order_and_releases_stock(oms, sta
     posted = post_and_hold(oms, stack, order_body([(sku, 2, "30.00")], shipping="8.00", remark="call me"))
     order_id = posted["order_id"]
     partial = open_case(oms, order_id, "refund_only", [{"sku": sku, "quantity": 1}])
-    assert partial.status == 409 and partial.json()["error"]["code"] == "WHOLE_ORDER_BEFORE_SHIPMENT"
+    assert partial.status == 409
+    assert partial.json()["error"]["code"] == "WHOLE_ORDER_BEFORE_SHIPMENT"
     returned = open_case(oms, order_id, "return_refund")
-    assert returned.status == 409 and returned.json()["error"]["code"] == "NOT_SHIPPED"
+    assert returned.status == 409
+    assert returned.json()["error"]["code"] == "NOT_SHIPPED"
 
     case = open_case(oms, order_id, "refund_only", reason="changed_mind").json()
-    assert case["before_shipment"] is True and case["amount"] == "68.00"  # shipping included
+    assert case["before_shipment"] is True
+    assert case["amount"] == "68.00"
     pending = wait_case(oms, case["case_id"], "REFUND_PENDING", advance=True)
     assert "INTERCEPTING" in [e["status"] for e in pending["timeline"]]
     stored = oms.order(order_id)
@@ -219,7 +235,8 @@ def test_exchange_ships_the_other_size_through_allocation_and_shipping(oms):
         [{"sku": sku, "quantity": 1, "exchange_sku": other}],
         reason="size_or_colour",
     ).json()
-    assert case["amount"] == "0.00" and case["goods_value"] == "60.00"
+    assert case["amount"] == "0.00"
+    assert case["goods_value"] == "60.00"
     wait_case(oms, case["case_id"], "AWAITING_RETURN")
     oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/received", {})
     oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/inspect", {"result": "resellable"})
@@ -237,7 +254,8 @@ def test_exchange_ships_the_other_size_through_allocation_and_shipping(oms):
     assert_conserved(other)
     assert_conserved(sku)
     events = order_events(order["order_id"])
-    assert "aftersales.replacement_created" in events and "order.refunded" not in events
+    assert "aftersales.replacement_created" in events
+    assert "order.refunded" not in events
     assert repository.line_counters(order["order_id"])[sku]["refunded"] == 0
 
 
@@ -266,7 +284,7 @@ def test_buyer_not_in_good_standing_waits_for_a_person(oms):
 
 
 def test_platform_opens_cases_only_on_its_own_orders(oms):
-    order, sku = one_line_order(oms, quantity=1, price="20.00")
+    order, _sku = one_line_order(oms, quantity=1, price="20.00")
     other = oms.as_platform("jd").call(
         "POST", f"/orders/{order['order_id']}/aftersales", {"kind": "refund_only", "reason": "quality"}
     )
@@ -280,7 +298,8 @@ def test_platform_opens_cases_only_on_its_own_orders(oms):
     own = open_case(oms.as_platform("tmall"), order["order_id"], "refund_only", reference="TM-RF-1")
     assert own.status == 201, own.body
     resent = open_case(oms.as_platform("tmall"), order["order_id"], "refund_only", reference="TM-RF-1")
-    assert resent.status == 200 and resent.json()["case_id"] == own.json()["case_id"]
+    assert resent.status == 200
+    assert resent.json()["case_id"] == own.json()["case_id"]
     case_id = own.json()["case_id"]
     assert oms.as_platform("jd").call("GET", f"/aftersales/{case_id}").status == 404
     assert oms.as_platform("tmall").call("GET", f"/aftersales/{case_id}").status == 200
@@ -331,4 +350,5 @@ def test_concurrent_cases_cannot_claim_the_same_money_twice(oms):
         "NOTHING_TO_REFUND",
     }
     counters = repository.line_counters(order["order_id"])[sku]
-    assert Decimal(str(counters["committed"])) == Decimal("80.00") and counters["committed_qty"] == 2
+    assert Decimal(str(counters["committed"])) == Decimal("80.00")
+    assert counters["committed_qty"] == 2

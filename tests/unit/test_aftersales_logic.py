@@ -61,25 +61,25 @@ def test_returned_units_go_back_to_the_warehouses_they_shipped_from_in_order():
 
 
 def _case(goods: str, **extra) -> Case:
-    base = dict(
-        case_id="as-ord-" + "0" * 24 + "-00000000",
-        order_id="ord-" + "0" * 24,
-        platform="tmall",
-        buyer_id="b",
-        kind="return_refund",
-        status=CaseStatus.REQUESTED,
-        reason="quality",
-        lines=[CaseLine(sku="A", quantity=1, amount=Decimal(goods), warehouses=[("WH", 1)])],
-        whole_order=False,
-        amount=Decimal(goods),
-        goods_value=Decimal(goods),
-        currency="CNY",
-        before_shipment=False,
-        return_required=True,
-        opened_by="t",
-        opened_at=NOW,
-        updated_at=NOW,
-    )
+    base = {
+        "case_id": "as-ord-" + "0" * 24 + "-00000000",
+        "order_id": "ord-" + "0" * 24,
+        "platform": "tmall",
+        "buyer_id": "b",
+        "kind": "return_refund",
+        "status": CaseStatus.REQUESTED,
+        "reason": "quality",
+        "lines": [CaseLine(sku="A", quantity=1, amount=Decimal(goods), warehouses=[("WH", 1)])],
+        "whole_order": False,
+        "amount": Decimal(goods),
+        "goods_value": Decimal(goods),
+        "currency": "CNY",
+        "before_shipment": False,
+        "return_required": True,
+        "opened_by": "t",
+        "opened_at": NOW,
+        "updated_at": NOW,
+    }
     return Case(**{**base, **extra})
 
 
