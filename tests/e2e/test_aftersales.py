@@ -352,3 +352,27 @@ def test_concurrent_cases_cannot_claim_the_same_money_twice(oms):
     counters = repository.line_counters(order["order_id"])[sku]
     assert Decimal(str(counters["committed"])) == Decimal("80.00")
     assert counters["committed_qty"] == 2
+
+
+def test_exchange_for_a_size_out_of_stock_is_refunded_instead(oms):
+    order, sku = one_line_order(oms, quantity=1, price="25.00")  # below 30: no return needed
+    other = sku + "-XS"
+    oms.set_stock(other, 0)
+    lines = [{"sku": sku, "quantity": 1, "exchange_sku": other}]
+    case = open_case(oms, order["order_id"], "exchange", lines, reason="size_or_colour").json()
+    pending = wait_case(oms, case["case_id"], "REFUND_PENDING", advance=True, timeout=30)
+    assert pending["amount"] == "25.00"
+    assert oms.order(pending["replacement_order_id"])["status"] == "REJECTED"
+    assert confirm_refund(oms, pending).json()["applied"] is True
+    finished(oms, pending)
+    assert oms.order(order["order_id"])["refund_summary"]["refunded"] == "25.00"
+
+
+def test_cases_open_only_within_the_return_window(oms, stack):
+    order, _ = one_line_order(oms, quantity=1, price="50.00")
+    stack.clock.advance_to(stack.clock.now() + timedelta(days=7, minutes=1))
+    stack.settle()
+    late = open_case(oms, order["order_id"], "return_refund")
+    assert late.status == 409
+    assert late.json()["error"]["code"] == "RETURN_WINDOW_CLOSED"
+    assert repository.line_counters(order["order_id"]) == {}
