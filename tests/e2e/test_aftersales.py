@@ -9,6 +9,7 @@ import pytest
 
 from functions.core import repository
 from tests.e2e.aftersales_support import (
+    aftersales_rules,
     confirm_refund,
     finished,
     one_line_order,
@@ -178,7 +179,8 @@ def test_return_deadline_closes_the_case_and_gives_its_claim_back(oms, stack):
     counters = repository.line_counters(order["order_id"])[sku]
     assert counters["committed"] == 0
     assert counters["committed_qty"] == 0
-    assert open_case(oms, order["order_id"], "refund_only", reason="not_received").status == 201
+    with aftersales_rules(oms, return_window_days=30):  # 7 days after shipping the default window closed
+        assert open_case(oms, order["order_id"], "refund_only", reason="not_received").status == 201
 
 
 def test_return_shipped_in_time_stops_the_deadline(oms, stack):
@@ -263,7 +265,6 @@ def test_buyer_not_in_good_standing_waits_for_a_person(oms):
     with_cases, sku = one_line_order(oms, quantity=4, price="10.00")
     first = None
     with_rules = {"good_standing_max_cases": 2}
-    from tests.e2e.aftersales_support import aftersales_rules
 
     with aftersales_rules(oms, **with_rules):
         for _ in range(2):
