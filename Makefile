@@ -53,6 +53,8 @@ LAMBDA_FUNCTIONS += AuthorizerFunction
 LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 LAMBDA_FUNCTIONS += AwaitStockFunction
 LAMBDA_FUNCTIONS += AfterSalesFunction AfterSalesTimerFunction
+LAMBDA_FUNCTIONS += SalesAggregatorFunction
+LAMBDA_FUNCTIONS += EventsPublisherFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

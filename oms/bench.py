@@ -90,6 +90,8 @@ class BenchReport:
     floor_replay_mismatches: int  # replayed requests whose outcome differed from the original
     hot_sku: dict[str, int]
     wall_seconds: float
+    # SalesAggregatorFunction's share of the figures above, per order (docs/reports.md)
+    sales_aggregates: dict[str, float] = field(default_factory=dict)
     prices: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -301,6 +303,26 @@ def measure_hot_sku(stack: LocalStack, contenders: int) -> dict[str, int]:
 # ---------------------------------------------------------------- the run
 
 
+def _sales_aggregate_cost(order_log: list[Any], orders: int) -> dict[str, float]:
+    """The sales aggregator's transactions among the orders' requests: markers, counter updates, WCU."""
+    transactions = markers = counters = wcu = 0
+    for record in order_log:
+        items = record.body.get("TransactItems", []) if record.action == "TransactWriteItems" else []
+        puts = [i["Put"]["Item"]["pk"]["S"] for i in items if "Put" in i]
+        if not any(pk.startswith("SALESMARK#") for pk in puts):
+            continue
+        transactions += 1
+        markers += len(puts)
+        counters += sum(1 for i in items if "Update" in i)
+        wcu += record.write_units
+    return {
+        "transactions_per_order": _per(transactions, orders, 3),
+        "marker_writes_per_order": _per(markers, orders, 3),
+        "counter_writes_per_order": _per(counters, orders, 3),
+        "wcu_per_order": _per(wcu, orders, 3),
+    }
+
+
 def _per(n: float, orders: int, digits: int = 2) -> float:
     return round(n / orders, digits)
 
@@ -379,6 +401,7 @@ def _run(
     arns = [r.json()["execution_arn"] for r in responses if r.status == 201]
     statuses = Counter(stack.wait_for_execution(arn, timeout=120)["status"] for arn in arns)
     pipeline_seconds = time.perf_counter() - pipeline_started
+    stack.settle()  # stream consumers (outbox, sales aggregator) finish the orders' records: their cost too
     order_log = log[seeded:]
     stack.runtime.dynamodb_log = None  # what follows is the bench's own reading, not the orders' cost
 
@@ -461,5 +484,6 @@ def _run(
         floor_replay_mismatches=mismatches,
         hot_sku=hot,
         wall_seconds=round(time.perf_counter() - started, 1),
+        sales_aggregates=_sales_aggregate_cost(order_log, n),
         prices={"region": PRICE_REGION, "date": PRICE_DATE, "architecture": arch, **PRICES},
     )

@@ -191,7 +191,8 @@ def _report(args: argparse.Namespace) -> int:
     console = _console()
     revenue = " + ".join(f"{v} {c}" for c, v in report["revenue"].items()) or "0"
     console.print(
-        f"[bold]Sales {report['start']} to {report['end']}[/] (UTC days): {report['orders']} orders, "
+        f"[bold]Sales {report['start']} to {report['end']}[/] ({report.get('timezone', 'UTC')} days): "
+        f"{report['orders']} orders, "
         f"{report['sales']} sales, revenue {revenue}"
         + ("  [red](truncated)[/]" if report["truncated"] else ""),
         highlight=False,

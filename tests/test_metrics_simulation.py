@@ -97,6 +97,8 @@ def test_stage_latency_per_handler_invocation(run):
         "AwaitStockFunction": "await_stock",
         "AfterSalesFunction": "aftersales",
         "AfterSalesTimerFunction": "aftersales_timer",
+        "SalesAggregatorFunction": "sales_aggregator",
+        "EventsPublisherFunction": "events_publisher",
     }
     for function, invocations in report.lambda_invocations.items():
         if function == PLATFORM_FUNCTION:

@@ -16,6 +16,7 @@ from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
+from functions.events.api import router as events_router
 from functions.holds.api import router as holds_router
 from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
@@ -36,6 +37,7 @@ app.include_router(rules_router)
 app.include_router(search_router)
 app.include_router(reports_router)
 app.include_router(aftersales_router)
+app.include_router(events_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 

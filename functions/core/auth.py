@@ -89,6 +89,8 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("PUT", "/rules"): ADMIN,
     ("POST", "/rules/dry-run"): ADMIN,
     ("GET", "/reports/sales"): READERS,
+    ("GET", "/events"): OPS,
+    ("GET", "/events/schemas"): READERS,
 }
 
 

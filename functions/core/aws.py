@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -48,3 +49,24 @@ def reset_clients() -> None:
     stepfunctions.cache_clear()
     scheduler.cache_clear()
     secretsmanager.cache_clear()
+    reset_event_clients()
+
+
+# ------------------------------------------------------------ integration events (functions/events, webhooks)
+
+
+@cache
+def events() -> EventBridgeClient:
+    with _lock:
+        return boto3.client("events", config=_CONFIG)
+
+
+@cache
+def sqs() -> Any:
+    with _lock:
+        return boto3.client("sqs", config=_CONFIG)
+
+
+def reset_event_clients() -> None:
+    events.cache_clear()
+    sqs.cache_clear()

@@ -1940,3 +1940,176 @@ def _translate(err: ClientError) -> Exception:
     if code in _TRANSIENT or "TransactionConflict" in _cancellation_codes(err):
         return TransientError(f"DynamoDB {code}")
     return err
+
+
+# ---------------------------------------------------------------- sales pre-aggregates (functions/reports)
+#
+#   SALES#P#<shard>     / <day>#<platform>          counters per (day, platform), one item per write shard
+#   SALES#S#<shard>     / <day>#<platform>#<sku>    counters per (day, platform, SKU)
+#   SALESMARK#<order>   / <item sk>#<part>          "this contribution is counted" (idempotency marker)
+#
+# Counters are numbers ADDed to (orders, sales, units, cancelled, refunds, revenue_<CUR>, ...). The
+# aggregator's IAM policy may only write items whose partition key starts with SALES (docs/reports.md).
+
+SALES_PK = "SALES#{scope}#{shard}"
+SALES_MARKER_PK = "SALESMARK#"
+# Stream records are redelivered for at most 24 hours (the stream's retention): markers outlive that.
+SALES_MARKER_TTL_SECONDS = 7 * 24 * 3600
+
+SalesCounterKey = tuple[str, str, str]  # (scope "P" | "S", day "YYYY-MM-DD", name)
+
+
+def apply_sales_counters(
+    markers: Sequence[tuple[str, str]],
+    counters: Mapping[SalesCounterKey, Mapping[str, Decimal]],
+    shard: int,
+) -> list[int]:
+    """ADD `counters` (one update per counter item, in write shard `shard`) and put `markers`
+    ((order id, marker sk) pairs, each only if absent), as one transaction.
+
+    Returns [] when applied, or the indexes of the markers that already existed, in which case nothing
+    was written (the caller drops those contributions, counted before, and applies the rest again).
+    """
+    table = get_settings().table_name
+    expires_at = int(clock.now().timestamp()) + SALES_MARKER_TTL_SECONDS
+    items: list[Any] = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": _item({"pk": f"{SALES_MARKER_PK}{order_id}", "sk": sk, "expires_at": expires_at}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        for order_id, sk in markers
+    ]
+    for (scope, day, name), delta in counters.items():
+        names = {f"#c{i}": counter for i, counter in enumerate(delta)}
+        values = {f":c{i}": _av(amount) for i, amount in enumerate(delta.values())}
+        items.append(
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {
+                        "pk": _av(SALES_PK.format(scope=scope, shard=shard)),
+                        "sk": _av(f"{day}#{name}"),
+                    },
+                    "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(delta))),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        )
+    if not items:
+        return []
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        counted = [i for i, code in enumerate(codes[: len(markers)]) if code == "ConditionalCheckFailed"]
+        if counted:
+            return counted
+        raise _translate(err) from err
+    return []
+
+
+def query_sales_counters(
+    scope: str, first_day: str, last_day: str, shards: int, max_items: int | None = None
+) -> tuple[list[tuple[str, str, dict[str, Decimal]]], bool]:
+    """Every counter item of `scope` for the days first..last (inclusive), across all write shards:
+    one paginated Query per shard. Returns ((day, name, counters), truncated by max_items)."""
+    rows: list[tuple[str, str, dict[str, Decimal]]] = []
+    truncated = False
+    for shard in range(shards):
+        found = _query_all(
+            max_items=max_items,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": _av(SALES_PK.format(scope=scope, shard=shard)),
+                ":lo": _av(f"{first_day}#"),
+                ":hi": _av(f"{last_day}#~"),
+            },
+        )
+        if max_items is not None and len(found) >= max_items:
+            truncated = True
+        for raw in found:
+            day, _, name = str(raw.pop("sk")).partition("#")
+            raw.pop("pk", None)
+            rows.append((day, name, {k: Decimal(str(v)) for k, v in raw.items()}))
+    return rows, truncated
+
+
+def stream_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A stream record's NewImage (DynamoDB JSON) as plain values, like every item this module reads."""
+    return _plain(dict(image))
+
+
+# ------------------------------------------------------------ published integration events (functions/events)
+#   EVENTS#<order id> / PUB#<seq>#<n>   what the outbox publisher put on the bus for history event <seq>
+#   (GSI1: EVENTTYPE#<type>#<shard> / <occurred_at>#<event id>, the latest events of a type)
+# Kept outside the order's partition, so loading an order never reads them.
+
+
+def history_event_from_image(image: Mapping[str, Any]) -> tuple[str, HistoryEvent]:
+    """(order id, history event) of an EVT# item as a DynamoDB stream record's NewImage carries it."""
+    item = _plain(dict(image))
+    pk = str(item.get("pk", ""))
+    if not pk.startswith("ORDER#") or not str(item.get("sk", "")).startswith("EVT#"):
+        raise ValueError(f"not a history event item: {pk}/{item.get('sk')}")
+    return pk.removeprefix("ORDER#"), HistoryEvent.model_validate(item)
+
+
+def record_published(
+    order_id: str, seq: int, index: int, detail_type: str, detail: Mapping[str, Any], bus_event_id: str
+) -> None:
+    """Remember one published event (idempotent: a republished event overwrites its own record)."""
+    event_id = str(detail.get("event_id", ""))
+    occurred = str(detail.get("occurred_at", ""))
+    aws.dynamodb().put_item(
+        TableName=get_settings().table_name,
+        Item=_item(
+            {
+                "pk": f"EVENTS#{order_id}",
+                "sk": f"PUB#{seq:08d}#{index:02d}",
+                "gsi1pk": f"EVENTTYPE#{detail_type}#{_shard(order_id)}",
+                "gsi1sk": f"{occurred}#{event_id}",
+                "detail_type": detail_type,
+                "bus_event_id": bus_event_id,
+                "published_at": clock.now().isoformat(),
+                "detail": dict(detail),
+            }
+        ),
+    )
+
+
+def published_events(order_id: str) -> list[dict[str, Any]]:
+    """The events published for one order, in history order."""
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :pub)",
+        ExpressionAttributeValues={":pk": _av(f"EVENTS#{order_id}"), ":pub": _av("PUB#")},
+    )
+    return [_published(item) for item in items]
+
+
+def published_events_of_type(detail_type: str, limit: int) -> list[dict[str, Any]]:
+    """The latest `limit` published events of one type, newest first (every shard of the index)."""
+    found: list[dict[str, Any]] = []
+    for shard in range(get_settings().status_index_shards):
+        found += _query_all(
+            max_items=limit,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": _av(f"EVENTTYPE#{detail_type}#{shard}")},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+    found.sort(key=lambda item: str(item.get("gsi1sk", "")), reverse=True)
+    return [_published(item) for item in found[:limit]]
+
+
+def _published(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "detail_type": item["detail_type"],
+        "bus_event_id": item.get("bus_event_id"),
+        "published_at": item.get("published_at"),
+        "detail": item.get("detail", {}),
+    }

@@ -1,8 +1,9 @@
 """Configuration as a validated model: a missing or malformed variable fails the cold start, not an order."""
 
 from functools import cache
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,16 @@ class Settings(BaseSettings):
     status_index_shards: int = Field(default=8, ge=1, le=64, validation_alias="STATUS_INDEX_SHARDS")
     default_warehouse: str = Field(default="WH-MAIN", min_length=1, validation_alias="DEFAULT_WAREHOUSE")
     payment_timer_shards: int = Field(default=1, ge=1, le=64, validation_alias="PAYMENT_TIMER_SHARDS")
+    # Sales pre-aggregates (functions/reports, docs/reports.md): the zone whose calendar days the figures
+    # are kept in, and the write shards of the aggregate partitions (raise only; readers read them all).
+    report_timezone: str = Field(default="UTC", min_length=1, validation_alias="REPORT_TIMEZONE")
+    sales_aggregate_shards: int = Field(default=4, ge=1, le=64, validation_alias="SALES_AGGREGATE_SHARDS")
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        ZoneInfo(name)  # an unknown zone fails the cold start
+        return name
 
 
 class ApiSettings(Settings):
@@ -105,3 +116,19 @@ def clear_settings_cache() -> None:
     get_payment_scheduling_settings.cache_clear()
     get_hold_scheduling_settings.cache_clear()
     get_auth_settings.cache_clear()
+    _clear_event_settings()
+
+
+class EventsSettings(Settings):
+    """The outbox publisher (functions/events): the bus every integration event goes to."""
+
+    event_bus_name: str = Field(min_length=1, max_length=256, validation_alias="EVENT_BUS_NAME")
+
+
+@cache
+def get_events_settings() -> EventsSettings:
+    return EventsSettings()  # type: ignore[call-arg]
+
+
+def _clear_event_settings() -> None:
+    get_events_settings.cache_clear()

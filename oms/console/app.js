@@ -402,8 +402,8 @@ async function reportsView(params) {
   show(
     h("h2", {}, "Sales"),
     form,
-    h("p", { class: "muted" }, `${report.start} to ${report.end} (UTC, by day received) · ${report.orders} orders · ${report.sales} sales · revenue ${money(report.revenue)}`,
-      report.truncated ? " · truncated: more orders than one report reads" : ""),
+    h("p", { class: "muted" }, `${report.start} to ${report.end} (${report.timezone || "UTC"}, by day received) · ${report.orders} orders · ${report.sales} sales · revenue ${money(report.revenue)}`,
+      report.truncated ? " · truncated: more rows than one report reads" : ""),
     canvas, legend,
     h("div", { class: "grid" },
       h("div", {}, h("h3", {}, "Per day"), h("table", { id: "days" },

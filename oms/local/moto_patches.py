@@ -15,6 +15,10 @@ Measured patch points (shared/docs/local-aws.md):
   backordered order's restock wait: tests and `oms simulate` jump to it instead of sleeping);
 - a DynamoDB Query on the table's own key reads only that partition (moto sorts and scans the whole
   table for every Query, so each test and simulated order got slower than the last).
+- event sources (oms/local/event_sources.py): each DynamoDB stream record is stamped on the clock and
+  announced; every event put on an EventBridge bus is handed over (moto keeps rules but delivers to
+  Lambda targets not at all); SQS visibility timeouts and delays run on the clock; a transaction
+  undone after a failed apply takes its stream records back (moto's would stay in the stream).
 """
 
 from __future__ import annotations
@@ -85,6 +89,10 @@ class Runtime:
         # stack only moves a virtual clock when nothing runs.
         self.in_flight = 0
         self.last_engine_activity = 0.0
+        # Event sources (oms/local/event_sources.py): told of each new stream record, and handed every
+        # event put on a bus as (bus name, the event as targets receive it).
+        self.stream_listener: Callable[[], None] | None = None
+        self.bus_listener: Callable[[str, dict[str, Any]], None] | None = None
 
     def next_request_id(self) -> str:
         with self._ids_lock:
@@ -232,6 +240,63 @@ def install() -> None:
     setattr(lambda_eval_utils, "boto_client_for", client_for)
     _install_callback_timeout_on_clock()
     _install_partition_query()
+    _install_event_source_hooks()
+
+
+def _install_event_source_hooks() -> None:
+    """Stream records on the clock and announced; bus events handed over; SQS timers on the clock."""
+    from moto.dynamodb.models.table import StreamShard
+    from moto.events.models import EventsBackend
+    from moto.sqs import models as sqs_models
+
+    original_add = StreamShard.add
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        original_add(self, old, new)
+        if self.items:
+            record = self.items[-1].record["dynamodb"]
+            record["ApproximateCreationDateTime"] = int(RUNTIME.clock.now().timestamp())
+        listener = RUNTIME.stream_listener
+        if listener is not None:
+            listener()
+
+    setattr(StreamShard, "add", add)
+
+    original_put_events = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = original_put_events(self, events)
+        listener = RUNTIME.bus_listener
+        if listener is None:
+            return entries
+        for event, entry in zip(events, entries, strict=False):
+            if "EventId" not in entry:
+                continue
+            bus = str(event.get("EventBusName") or "default").rsplit("/", 1)[-1]
+            at = RUNTIME.clock.now()
+            listener(
+                bus,
+                {
+                    "version": "0",
+                    "id": entry["EventId"],
+                    "detail-type": event["DetailType"],
+                    "source": event["Source"],
+                    "account": self.account_id,
+                    "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": self.region_name,
+                    "resources": list(event.get("Resources", [])),
+                    "detail": json.loads(event["Detail"]),
+                },
+            )
+        return entries
+
+    setattr(EventsBackend, "put_events", put_events)
+
+    # Visibility timeouts, delays and receive counts on the stack's clock: a message a consumer gave
+    # back with a back-off comes back when the (virtual) clock gets there. (Long polling, WaitTimeSeconds
+    # > 0, would wait on a clock that stands still: the local consumers poll with 0.)
+    setattr(sqs_models, "unix_time", lambda: RUNTIME.clock.now().timestamp())
+    setattr(sqs_models, "unix_time_millis", lambda: RUNTIME.clock.now().timestamp() * 1000)
 
 
 def _install_callback_timeout_on_clock() -> None:
@@ -360,6 +425,11 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         raise TransactionCanceledException(errors)
 
     applied: list[tuple[str, dict[str, Any], Any]] = []
+    streams = {
+        id(shard): (shard, len(shard.items))
+        for _, op, _, _ in plan
+        if (shard := self.get_table(op["TableName"]).stream_shard) is not None
+    }
     try:
         for op_type, op, key, current in plan:
             table_name = op["TableName"]
@@ -384,6 +454,8 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                 self.delete_item(table_name, key)
             else:
                 self.put_item(table_name, snapshot)
+        for shard, mark in streams.values():  # the undone writes (and their undoing) never happened
+            del shard.items[mark:]
         raise
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from oms.local.clock import Clock, SystemClock, VirtualClock
+from oms.local.event_sources import LocalEventSources
 from oms.local.gateway import Gateway
 from oms.local.scheduler import LocalScheduler
 from oms.local.template import Resolver, Template, scheduled_rules, schedules
@@ -69,6 +70,12 @@ class LocalStack:
         self.schedule_groups: dict[str, str] = {}
         self.role_arns: dict[str, str] = {}
         self.scheduler: LocalScheduler | None = None
+        # Streams, queues and event buses (oms/local/event_sources.py delivers their events)
+        self.queue_urls: dict[str, str] = {}
+        self.queue_arns: dict[str, str] = {}
+        self.bus_names: dict[str, str] = {}
+        self.attributes: dict[tuple[str, str], str] = {}
+        self.event_sources: LocalEventSources | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -101,6 +108,7 @@ class LocalStack:
         self.sfn = self.session.client("stepfunctions")
         self._create_tables()
         self._create_secrets()
+        self._create_queues_and_buses()
         self._create_roles_and_schedule_groups()
         self._create_functions()
         self._create_state_machines()
@@ -115,9 +123,22 @@ class LocalStack:
             REGION,
             ACCOUNT,
         ).start()
+        self.event_sources = LocalEventSources(
+            self.session,
+            self.template,
+            self._resolver(),
+            self.clock,
+            self.runtime.invoke,
+            lambda: set(self.runtime.handlers),
+            REGION,
+            ACCOUNT,
+        ).start()
         return self
 
     def stop(self) -> None:
+        if self.event_sources is not None:
+            self.event_sources.stop()
+            self.event_sources = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
@@ -141,6 +162,8 @@ class LocalStack:
             **self.secret_arns,
             **self.schedule_groups,
             **{lid: arn.rsplit("/", 1)[-1] for lid, arn in self.role_arns.items()},
+            **self.queue_urls,
+            **self.bus_names,
         }
         arns = {
             **{
@@ -153,8 +176,13 @@ class LocalStack:
             },
             **self.state_machine_arns,
             **self.role_arns,
+            **self.queue_arns,
+            **{
+                lid: f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+                for lid, name in self.bus_names.items()
+            },
         }
-        return Resolver(self.template, refs, arns, REGION, ACCOUNT)
+        return Resolver(self.template, refs, arns, REGION, ACCOUNT, self.attributes)
 
     def _create_tables(self) -> None:
         for logical_id, resource in self.template.resources("AWS::DynamoDB::Table").items():
@@ -168,8 +196,50 @@ class LocalStack:
             }
             if props.get("GlobalSecondaryIndexes"):
                 kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            self.dynamodb.create_table(**kwargs)
+            if props.get("StreamSpecification"):
+                kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+            created = self.dynamodb.create_table(**kwargs)["TableDescription"]
             self.table_names[logical_id] = name
+            if created.get("LatestStreamArn"):
+                self.attributes[(logical_id, "StreamArn")] = created["LatestStreamArn"]
+
+    def _create_queues_and_buses(self) -> None:
+        """SQS queues (dead-letter queues first, for the redrive policies) and EventBridge buses."""
+        events = self.session.client("events")
+        for logical_id, resource in self.template.resources("AWS::Events::EventBus").items():
+            name = str(self._resolver().resolve(resource["Properties"]["Name"]))
+            events.create_event_bus(Name=name)
+            self.bus_names[logical_id] = name
+            self.attributes[(logical_id, "Name")] = name
+        sqs = self.session.client("sqs")
+        queues = self.template.resources("AWS::SQS::Queue")
+        pending = dict(queues)
+        while pending:
+            progressed = False
+            for logical_id, resource in list(pending.items()):
+                props = dict(resource.get("Properties", {}))
+                redrive = props.get("RedrivePolicy")
+                target = (redrive or {}).get("deadLetterTargetArn", {})
+                needs = target.get("Fn::GetAtt", [None])[0] if isinstance(target, dict) else None
+                if needs in pending:
+                    continue
+                attributes: dict[str, str] = {
+                    key: str(props[key])
+                    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+                    if key in props
+                }
+                if redrive:
+                    attributes["RedrivePolicy"] = json.dumps(self._resolver().resolve(redrive))
+                name = props.get("QueueName", f"oms-local-{logical_id}")
+                url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+                arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+                self.queue_urls[logical_id], self.queue_arns[logical_id] = url, arn
+                self.attributes[(logical_id, "QueueName")] = name
+                self.attributes[(logical_id, "QueueUrl")] = url
+                del pending[logical_id]
+                progressed = True
+            if not progressed:
+                raise RuntimeError(f"template.yaml: queues redrive to each other: {sorted(pending)}")
 
     def _create_secrets(self) -> None:
         """Secrets Manager secrets with a fixed local value (GenerateStringKey = LOCAL_SIGNING_KEY)."""
@@ -406,6 +476,8 @@ class LocalStack:
         candidates = [self.clock.next_timer() if isinstance(self.clock, VirtualClock) else None]
         if self.scheduler is not None:
             candidates.append(self.scheduler.next_due())
+        if self.event_sources is not None:
+            candidates.append(self.event_sources.next_due())
         found = [c for c in candidates if c is not None]
         return min(found) if found else None
 
@@ -415,6 +487,7 @@ class LocalStack:
             self.runtime.in_flight == 0
             and time.monotonic() - self.runtime.last_engine_activity > quiet_seconds
             and (self.scheduler is None or self.scheduler.is_idle())
+            and (self.event_sources is None or self.event_sources.is_idle())
         )
 
     def advance(self, seconds: float, timeout: float = 60.0) -> None:

@@ -92,9 +92,16 @@ class Resolver:
     """Evaluates the intrinsics the template uses against the local stack's physical names."""
 
     def __init__(
-        self, template: Template, refs: dict[str, str], arns: dict[str, str], region: str, account: str
+        self,
+        template: Template,
+        refs: dict[str, str],
+        arns: dict[str, str],
+        region: str,
+        account: str,
+        attributes: dict[tuple[str, str], str] | None = None,
     ):
         self.template, self.refs, self.arns = template, refs, arns
+        self.attributes = attributes or {}  # other !GetAtt values: (logical id, attribute) -> value
         self.pseudo = {
             "AWS::Region": region,
             "AWS::AccountId": account,
@@ -124,6 +131,8 @@ class Resolver:
         raise KeyError(f"template.yaml: !Ref {name} names nothing the local stack knows")
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
+        if (logical_id, attribute) in self.attributes:
+            return self.attributes[(logical_id, attribute)]
         if attribute == "Arn" and logical_id in self.arns:
             return self.arns[logical_id]
         if attribute == "Name":
@@ -229,3 +238,116 @@ def _function_events(template: Template, kind: str) -> list[tuple[str, str, dict
             if event.get("Type") == kind:
                 found.append((function_id, event_id, dict(event.get("Properties", {}))))
     return found
+
+
+# ---------------------------------------------------------------- event sources (oms/local/event_sources.py)
+
+
+@dataclass
+class StreamSourceSpec:
+    """A function's `Type: DynamoDB` event: an event source mapping on a table's stream."""
+
+    function: str
+    name: str
+    stream: Any  # the unresolved !GetAtt <Table>.StreamArn
+    batch_size: int
+    filters: list[str]  # FilterCriteria patterns (JSON text); a record passes if any matches
+    maximum_retry_attempts: int
+    bisect_on_error: bool
+    report_item_failures: bool
+    on_failure: Any  # the unresolved destination ARN (SQS), or None
+    enabled: bool
+
+
+@dataclass
+class SqsSourceSpec:
+    """A function's `Type: SQS` event: an event source mapping on a queue."""
+
+    function: str
+    name: str
+    queue: Any  # the unresolved queue ARN
+    batch_size: int
+    report_item_failures: bool
+    enabled: bool
+
+
+@dataclass
+class PatternRuleSpec:
+    """An EventBridge rule with an event pattern: AWS::Events::Rule, or a SAM `EventBridgeRule` event."""
+
+    name: str
+    bus: Any  # unresolved bus name or ARN; None for the default bus
+    pattern: dict[str, Any]  # intrinsics unresolved
+    enabled: bool
+    targets: list[dict[str, Any]]  # Id, Arn (unresolved), Input
+
+
+def stream_sources(template: Template) -> list[StreamSourceSpec]:
+    specs: list[StreamSourceSpec] = []
+    for function_id, event_id, props in _function_events(template, "DynamoDB"):
+        filters = [f["Pattern"] for f in (props.get("FilterCriteria") or {}).get("Filters", [])]
+        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        specs.append(
+            StreamSourceSpec(
+                function=function_id,
+                name=f"{function_id}{event_id}",
+                stream=props["Stream"],
+                batch_size=int(props.get("BatchSize", 100)),
+                filters=[p if isinstance(p, str) else json.dumps(p) for p in filters],
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                on_failure=destination,
+                enabled=bool(props.get("Enabled", True)),
+            )
+        )
+    return specs
+
+
+def sqs_sources(template: Template) -> list[SqsSourceSpec]:
+    return [
+        SqsSourceSpec(
+            function=function_id,
+            name=f"{function_id}{event_id}",
+            queue=props["Queue"],
+            batch_size=int(props.get("BatchSize", 10)),
+            report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            enabled=bool(props.get("Enabled", True)),
+        )
+        for function_id, event_id, props in _function_events(template, "SQS")
+    ]
+
+
+def pattern_rules(template: Template) -> list[PatternRuleSpec]:
+    rules: list[PatternRuleSpec] = []
+    for logical_id, resource in template.resources("AWS::Events::Rule").items():
+        props = resource["Properties"]
+        if "EventPattern" not in props:
+            continue  # timers: scheduled_rules
+        pattern = props["EventPattern"]
+        rules.append(
+            PatternRuleSpec(
+                name=props.get("Name", logical_id),
+                bus=props.get("EventBusName"),
+                pattern=json.loads(pattern) if isinstance(pattern, str) else pattern,
+                enabled=props.get("State", "ENABLED") == "ENABLED",
+                targets=[
+                    {"Id": t["Id"], "Arn": t["Arn"], "Input": t.get("Input")}
+                    for t in props.get("Targets", [])
+                ],
+            )
+        )
+    for function_id, event_id, props in _function_events(template, "EventBridgeRule"):
+        rules.append(
+            PatternRuleSpec(
+                name=props.get("RuleName", f"{function_id}{event_id}"),
+                bus=props.get("EventBusName"),
+                pattern=props["Pattern"],
+                enabled=props.get("State", "ENABLED") == "ENABLED",
+                targets=[
+                    {"Id": f"{function_id}{event_id}Target", "Arn": {"Fn::GetAtt": [function_id, "Arn"]}}
+                    | ({"Input": props["Input"]} if "Input" in props else {})
+                ],
+            )
+        )
+    return rules

@@ -211,11 +211,12 @@ def test_exception_cases_list_failed_orders(console, oms, stack):
     assert "ship: RuntimeError" in row.text
 
 
-def test_sales_chart(console, oms):
+def test_sales_chart(console, oms, stack):
     platform = f"s{uuid.uuid4().hex[:10]}"
     sku = new_sku()
     oms.set_stock(sku, 50)
     oms.run(order_body([(sku, 4, "12.50")], platform=platform))
+    stack.settle()  # the stream records reach the sales aggregator
     driver = console(f"/reports?platform={platform}", role="viewer")
     wait_for(driver, "#top-skus tbody tr")
     assert texts(driver, "#top-skus tbody tr")[0].split() == [sku, "4", "50.00", "CNY"]

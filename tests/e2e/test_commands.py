@@ -108,6 +108,7 @@ def test_report(capsys, served, oms, stack):
     sku = new_sku()
     oms.set_stock(sku, 20)
     oms.run(order_body([(sku, 3, "7.00")], platform=platform))
+    stack.settle()  # the stream records reach the sales aggregator
     day = stack.clock.now().date().isoformat()
     code, out, _ = run(
         capsys, "report", "--platform", platform, "--from", day, "--to", day, "--url", url, "--token", token

@@ -22,6 +22,7 @@ def test_sales_report_for_a_platform(oms, stack):
     stack.clock.advance(24 * 3600)
     second_day = stack.clock.now().date()
     oms.run(order_body([(hot, 3, "10.00")], platform=platform))
+    stack.settle()  # the stream records reach the sales aggregator
 
     response = oms.as_role("viewer").call(
         "GET", f"/reports/sales?platform={platform}&from={first_day}&to={second_day}&top=5"
