@@ -52,6 +52,7 @@ LAMBDA_FUNCTIONS += PaymentFunction PaymentTimeoutFunction HoldEscalationFunctio
 LAMBDA_FUNCTIONS += AuthorizerFunction
 LAMBDA_FUNCTIONS += ExecutionStoppedFunction
 LAMBDA_FUNCTIONS += AwaitStockFunction
+LAMBDA_FUNCTIONS += AfterSalesFunction AfterSalesTimerFunction
 LAMBDA_FUNCTIONS += SalesAggregatorFunction
 LAMBDA_FUNCTIONS += EventsPublisherFunction WebhookDeliveryFunction
 LAMBDA_FUNCTIONS += DelayCheckFunction

@@ -98,6 +98,8 @@ def test_stage_latency_per_handler_invocation(run):
         "ExecutionStoppedFunction": "execution_stopped",
         "AwaitStockFunction": "await_stock",
         "DelayCheckFunction": "delay_check",
+        "AfterSalesFunction": "aftersales",
+        "AfterSalesTimerFunction": "aftersales_timer",
         "SalesAggregatorFunction": "sales_aggregator",
         "EventsPublisherFunction": "events_publisher",
         "WebhookDeliveryFunction": "webhook_delivery",

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.aftersales.api import router as aftersales_router
 from functions.allocate.api import router as inventory_router
 from functions.api import errors, openapi, security
 from functions.core import errors as oms_errors
@@ -40,6 +41,7 @@ app.include_router(search_router)
 app.include_router(reports_router)
 app.include_router(shipping_router)
 app.include_router(logistics_router)
+app.include_router(aftersales_router)
 app.include_router(events_router)
 app.include_router(webhooks_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included

@@ -27,6 +27,7 @@ from functions.core.privacy import mask_pii
 from functions.core.secrets import auth_keys
 
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
+_CASE_ORDER = re.compile(r"^as-((?:ord|rpl)-[0-9a-f]{24})-[0-9a-f]{8}$")
 _current: ContextVar[Principal] = ContextVar("oms_principal", default=auth.ANONYMOUS)
 
 
@@ -91,6 +92,14 @@ def _scope_to_platform(
         order = repository.find_order(order_id)
         if order is None or order.platform != principal.id:
             raise Refused(404, "NOT_FOUND", f"order {order_id} not found")
+    # After-sales: a case id (and a refund id, rf-<case id>) names its order (functions/aftersales).
+    refund_id = auth.path_parameter(route, path, "refund_id") or ""
+    case_id = auth.path_parameter(route, path, "case_id") or refund_id[3:]
+    case_order = _CASE_ORDER.match(case_id)
+    if case_order is not None:
+        order = repository.find_order(case_order.group(1))
+        if order is None or order.platform != principal.id:
+            raise Refused(404, "NOT_FOUND", f"case {case_id} not found")
     if (method, route) == ("GET", "/orders"):
         asked = (event.get("queryStringParameters") or {}).get("platform")
         if asked not in (None, principal.id):

@@ -285,6 +285,17 @@ class ReplacementOf(_Strict):
     cause_id: str  # the logistics exception or after-sales case that asked for it
 
 
+class RefundSummary(_Strict):
+    """What after-sales refunded of an order so far (functions/aftersales): the order keeps its
+    fulfilment status; money that went back is summed here (docs/aftersales.md)."""
+
+    refunded: Money
+    currency: str
+    refunds: int = 0  # refunds issued (one per after-sales case at most)
+    last_refund_at: datetime | None = None
+    full: bool = False  # everything paid has been refunded
+
+
 class Order(OrderIn):
     """An order as stored: the platform's content plus what the OMS decided about it."""
 
@@ -316,6 +327,8 @@ class Order(OrderIn):
     delivery: DeliverySummary | None = None  # shipping (functions/ship/tracking.py): per-shipment status
     # Set on orders the OMS created itself to replace goods of another order (functions/core/replacement).
     replaces: ReplacementOf | None = None
+    # After-sales refunds of this order, summed (functions/aftersales); None until the first refund.
+    refund_summary: RefundSummary | None = None
 
     @property
     def is_paid(self) -> bool:
@@ -366,8 +379,10 @@ class StockMovement(BaseModel):
     sku: str
     warehouse: str
     shard: int = 0
-    kind: Literal["initial", "restock", "adjust", "reserve", "release", "ship", "writeoff"]
-    ref: str  # the order id, or the stock sync id (writeoff: the logistics exception id)
+    # returned: a buyer's return put back into stock; writeoff: units that never come back to stock (a
+    # damaged or lost parcel, a return found damaged): no counter moves, the entry says why they are gone
+    kind: Literal["initial", "restock", "adjust", "reserve", "release", "ship", "returned", "writeoff"]
+    ref: str  # the order id, the stock sync id, or what wrote units off (exception or case id)
     on_hand_delta: int = 0
     reserved_delta: int = 0
     at: datetime

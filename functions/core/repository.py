@@ -1537,6 +1537,356 @@ def remember_signature(platform: str, signature: str, expires_at: datetime) -> b
     return True
 
 
+# ---------------------------------------------------------------- after-sales (functions/aftersales)
+#
+#   ORDER#<id> / CASE#<case id>          an after-sales case (its execution's task token beside it)
+#   ORDER#<id> / LINE#<sku>              money and units of one order line claimed by after-sales:
+#                                        paid, quantity, committed (refunds due or done, exchanges),
+#                                        committed_qty, refunded, returned (units back in a warehouse)
+#   ORDER#<id> / ASREFUND#<refund id>    a refund issued for a case: put once, settled once
+#   ASDUE#<shard> / <due>#<case id>      a return-shipping deadline still open (the sweep reads it)
+#   BUYERCASE#<platform>#<buyer> / ...   the buyer's cases by time (good standing)
+#
+# Every line counter moves by conditional update (committed never above paid, committed_qty never above
+# the line's quantity, refunded never above paid), in the transaction that opens, settles or closes the
+# case, so concurrent cases cannot claim the same money or units twice.
+
+CASE_PREFIX = "CASE#"
+LINE_PREFIX = "LINE#"
+ASDUE_SHARDS = 4
+
+
+def case_key(order_id: str, case_id: str) -> dict[str, Any]:
+    return {"pk": _av(order_pk(order_id)), "sk": _av(f"{CASE_PREFIX}{case_id}")}
+
+
+def case_put_item(doc: dict[str, Any]) -> TransactItem:
+    """A new case (its id must be new: a resent request with the same reference finds it instead)."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item({"pk": order_pk(doc["order_id"]), "sk": f"{CASE_PREFIX}{doc['case_id']}", **doc}),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def case_update_item(
+    order_id: str, case_id: str, version: int, fields: dict[str, Any], remove: Sequence[str] = ()
+) -> TransactItem:
+    """Change a case read at `version` (moves it to version + 1); refused if anyone changed it since."""
+    fields = {**fields, "version": version + 1}
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": case_key(order_id, case_id),
+            "UpdateExpression": update,
+            "ConditionExpression": "#version = :expected_version",
+            "ExpressionAttributeNames": {**names, "#version": "version"},
+            "ExpressionAttributeValues": {**values, ":expected_version": _av(version)},
+        }
+    }
+
+
+def get_case(order_id: str, case_id: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name, Key=case_key(order_id, case_id), ConsistentRead=True
+    )
+    if "Item" not in response:
+        return None
+    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk", WAIT_TOKEN}}
+
+
+def list_cases(order_id: str) -> list[dict[str, Any]]:
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": _av(order_pk(order_id)), ":prefix": _av(CASE_PREFIX)},
+        ConsistentRead=True,
+    )
+    return [{k: v for k, v in raw.items() if k not in {"pk", "sk", WAIT_TOKEN}} for raw in items]
+
+
+def write_items(items: Sequence[TransactItem]) -> None:
+    """One transaction of the caller's items; TransactionRejected names the items whose condition failed."""
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=list(items))  # type: ignore[arg-type]
+    except ClientError as err:
+        codes = _cancellation_codes(err)
+        failed = [i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"]
+        if failed:
+            raise TransactionRejected(failed, codes) from err
+        raise _translate(err) from err
+
+
+def set_case_wait_token(order_id: str, case_id: str, status: str, token: str) -> bool:
+    """Store the token the case's execution waits on, only while the case is still in `status`."""
+    try:
+        aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key=case_key(order_id, case_id),
+            UpdateExpression="SET #t = :token",
+            ConditionExpression="#status = :status",
+            ExpressionAttributeNames={"#t": WAIT_TOKEN, "#status": "status"},
+            ExpressionAttributeValues={":token": _av(token), ":status": _av(status)},
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise _translate(err) from err
+    return True
+
+
+def take_case_wait_token(order_id: str, case_id: str) -> str | None:
+    """The token the case's execution waits on, removed (the caller resumes it; None: nobody waits)."""
+    try:
+        response = aws.dynamodb().update_item(
+            TableName=get_settings().table_name,
+            Key=case_key(order_id, case_id),
+            UpdateExpression="REMOVE #t",
+            ConditionExpression="attribute_exists(#t)",
+            ExpressionAttributeNames={"#t": WAIT_TOKEN},
+            ReturnValues="ALL_OLD",
+        )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise _translate(err) from err
+    token = _plain(response.get("Attributes", {})).get(WAIT_TOKEN)
+    return str(token) if token else None
+
+
+def line_counters(order_id: str) -> dict[str, dict[str, Any]]:
+    """The after-sales counters of the order's lines, by SKU (absent: nothing claimed yet)."""
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": _av(order_pk(order_id)), ":prefix": _av(LINE_PREFIX)},
+        ConsistentRead=True,
+    )
+    return {raw["sku"]: raw for raw in items}
+
+
+def _line_key(order_id: str, sku: str) -> dict[str, Any]:
+    return {"pk": _av(order_pk(order_id)), "sk": _av(f"{LINE_PREFIX}{sku}")}
+
+
+def line_commit_item(
+    order_id: str,
+    sku: str,
+    *,
+    paid: Decimal,
+    quantity: int,
+    amount: Decimal,
+    units: int,
+    exact_from: tuple[Decimal, int] | None = None,
+) -> TransactItem:
+    """Claim `amount` of the line's money and `units` of its quantity for a case.
+
+    Refused unless committed + amount <= paid and committed_qty + units <= quantity; with `exact_from`
+    (the line's last units take what is left) only if the counter is still exactly (committed, units).
+    """
+    values: dict[str, Any] = {
+        ":paid": _av(paid),
+        ":quantity": _av(quantity),
+        ":zero": _av(0),
+        ":amount": _av(amount),
+        ":units": _av(units),
+    }
+    if exact_from is not None:
+        before_amount, before_units = exact_from
+        values[":before_amount"], values[":before_units"] = _av(before_amount), _av(before_units)
+        condition = "committed = :before_amount AND committed_qty = :before_units"
+        if before_amount == 0 and before_units == 0:
+            condition = f"attribute_not_exists(pk) OR ({condition})"
+    else:
+        values[":limit"], values[":qlimit"] = _av(paid - amount), _av(quantity - units)
+        condition = "attribute_not_exists(pk) OR (committed <= :limit AND committed_qty <= :qlimit)"
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": _line_key(order_id, sku),
+            "UpdateExpression": (
+                "SET sku = :sku, paid = :paid, quantity = :quantity,"
+                " committed = if_not_exists(committed, :zero) + :amount,"
+                " committed_qty = if_not_exists(committed_qty, :zero) + :units,"
+                " refunded = if_not_exists(refunded, :zero), returned = if_not_exists(returned, :zero)"
+            ),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {**values, ":sku": _av(sku)},
+        }
+    }
+
+
+def line_release_item(order_id: str, sku: str, amount: Decimal, units: int) -> TransactItem:
+    """Give back what a case claimed and did not use (rejected, closed without the return)."""
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": _line_key(order_id, sku),
+            "UpdateExpression": "SET committed = committed - :amount, committed_qty = committed_qty - :units",
+            "ConditionExpression": "committed >= :amount AND committed_qty >= :units",
+            "ExpressionAttributeValues": {":amount": _av(amount), ":units": _av(units)},
+        }
+    }
+
+
+def line_refund_item(order_id: str, sku: str, amount: Decimal, paid: Decimal) -> TransactItem:
+    """Money of the line went back to the buyer: refused if that would take refunded above paid."""
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": _line_key(order_id, sku),
+            "UpdateExpression": "SET refunded = refunded + :amount",
+            "ConditionExpression": "refunded <= :limit",
+            "ExpressionAttributeValues": {":amount": _av(amount), ":limit": _av(paid - amount)},
+        }
+    }
+
+
+def line_return_item(order_id: str, sku: str, units: int, returned_before: int) -> TransactItem:
+    """Units of the line came back to a warehouse (only if `returned_before` is still the count, and
+    never more than after-sales cases claimed)."""
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": _line_key(order_id, sku),
+            "UpdateExpression": "SET returned = returned + :units",
+            "ConditionExpression": "returned = :before AND committed_qty >= :after",
+            "ExpressionAttributeValues": {
+                ":units": _av(units),
+                ":before": _av(returned_before),
+                ":after": _av(returned_before + units),
+            },
+        }
+    }
+
+
+def return_to_stock_items(sku: str, warehouse: str, units: int, ref: str) -> list[TransactItem]:
+    """A resellable return goes back on the shelf of the warehouse it shipped from: on_hand and
+    available rise on the counter's first shard, with a `returned` ledger entry in the same transaction."""
+    return [
+        {
+            "Update": {
+                "TableName": get_settings().table_name,
+                "Key": _stock_key(sku, warehouse),
+                "UpdateExpression": "SET on_hand = on_hand + :q, available = available + :q",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":q": _av(units)},
+            }
+        },
+        ledger_item(sku, warehouse, 0, "returned", ref, on_hand_delta=units),
+    ]
+
+
+def refund_put_item(order_id: str, refund_id: str, doc: dict[str, Any]) -> TransactItem:
+    """Issue a refund: the item is created once (its id comes from the case), whoever asks again."""
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item({"pk": order_pk(order_id), "sk": f"ASREFUND#{refund_id}", **doc}),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def refund_settle_item(order_id: str, refund_id: str, fields: dict[str, Any]) -> TransactItem:
+    """The provider confirmed the refund: requested -> succeeded, once."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    return {
+        "Update": {
+            "TableName": get_settings().table_name,
+            "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"ASREFUND#{refund_id}")},
+            "UpdateExpression": "SET #status = :succeeded, "
+            + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "ConditionExpression": "#status = :requested",
+            "ExpressionAttributeNames": {**names, "#status": "status"},
+            "ExpressionAttributeValues": {
+                **values,
+                ":succeeded": _av("succeeded"),
+                ":requested": _av("requested"),
+            },
+        }
+    }
+
+
+def get_refund(order_id: str, refund_id: str) -> dict[str, Any] | None:
+    response = aws.dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key={"pk": _av(order_pk(order_id)), "sk": _av(f"ASREFUND#{refund_id}")},
+        ConsistentRead=True,
+    )
+    if "Item" not in response:
+        return None
+    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+
+
+def _asdue_key(case_id: str, due: datetime) -> dict[str, Any]:
+    shard = zlib.crc32(case_id.encode()) % ASDUE_SHARDS
+    return {"pk": _av(f"ASDUE#{shard}"), "sk": _av(f"{_due_key(due)}#{case_id}")}
+
+
+def return_deadline_put_item(order_id: str, case_id: str, due: datetime) -> TransactItem:
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": {**_asdue_key(case_id, due), **_item({"order_id": order_id, "case_id": case_id})},
+        }
+    }
+
+
+def return_deadline_delete_item(case_id: str, due: datetime) -> TransactItem:
+    return {"Delete": {"TableName": get_settings().table_name, "Key": _asdue_key(case_id, due)}}
+
+
+def due_return_deadlines(now: datetime, limit: int = 200) -> list[tuple[str, str]]:
+    """(order id, case id) of return deadlines due at `now`, earliest first, across the shards."""
+    found: list[dict[str, Any]] = []
+    for shard in range(ASDUE_SHARDS):
+        found += _query_all(
+            max_items=limit,
+            KeyConditionExpression="pk = :pk AND sk <= :upper",
+            ExpressionAttributeValues={":pk": _av(f"ASDUE#{shard}"), ":upper": _av(f"{_due_key(now)}#~")},
+            ConsistentRead=True,
+            Limit=limit,
+        )
+    found.sort(key=lambda raw: str(raw["sk"]))
+    return [(str(raw["order_id"]), str(raw["case_id"])) for raw in found[:limit]]
+
+
+def buyer_case_item(platform: str, buyer_id: str, case_id: str, at: datetime) -> TransactItem:
+    return {
+        "Put": {
+            "TableName": get_settings().table_name,
+            "Item": _item(
+                {
+                    "pk": f"BUYERCASE#{platform}#{buyer_id}",
+                    "sk": f"{_instant(at)}#{case_id}",
+                    "case_id": case_id,
+                }
+            ),
+        }
+    }
+
+
+def count_buyer_cases(platform: str, buyer_id: str, since: datetime, *, exclude: str) -> int:
+    items = _query_all(
+        KeyConditionExpression="pk = :pk AND sk >= :lo",
+        ExpressionAttributeValues={
+            ":pk": _av(f"BUYERCASE#{platform}#{buyer_id}"),
+            ":lo": _av(_instant(since)),
+        },
+        ProjectionExpression="case_id",
+        ConsistentRead=True,
+    )
+    return sum(1 for raw in items if raw["case_id"] != exclude)
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -1850,8 +2200,9 @@ def list_exceptions(status: str, limit: int = 100) -> list[ExceptionCase]:
 
 
 def writeoff_item(sku: str, warehouse: str, quantity: int, ref: str) -> TransactItem:
-    """A ledger entry for units that left with a shipment and never come back (damaged, lost): the
-    counters already lost them at shipping, so the entry moves nothing and says why they are gone."""
+    """A ledger entry for units that left with a shipment and never come back to stock (a damaged or
+    lost parcel, a return found damaged): the counters already lost them at shipping, so the entry
+    moves nothing and says why they are gone."""
     item = ledger_item(sku, warehouse, 0, "writeoff", ref)
     item["Put"]["Item"]["quantity"] = _av(quantity)
     return item

@@ -109,9 +109,20 @@ class PaymentRules(_Section):
 
 
 class AfterSalesRules(_Section):
+    """After-sales automation (docs/aftersales.md; functions/aftersales/logic.py applies them)."""
+
+    # A case whose value is below this is approved without a person, for a buyer in good standing.
     auto_approve_below: Decimal = Field(default=Decimal("200"), ge=0)
+    # A return (or exchange) of goods worth less than this needs no return: refund (or replace) at once.
     refund_without_return_below: Decimal = Field(default=Decimal("30"), ge=0)
+    # Cases on a shipped order may be opened this many days after it shipped.
     return_window_days: int = Field(default=7, ge=1, le=90)
+    # Good standing: not blacklisted (review.blacklisted_buyers) and fewer than `good_standing_max_cases`
+    # other after-sales cases opened in the last `good_standing_window_days`.
+    good_standing_max_cases: int = Field(default=3, ge=1, le=1000)
+    good_standing_window_days: int = Field(default=90, ge=1, le=365)
+    # After approval the buyer has this long to ship the return; then the case closes by itself.
+    return_ship_days: int = Field(default=7, ge=1, le=60)
 
 
 # Carrier codes name the carrier everywhere: shipments, rules, and its webhook's X-OMS-Carrier header.

@@ -235,10 +235,23 @@ async function orderView(orderId) {
       h("td", {}, e.source === "order" ? `${e.actor}${e.detail && Object.keys(e.detail).length ? " " + JSON.stringify(e.detail) : ""}` : [e.error, e.cause && causeText(e.cause)].filter(Boolean).join(": "))))));
   const actions = (await reviewable(order)) ? decideButtons(order.order_id, () => route()) : null;
   const integration = await integrationSection(order.order_id);
+  const cases = await api("GET", `/orders/${orderId}/aftersales`).then((r) => r.cases, () => []);
+  const aftersales = cases.length ? h("table", { id: "aftersales" },
+    h("thead", {}, h("tr", {}, ["Case", "Kind", "Status", "Amount", "Opened", "Last step"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, cases.map((c) => h("tr", {},
+      h("td", {}, c.case_id),
+      h("td", {}, `${c.kind} (${c.reason})`),
+      h("td", {}, c.status),
+      h("td", { class: "num" }, `${c.kind === "exchange" ? c.goods_value : c.amount} ${c.currency}`),
+      h("td", { class: "when" }, fmtTime(c.opened_at)),
+      h("td", { class: "muted" }, c.timeline.length ? c.timeline[c.timeline.length - 1].note || "" : ""))))) : null;
+  const refunded = order.refund_summary ? h("p", { class: "muted" },
+    `Refunded ${order.refund_summary.refunded} ${order.refund_summary.currency} in ${order.refund_summary.refunds} refund(s)`) : null;
   show(
     h("h2", {}, `Order ${order.order_id}`),
     details,
     actions ? h("div", { class: "card" }, h("strong", {}, "Held for review: "), actions) : null,
+    aftersales || refunded ? [h("h3", {}, "After-sales"), refunded, aftersales] : null,
     h("h3", {}, "State machine path", execution ? h("span", { class: "muted" }, ` · execution ${execution.status}`) : null),
     path.length ? pathList : h("p", { class: "muted" }, "No execution yet."),
     h("h3", {}, "Timeline"),

@@ -268,3 +268,18 @@ def test_order_page_shows_the_events_published_for_it(console, oms, stack):
     viewer = console(f"/orders/{order['order_id']}", role="viewer")
     wait_for(viewer, "#timeline")
     assert viewer.find_elements("css selector", "#published-events") == []  # ops and admin only
+
+
+def test_order_page_shows_after_sales_cases(console, oms):
+    from tests.e2e.aftersales_support import confirm_refund, one_line_order, open_case, wait_case
+
+    order, _ = one_line_order(oms, quantity=1, price="20.00")
+    case = open_case(oms, order["order_id"], "refund_only", reason="not_received").json()
+    confirm_refund(oms, wait_case(oms, case["case_id"], "REFUND_PENDING"))
+    wait_case(oms, case["case_id"], "CLOSED")
+    driver = console(f"/orders/{order['order_id']}")
+    row = wait_for(driver, "#aftersales tbody tr")
+    assert case["case_id"] in row.text
+    assert "refund_only (not_received)" in row.text
+    assert "CLOSED" in row.text
+    assert "Refunded 20.00 CNY in 1 refund(s)" in driver.page_source

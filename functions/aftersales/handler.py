@@ -1,0 +1,46 @@
+"""AfterSalesFunction: the tasks of the after-sales state machine (statemachine/aftersales.asl.json).
+
+{"action": "advance", "case_id": ...}                         -> {"step", "wait_seconds", "status"}
+{"action": "park", "case_id": ..., "step": ..., "task_token"} -> stores the token (waitForTaskToken)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.aftersales.models import CASE_ID_PATTERN, order_id_of_case
+from functions.aftersales.service import WAIT_STATUS, advance, park
+from functions.aftersales.settings import return_timer_settings
+from functions.core.observability import bind_order, instrumented, logger, tracer
+
+return_timer_settings()  # fail the cold start, not a case, on missing configuration
+
+
+class CaseTask(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["advance", "park"]
+    case_id: str = Field(pattern=CASE_ID_PATTERN)
+    execution_id: str | None = None
+    step: str | None = None
+    task_token: str | None = Field(default=None, min_length=1, max_length=8192)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@instrumented("aftersales")
+@event_parser(model=CaseTask)
+def lambda_handler(event: CaseTask, context: LambdaContext) -> dict[str, Any]:
+    bind_order(order_id_of_case(event.case_id) or "", event.execution_id, case_id=event.case_id)
+    if event.action == "park":
+        if event.step not in WAIT_STATUS or event.task_token is None:
+            raise ValueError(f"park needs a task token and one of {sorted(WAIT_STATUS)}")
+        waiting = park(event.case_id, event.step, event.task_token)
+        return {"waiting": waiting}
+    result = advance(event.case_id)
+    logger.info("case advanced", extra={"step": result.step, "status": result.status})
+    return {"step": result.step, "wait_seconds": result.wait_seconds, "status": result.status}
