@@ -333,7 +333,11 @@ def _assess(case: Case) -> int | None:
     verdict = logic.assess(case, good, rules.aftersales)
     now = clock.now().isoformat()
     if verdict == "approve":
-        why = f"auto-approved: worth {case.goods_value} < {rules.aftersales.auto_approve_below}; {why}"
+        why = (
+            f"approved: ops resolved logistics exception {case.reference} with a refund"
+            if case.opened_by.startswith(logic.DECIDED_BY_OPS)
+            else f"auto-approved: worth {case.goods_value} < {rules.aftersales.auto_approve_below}; {why}"
+        )
         _apply(
             case,
             CaseStatus.APPROVED,

@@ -454,6 +454,7 @@ class ExceptionResolution(BaseModel):
     actor: str
     at: datetime
     replacement_order_ids: dict[str, str] = {}  # original order id -> its replacement (reship)
+    refund_case_ids: dict[str, str] = {}  # order id -> the after-sales refund case it opened (refund)
     written_off: list[Reservation] = []  # units written off in the stock ledger (damaged, lost)
 
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from functions.aftersales.logic import DECIDED_BY_OPS
+from functions.aftersales.models import CaseIn, CaseLineIn
+from functions.aftersales.service import open_case
 from functions.core import clock, repository
 from functions.core.errors import RefusedError, TransientError
 from functions.core.models import (
@@ -192,10 +195,32 @@ def _reship(case: ExceptionCase, lines: dict[str, list[Reservation]]) -> dict[st
     return replacements
 
 
+def _refund(case: ExceptionCase, lines: dict[str, list[Reservation]], actor: str) -> dict[str, str]:
+    """One after-sales refund-only case per order of the parcel, for that order's lines of it, referenced
+    by the exception id (a repeated resolution finds the same cases). After-sales computes what each
+    line paid, refunds it exactly once and records `order.refunded`."""
+    cases: dict[str, str] = {}
+    for order_id, order_lines in sorted(lines.items()):
+        units: dict[str, int] = {}
+        for r in order_lines:
+            units[r.sku] = units.get(r.sku, 0) + r.quantity
+        request = CaseIn(
+            kind="refund_only",
+            reason="logistics_exception",
+            description=f"{case.kind} parcel {case.shipment_id} ({case.carrier} {case.tracking_number})",
+            evidence=[f"{case.carrier}:{case.tracking_number}"],
+            lines=[CaseLineIn(sku=sku, quantity=quantity) for sku, quantity in sorted(units.items())],
+            reference=case.exception_id,
+        )
+        opened = open_case(order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}")
+        cases[order_id] = opened.case_id
+    return cases
+
+
 def resolve(exception_id: str, action: Action, comment: str, actor: str) -> ResolveResult:
-    """Close an open case: reship (replacement orders), refund (recorded; the refund itself is
-    after-sales' call), or dismiss. Damaged or lost goods reshipped or refunded are written off in the
-    stock ledger. A repeat of the same resolution answers the stored one; another one is a conflict."""
+    """Close an open case: reship (replacement orders), refund (after-sales refund cases), or dismiss.
+    Damaged or lost goods reshipped or refunded are written off in the stock ledger. A repeat of the
+    same resolution answers the stored one; another one is a conflict."""
     for _ in range(MAX_ROUNDS):
         case = get_case(exception_id)
         if case.status == "resolved":
@@ -207,7 +232,10 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
                 )
             return ResolveResult(case=case, repeated=True)
         lines = _parcel_lines(case)
+        # Replacements and refund cases first (idempotent on the exception id): a crash before the
+        # resolution commits is healed by the retry, which finds them.
         replacements = _reship(case, lines) if action == "reship" else {}
+        refund_cases = _refund(case, lines, actor) if action == "refund" else {}
         written_off = (
             writeoff_lines(r for order_lines in lines.values() for r in order_lines)
             if writes_off(case, action)
@@ -219,6 +247,7 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             actor=actor,
             at=clock.now(),
             replacement_order_ids=replacements,
+            refund_case_ids=refund_cases,
             written_off=written_off,
         )
         items: list[TransactItem] = [repository.exception_resolve_item(case, resolution)]
@@ -233,6 +262,9 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
                     {"replacement_order_id": replacements[order.order_id]}
                     if order.order_id in replacements
                     else {}
+                ),
+                **(
+                    {"refund_case_id": refund_cases[order.order_id]} if order.order_id in refund_cases else {}
                 ),
                 **(
                     {"written_off": [r.model_dump() for r in lines.get(order.order_id, [])]}
@@ -250,7 +282,6 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             continue  # resolved meanwhile, or an order moved: read again
         for order in orders:
             count(MetricName.LOGISTICS_EXCEPTIONS_RESOLVED, order.platform, action=action)
-        # "refund" is recorded here; issuing it is after-sales' (aftersales open_case), wired at merge.
         resolved = case.model_copy(update={"status": "resolved", "resolution": resolution})
         return ResolveResult(case=resolved, repeated=False)
     raise TransientError(f"exception {exception_id} kept changing while resolving it")

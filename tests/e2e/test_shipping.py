@@ -15,6 +15,7 @@ import pytest
 
 from functions.core import repository
 from functions.core.errors import TransientError
+from tests.e2e.aftersales_support import confirm_refund, order_events, wait_case
 from tests.e2e.stock_support import allocation_rules, assert_conserved, eventually
 from tests.factories import address, line, new_sku, order_body
 
@@ -459,25 +460,38 @@ def test_damaged_goods_are_reshipped_from_stock_and_written_off(oms, stack):
     assert repository.get_tracking(parcel["shipment_id"]).progress_due is None  # not watched any more
 
 
-def test_a_lost_parcel_refunded_is_recorded_for_after_sales(oms, stack):
-    sku = new_sku()
+def test_a_lost_parcel_refunded_opens_an_approved_refund_case_and_refunds_once(oms, stack):
+    sku, kept = new_sku(), new_sku()
     oms.set_stock(sku, 4)
-    order, _ = oms.run(order_body([(sku, 1)]))
-    (parcel,) = order["shipments"]
+    oms.set_stock(kept, 4, warehouse="WH-EAST")
+    order, _ = oms.run(order_body([line(sku, 1, "30.00"), line(kept, 1, "70.00")]))
+    parcel = warehouse_of(order, "WH-MAIN")
     exception_id = oms.track(parcel, "lost", "lost-1", at(stack)).json()["exception_id"]
-    answer = oms.as_role("ops").call(
-        "POST", f"/exceptions/{exception_id}/resolve", {"action": "refund", "comment": "refund the buyer"}
-    )
+    body = {"action": "refund", "comment": "refund the buyer"}
+    answer = oms.as_role("ops").call("POST", f"/exceptions/{exception_id}/resolve", body)
     assert answer.status == 200, answer.body
-    assert answer.json()["resolution"]["replacement_order_ids"] == {}
+    resolution = answer.json()["resolution"]
+    assert resolution["replacement_order_ids"] == {}
+    case_id = resolution["refund_case_ids"][order["order_id"]]
+
+    # ops decided: after-sales approves without a second decision and refunds the lost line only
+    case = wait_case(oms, case_id, "REFUND_PENDING")
+    assert (case["kind"], case["reason"], case["amount"]) == ("refund_only", "logistics_exception", "30.00")
+    assert [(x["sku"], x["quantity"]) for x in case["lines"]] == [(sku, 1)]
+    assert confirm_refund(oms, case).status == 200
+    assert confirm_refund(oms, case).json()["applied"] is False  # the provider calls back twice
+    wait_case(oms, case_id, "CLOSED")
+    again = oms.as_role("ops").call("POST", f"/exceptions/{exception_id}/resolve", body)
+    assert again.json()["resolution"]["refund_case_ids"] == {order["order_id"]: case_id}
+    refunded = oms.order(order["order_id"])["refund_summary"]
+    assert (refunded["refunded"], refunded["refunds"]) == ("30.00", 1)
+    assert order_events(order["order_id"]).count("order.refunded") == 1
     assert [m.kind for m in repository.stock_ledger(sku)].count("writeoff") == 1
     assert oms.stock(sku) == {"on_hand": 3, "reserved": 0, "available": 3}
-    last = events_of(order["order_id"])[-1]
-    assert (last.type, last.detail["kind"], last.detail["resolution"]) == (
-        "exception.resolved",
-        "lost",
-        "refund",
-    )
+    resolved = [e for e in events_of(order["order_id"]) if e.type == "exception.resolved"]
+    assert [(e.detail["kind"], e.detail["resolution"], e.detail["refund_case_id"]) for e in resolved] == [
+        ("lost", "refund", case_id)
+    ]
     assert_conserved(sku)
 
 
