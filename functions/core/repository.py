@@ -226,6 +226,19 @@ def set_execution_arn(order_id: str, execution_arn: str) -> None:
     )
 
 
+def _set_remove(
+    fields: Mapping[str, Any], remove: Sequence[str] = ()
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """An UpdateExpression setting `fields` and removing `remove`, with its placeholder names and values."""
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove)})
+    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    if remove:
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return update, names, values
+
+
 def _order_change_items(
     order: Order,
     event: HistoryEvent,
@@ -236,12 +249,7 @@ def _order_change_items(
     """One change of the order as transaction items: the update of `fields` (and removal of
     `remove_fields`), conditional on the status and version the caller read, the history event (once),
     then the caller's `extra_items` (so their cancellation reasons start at index 2)."""
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    if remove_fields:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields)))
+    update, names, values = _set_remove(fields, remove_fields)
     table = get_settings().table_name
     return [
         {
@@ -1195,13 +1203,12 @@ def apply_changes(changes: Sequence[OrderChange], extra_items: Sequence[Transact
 
 def update_order_fields(order: Order, fields: dict[str, Any]) -> Order:
     """Set informational fields on an order still in the status it was read in (no version change)."""
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update, names, values = _set_remove(fields)
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().table_name,
             Key={"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            UpdateExpression=update,
             ConditionExpression="#status = :expected_status",
             ExpressionAttributeNames={**names, "#status": "status"},
             ExpressionAttributeValues={**values, ":expected_status": _av(order.status.value)},
@@ -1409,13 +1416,12 @@ def set_wait_token(order: Order, token: str, set_fields: dict[str, Any] | None =
     caller read the order makes this fail (False), so the caller re-reads and sees it.
     """
     fields = {WAIT_TOKEN: token, **(set_fields or {})}
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update, names, values = _set_remove(fields)
     try:
         aws.dynamodb().update_item(
             TableName=get_settings().table_name,
             Key={"pk": _av(order_pk(order.order_id)), "sk": _av(ORDER_SK)},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            UpdateExpression=update,
             ConditionExpression="#status = :status AND #version = :version",
             ExpressionAttributeNames={**names, "#status": "status", "#version": "version"},
             ExpressionAttributeValues={
@@ -1576,12 +1582,7 @@ def case_update_item(
 ) -> TransactItem:
     """Change a case read at `version` (moves it to version + 1); refused if anyone changed it since."""
     fields = {**fields, "version": version + 1}
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    names.update({f"#r{i}": name for i, name in enumerate(remove)})
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    if remove:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    update, names, values = _set_remove(fields, remove)
     return {
         "Update": {
             "TableName": get_settings().table_name,
@@ -1796,21 +1797,15 @@ def refund_put_item(order_id: str, refund_id: str, doc: dict[str, Any]) -> Trans
 
 def refund_settle_item(order_id: str, refund_id: str, fields: dict[str, Any]) -> TransactItem:
     """The provider confirmed the refund: requested -> succeeded, once."""
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
+    update, names, values = _set_remove({**fields, "status": "succeeded"})
     return {
         "Update": {
             "TableName": get_settings().table_name,
             "Key": {"pk": _av(order_pk(order_id)), "sk": _av(f"ASREFUND#{refund_id}")},
-            "UpdateExpression": "SET #status = :succeeded, "
-            + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "UpdateExpression": update,
             "ConditionExpression": "#status = :requested",
             "ExpressionAttributeNames": {**names, "#status": "status"},
-            "ExpressionAttributeValues": {
-                **values,
-                ":succeeded": _av("succeeded"),
-                ":requested": _av("requested"),
-            },
+            "ExpressionAttributeValues": {**values, ":requested": _av("requested")},
         }
     }
 
@@ -2002,12 +1997,7 @@ def tracking_update_item(before: ShipmentTracking, after: ShipmentTracking) -> T
         fields.update(_ship_due_keys(after.shipment_id, after.progress_due))
     else:
         remove += ["qpk", "qsk"]
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    names.update({f"#r{i}": name for i, name in enumerate(remove)})
-    values = {f":v{i}": _av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-    if remove:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    update, names, values = _set_remove(fields, remove)
     return {
         "Update": {
             "TableName": get_settings().table_name,
