@@ -4,6 +4,7 @@ data, and can be read back through GET /events."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,46 @@ def test_replay_publishes_an_orders_history_again_with_the_same_event_ids(oms, s
     assert after[len(before) :] == [f"{shipped}:3", f"{shipped}:4", before[-1]]  # + the fulfilment update
     assert oms.as_role("ops").call("POST", "/events/replay", {"order_id": shipped}).status == 403
     assert oms.call("POST", "/events/replay", {"order_id": "no-such-order"}).status == 404
+
+
+def test_real_tracking_exception_and_after_sales_events_match_their_schemas(oms, stack, shipped):
+    """Not annotated by hand: what the shipping, logistics and after-sales stages really record."""
+    from tests.e2e.aftersales_support import confirm_refund, wait_case
+
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    damaged_order, _ = oms.run(order_body([(sku, 1)]))
+    delivered_parcel = oms.order(shipped)["shipments"][0]
+    damaged_parcel = damaged_order["shipments"][0]
+    start = stack.clock.now()
+    for minute, status in enumerate(["picked", "in_transit", "out_for_delivery", "delivered"], start=1):
+        at = (start + timedelta(minutes=minute)).isoformat()
+        assert oms.track(delivered_parcel, status, f"ok-{minute}", at).status == 200
+    answer = oms.track(damaged_parcel, "damaged", "bad-1", (start + timedelta(minutes=1)).isoformat())
+    exception_id = answer.json()["exception_id"]
+    resolved = oms.as_role("ops").call(
+        "POST", f"/exceptions/{exception_id}/resolve", {"action": "refund", "comment": "broken"}
+    )
+    case_id = resolved.json()["resolution"]["refund_case_ids"][damaged_order["order_id"]]
+    confirm_refund(oms, wait_case(oms, case_id, "REFUND_PENDING"))
+    wait_case(oms, case_id, "CLOSED")
+
+    delivered = _published(stack, shipped)
+    refunded = _published(stack, damaged_order["order_id"])
+    _assert_valid(delivered + refunded)
+    delivered_types = [e["detail-type"] for e in delivered]
+    assert {
+        "shipment.picked",
+        "shipment.in_transit",
+        "shipment.out_for_delivery",
+        "shipment.delivered",
+    } <= set(delivered_types)
+    assert "order.delivered" in delivered_types
+    assert [e["detail"]["shipment_status"] for e in delivered if e["detail-type"] == FULFILMENT_UPDATED][
+        -1
+    ] == "delivered"
+    refunded_types = [e["detail-type"] for e in refunded]
+    for expected in ("exception.opened", "exception.resolved", "aftersales.requested", "order.refunded"):
+        assert expected in refunded_types, refunded_types
+    (refund,) = [e["detail"] for e in refunded if e["detail-type"] == "order.refunded"]
+    assert refund["data"]["amount"] == damaged_order["amounts"]["total"]
