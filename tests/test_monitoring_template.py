@@ -42,12 +42,16 @@ def _watching(template: Template, namespace: str, metric: str) -> list[str]:
 
 
 @pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
-def test_state_machine_execution_alarms(template, metric):
-    (name,) = _watching(template, "AWS/States", metric)
-    alarm = _alarms(template)[name]
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "OrderStateMachine"}}]
-    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
-    assert alarm["Threshold"] == 0
+def test_every_state_machine_has_execution_alarms(template, metric):
+    names = _watching(template, "AWS/States", metric)
+    watched = [_alarms(template)[n]["Dimensions"][0]["Value"]["Ref"] for n in names]
+    machines = set(template.resources("AWS::Serverless::StateMachine"))
+    assert sorted(watched) == sorted(machines) == ["AfterSalesStateMachine", "OrderStateMachine"]
+    for name in names:
+        alarm = _alarms(template)[name]
+        assert alarm["Dimensions"][0]["Name"] == "StateMachineArn"
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Threshold"] == 0
 
 
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
@@ -71,15 +75,35 @@ def test_dynamodb_throttle_alarm_watches_the_table_and_its_index(template):
     assert any({"Name": "GlobalSecondaryIndexName", "Value": "GSI1"} in d for d in dimensions)
 
 
-def test_sweep_silence_alarm(template):
-    (name,) = _watching(template, "AWS/Lambda", "Invocations")
-    alarm = _alarms(template)[name]
-    assert alarm["ComparisonOperator"] == "LessThanThreshold"
-    assert alarm["Threshold"] == 1
-    assert alarm["Period"] == 300
-    assert alarm["EvaluationPeriods"] == 1
-    assert alarm["TreatMissingData"] == "breaching"  # a sweep that never runs publishes nothing
-    assert alarm["Dimensions"][0]["Name"] == "FunctionName"
+def _scheduled_every_minutes(function: dict[str, Any]) -> list[int]:
+    """The rate(...) schedules of a function, in minutes."""
+    rates = []
+    for event in function["Properties"].get("Events", {}).values():
+        if event["Type"] == "Schedule":
+            amount, unit = event["Properties"]["Schedule"].removeprefix("rate(").rstrip(")").split()
+            rates.append(int(amount) * (60 if unit.startswith("hour") else 1))
+    return rates
+
+
+def test_every_sweep_has_a_silence_alarm(template):
+    sweeps = {
+        name: min(rates)
+        for name, function in template.resources("AWS::Serverless::Function").items()
+        if (rates := _scheduled_every_minutes(function))
+    }
+    assert len(sweeps) >= 4  # payment timeouts, hold escalation, delay check, return deadlines
+    names = _watching(template, "AWS/Lambda", "Invocations")
+    watched = {_alarms(template)[n]["Dimensions"][0]["Value"]["Ref"]: _alarms(template)[n] for n in names}
+    assert set(watched) == set(sweeps), f"add a silence alarm for {set(sweeps) - set(watched)}"
+    for function, every in sweeps.items():
+        alarm = watched[function]
+        assert alarm["ComparisonOperator"] == "LessThanThreshold"
+        assert alarm["Threshold"] == 1
+        # a window of a few runs: one late run is not a page, several missing ones are
+        assert every * 60 <= alarm["Period"] <= every * 60 * 5
+        assert alarm["EvaluationPeriods"] == 1
+        assert alarm["TreatMissingData"] == "breaching"  # a sweep that never runs publishes nothing
+        assert alarm["Dimensions"][0]["Name"] == "FunctionName"
 
 
 def test_held_orders_over_sla_alarm_watches_the_catalogued_metric(template):
