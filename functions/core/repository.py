@@ -856,13 +856,16 @@ def _sync_key(sku: str, warehouse: str, sync_id: str) -> dict[str, Any]:
     return {"pk": _av(f"INVSYNC#{sku}#{warehouse}#{sync_id}"), "sk": _av("SYNC")}
 
 
-def get_sync_record(sku: str, warehouse: str, sync_id: str) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(
-        TableName=get_settings().table_name, Key=_sync_key(sku, warehouse, sync_id), ConsistentRead=True
-    )
+def _get_record(key: dict[str, Any]) -> dict[str, Any] | None:
+    """The attributes of the item at `key` (consistent read, without its keys), or None."""
+    response = aws.dynamodb().get_item(TableName=get_settings().table_name, Key=key, ConsistentRead=True)
     if "Item" not in response:
         return None
     return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+
+
+def get_sync_record(sku: str, warehouse: str, sync_id: str) -> dict[str, Any] | None:
+    return _get_record(_sync_key(sku, warehouse, sync_id))
 
 
 def apply_stock_sync(
@@ -1811,14 +1814,7 @@ def refund_settle_item(order_id: str, refund_id: str, fields: dict[str, Any]) ->
 
 
 def get_refund(order_id: str, refund_id: str) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(
-        TableName=get_settings().table_name,
-        Key={"pk": _av(order_pk(order_id)), "sk": _av(f"ASREFUND#{refund_id}")},
-        ConsistentRead=True,
-    )
-    if "Item" not in response:
-        return None
-    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+    return _get_record({"pk": _av(order_pk(order_id)), "sk": _av(f"ASREFUND#{refund_id}")})
 
 
 def _asdue_key(case_id: str, due: datetime) -> dict[str, Any]:
@@ -2022,14 +2018,7 @@ def tracking_event_item(shipment_id: str, record: dict[str, Any]) -> TransactIte
 
 
 def get_tracking_event(shipment_id: str, event_id: str) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(
-        TableName=get_settings().table_name,
-        Key={"pk": _av(shipment_pk(shipment_id)), "sk": _av(f"TRK#{event_id}")},
-        ConsistentRead=True,
-    )
-    if "Item" not in response:
-        return None
-    return {k: v for k, v in _plain(response["Item"]).items() if k not in {"pk", "sk"}}
+    return _get_record({"pk": _av(shipment_pk(shipment_id)), "sk": _av(f"TRK#{event_id}")})
 
 
 def tracking_events(shipment_id: str) -> list[dict[str, Any]]:
