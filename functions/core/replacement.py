@@ -59,6 +59,7 @@ def build_replacement(
     if len(skus) != len(set(skus)):
         raise ValueError("each sku may appear once in a replacement")
     order_id = replacement_id_for(original.order_id, cause, cause_id)
+    replaces = ReplacementOf(order_id=original.order_id, cause=cause, cause_id=cause_id)
     known = {line.sku: line for line in original.lines}
     now = clock.now()
     order_lines = [
@@ -71,7 +72,7 @@ def build_replacement(
         )
         for line in lines
     ]
-    replacement = Order(
+    return Order(
         platform=original.platform,
         # Platforms look orders up by their own id: theirs, with the cause appended (<= 64 chars).
         platform_order_id=f"{original.platform_order_id[:40]}:{cause[:2].upper()}-{order_id[4:16]}",
@@ -85,17 +86,15 @@ def build_replacement(
         version=1,
         created_at=now,
         updated_at=now,
-        request_hash="",
-        replaces=ReplacementOf(order_id=original.order_id, cause=cause, cause_id=cause_id),
+        request_hash=_fingerprint(replaces, lines),
+        replaces=replaces,
     )
-    return replacement.model_copy(update={"request_hash": replacement_fingerprint(replacement)})
 
 
-def replacement_fingerprint(order: Order) -> str:
+def _fingerprint(replaces: ReplacementOf, lines: Sequence[ReplacementLine]) -> str:
     """What makes two requests for the same replacement the same: its link and its lines."""
-    lines = ",".join(f"{line.sku}x{line.quantity}" for line in sorted(order.lines, key=lambda x: x.sku))
-    assert order.replaces is not None
-    return hashlib.sha256(f"{order.replaces.model_dump_json()}|{lines}".encode()).hexdigest()
+    wanted = ",".join(f"{line.sku}x{line.quantity}" for line in sorted(lines, key=lambda x: x.sku))
+    return hashlib.sha256(f"{replaces.model_dump_json()}|{wanted}".encode()).hexdigest()
 
 
 def create_replacement_order(

@@ -201,15 +201,12 @@ def _refund(case: ExceptionCase, lines: dict[str, list[Reservation]], actor: str
     line paid, refunds it exactly once and records `order.refunded`."""
     cases: dict[str, str] = {}
     for order_id, order_lines in sorted(lines.items()):
-        units: dict[str, int] = {}
-        for r in order_lines:
-            units[r.sku] = units.get(r.sku, 0) + r.quantity
         request = CaseIn(
             kind="refund_only",
             reason="logistics_exception",
             description=f"{case.kind} parcel {case.shipment_id} ({case.carrier} {case.tracking_number})",
             evidence=[f"{case.carrier}:{case.tracking_number}"],
-            lines=[CaseLineIn(sku=sku, quantity=quantity) for sku, quantity in sorted(units.items())],
+            lines=[CaseLineIn(sku=r.sku, quantity=r.quantity) for r in order_lines],  # a sku once per parcel
             reference=case.exception_id,
         )
         opened = open_case(order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}")
