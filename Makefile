@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 3000
+# Test processes: one local stack each (pytest-xdist); a module runs whole on one worker.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test lint check-python simulate bench sam-validate clean
 
@@ -24,7 +26,7 @@ run: install
 
 ## make test: lint, type-check, validate the template and the state machine, then every test
 test: lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,12 @@
-"""Shared fixtures: one embedded local stack for every e2e test of the session, and a driver around it.
+"""Shared fixtures: a fresh embedded local stack for each test module, and a driver around it.
 
 The stack (moto + the real state machine + the real handlers, on a virtual clock) is started lazily by
-the first test that asks for it and stopped as soon as no following test needs it, so other test
-modules that start their own local stack never find ours still holding moto. Tests share its moto
-state, so each one uses fresh SKUs and platform order ids (see tests/factories.py).
+the first test of a module that asks for it and stopped after that module's last test, so every module
+starts from empty tables: a test costs the same wherever it runs in the suite (moto evaluates some
+queries over whole tables, so a stack shared by the session got slower with every test). Under
+pytest-xdist each worker process holds its own stack (`make test` runs modules whole on a worker).
+Tests of one module share its stack, so each one uses fresh SKUs and platform order ids
+(see tests/factories.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `functions`, `oms` and `tests.factories` import from the repo root
 
 from oms.local.clock import VirtualClock  # noqa: E402
-from oms.local.stack import HttpResponse, LocalStack  # noqa: E402
+from oms.local.stack import WAIT_BOUND_SECONDS, HttpResponse, LocalStack  # noqa: E402
 from tests.factories import order_id_of  # noqa: E402
 
 VIRTUAL_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -31,7 +34,7 @@ WAREHOUSE = "WH-MAIN"  # DEFAULT_WAREHOUSE of template.yaml
 
 
 class _SessionStack:
-    """Owns the one LocalStack of the session; start on demand, stop when no longer needed."""
+    """Owns the one LocalStack of this process; started on demand, stopped after each module."""
 
     def __init__(self) -> None:
         self.stack: LocalStack | None = None
@@ -69,7 +72,13 @@ def stack(session_stack: _SessionStack) -> Iterator[LocalStack]:
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    if nextitem is None or "stack" not in getattr(nextitem, "fixturenames", ()):
+    """Stop the stack after a module's last test (and before any test that does not use it, so a module
+    that starts its own local stack never finds ours still holding moto)."""
+    if (
+        nextitem is None
+        or "stack" not in getattr(nextitem, "fixturenames", ())
+        or getattr(nextitem, "module", None) is not getattr(item, "module", None)
+    ):
         _SESSION.stop()
 
 
@@ -238,7 +247,7 @@ class Oms:
 
     # ---------------------------------------------------------------- executions
     def wait(self, execution_arn: str) -> dict[str, Any]:
-        return self.stack.wait_for_execution(execution_arn, timeout=30)
+        return self.stack.wait_for_execution(execution_arn, timeout=WAIT_BOUND_SECONDS)
 
     def executions_named(self, name: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from oms.local.clock import VirtualClock
+from oms.local.stack import WAIT_BOUND_SECONDS
 
 
 def review(oms: Any, order_id: str, decision: str, comment: str = "checked", actor: str = "ops.li") -> Any:
@@ -32,7 +33,7 @@ def holds(oms: Any, reason: str | None = None) -> dict[str, Any]:
 
 
 def wait_for(
-    stack: Any, condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+    stack: Any, condition: Callable[[], bool], timeout: float = WAIT_BOUND_SECONDS, what: str = "condition"
 ) -> None:
     """Poll `condition`; on the virtual clock, move to the next timer (a retry back-off) when idle."""
     deadline = time.monotonic() + timeout

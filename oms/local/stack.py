@@ -40,6 +40,10 @@ LOCAL_ENVIRONMENT = {
     "WEBHOOK_LOOPBACK_ONLY": "true",  # outbound webhooks never leave the machine (docs/events.md)
 }
 RUNNING = {"RUNNING", "PENDING_REDRIVE"}
+# How long (wall time) a wait for the stack may take before it is called stuck. A bound, not a speed
+# expectation: every wait ends as soon as its condition holds, so it only matters when something is
+# broken, and it is generous because a loaded 2-core machine can run a step many times slower.
+WAIT_BOUND_SECONDS = float(os.environ.get("OMS_WAIT_BOUND_SECONDS", "180"))
 # The local value of every generated secret (the auth master key): deterministic, so `oms serve` can
 # print each platform's secret and mint staff tokens. Never the value of a deployed stack.
 LOCAL_SIGNING_KEY = "oms-local-development-signing-key-not-a-secret-0000"
@@ -435,7 +439,7 @@ class LocalStack:
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
         return self.sfn.describe_execution(executionArn=execution_arn)  # type: ignore[return-value]
 
-    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_for_execution(self, execution_arn: str, timeout: float = WAIT_BOUND_SECONDS) -> dict[str, Any]:
         """Poll until the execution ends; on a virtual clock, jump to the next timer when all is idle.
 
         Timers include the local scheduler's next due schedule or rule, so an execution waiting for a
@@ -454,7 +458,7 @@ class LocalStack:
         return described
 
     def run_until(
-        self, predicate: Callable[[], bool], timeout: float = 60.0, *, advance: bool = True
+        self, predicate: Callable[[], bool], timeout: float = WAIT_BOUND_SECONDS, *, advance: bool = True
     ) -> None:
         """Poll `predicate` until true. On a virtual clock with `advance`, whenever nothing is running
         (no handler in flight, no schedule due) jump to the next timer: a sleeping Wait or Retry, or
@@ -494,7 +498,7 @@ class LocalStack:
             and (self.event_sources is None or self.event_sources.is_idle())
         )
 
-    def advance(self, seconds: float, timeout: float = 60.0) -> None:
+    def advance(self, seconds: float, timeout: float = WAIT_BOUND_SECONDS) -> None:
         """Move a virtual clock forward by `seconds`, stopping at every timer on the way (due schedules
         fire at their own time, in order) and letting what they start settle."""
         if not isinstance(self.clock, VirtualClock):
@@ -512,7 +516,7 @@ class LocalStack:
         self.clock.advance_to(target)
         self.settle(timeout=max(0.1, deadline - time.monotonic()))
 
-    def settle(self, timeout: float = 30.0) -> None:
+    def settle(self, timeout: float = WAIT_BOUND_SECONDS) -> None:
         """Wait (wall time) until nothing runs: handlers finished, due schedules fired."""
         deadline = time.monotonic() + timeout
         quiet = 0
@@ -534,7 +538,7 @@ class LocalStack:
 
     # ------------------------------------------------------------ counters
 
-    def drain(self, timeout: float = 10.0) -> None:
+    def drain(self, timeout: float = WAIT_BOUND_SECONDS) -> None:
         """Wait until no handler runs (timers fired by the scheduler finish their invocation), including
         a timer due at this very moment that the scheduler has not started yet (see `settle`)."""
         self.settle(timeout)

@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.aftersales import service
 from functions.core import repository
+from oms.local.stack import WAIT_BOUND_SECONDS
 from tests.factories import new_sku, order_body
 
 
@@ -45,7 +46,7 @@ def status_of(case_id: str) -> str:
 
 
 def wait_case(
-    oms: Any, case_id: str, *statuses: str, advance: bool = False, timeout: float = 20
+    oms: Any, case_id: str, *statuses: str, advance: bool = False, timeout: float = WAIT_BOUND_SECONDS
 ) -> dict[str, Any]:
     """Until the case is in one of `statuses` and the stack is quiet; the case as GET returns it."""
     oms.stack.run_until(lambda: status_of(case_id) in statuses, timeout=timeout, advance=advance)
@@ -59,7 +60,7 @@ def wait_case(
 
 def wait_assessed(oms: Any, case_id: str) -> dict[str, Any]:
     """Until the rules looked at the case (it then waits for a person, or moved on)."""
-    oms.stack.run_until(lambda: service.get_case(case_id).assessed_at is not None, timeout=20, advance=False)
+    oms.stack.run_until(lambda: service.get_case(case_id).assessed_at is not None, advance=False)
     oms.stack.settle()
     found: dict[str, Any] = oms.call("GET", f"/aftersales/{case_id}").json()
     return found
@@ -77,7 +78,7 @@ def order_events(order_id: str) -> list[str]:
 
 def finished(oms: Any, case: dict[str, Any]) -> dict[str, Any]:
     """Wait for the case's execution to end; the execution as described."""
-    described = oms.stack.wait_for_execution(case["execution_arn"], timeout=30)
+    described = oms.stack.wait_for_execution(case["execution_arn"])
     assert described["status"] == "SUCCEEDED", described
     return described
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from functions.allocate.inventory import audit_stock
+from oms.local.stack import WAIT_BOUND_SECONDS
 
 T = TypeVar("T")
 
@@ -36,7 +37,9 @@ def sync(
     return oms.call("PUT", f"/inventory/{sku}", {**body, **extra})
 
 
-def eventually(probe: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
+def eventually(
+    probe: Callable[[], T | None], timeout: float = WAIT_BOUND_SECONDS, what: str = "condition"
+) -> T:
     """Poll `probe` (wall clock; the virtual clock stands still) until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:

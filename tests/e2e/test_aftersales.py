@@ -242,7 +242,7 @@ def test_exchange_ships_the_other_size_through_allocation_and_shipping(oms):
     wait_case(oms, case["case_id"], "AWAITING_RETURN")
     oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/received", {})
     oms.as_role("ops").call("POST", f"/aftersales/{case['case_id']}/inspect", {"result": "resellable"})
-    done = wait_case(oms, case["case_id"], "CLOSED", advance=True, timeout=30)
+    done = wait_case(oms, case["case_id"], "CLOSED", advance=True)
     assert done["closed_reason"] == "exchanged"
     replacement = oms.order(done["replacement_order_id"])
     assert replacement["status"] == "SHIPPED"
@@ -361,7 +361,7 @@ def test_exchange_for_a_size_out_of_stock_is_refunded_instead(oms):
     oms.set_stock(other, 0)
     lines = [{"sku": sku, "quantity": 1, "exchange_sku": other}]
     case = open_case(oms, order["order_id"], "exchange", lines, reason="size_or_colour").json()
-    pending = wait_case(oms, case["case_id"], "REFUND_PENDING", advance=True, timeout=30)
+    pending = wait_case(oms, case["case_id"], "REFUND_PENDING", advance=True)
     assert pending["amount"] == "25.00"
     assert oms.order(pending["replacement_order_id"])["status"] == "REJECTED"
     assert confirm_refund(oms, pending).json()["applied"] is True

@@ -81,7 +81,7 @@ class AfterSalesMachine(RuleBasedStateMachine):
         return True
 
     def _settle(self) -> None:
-        self.oms.stack.run_until(self._resting, timeout=20, advance=False)
+        self.oms.stack.run_until(self._resting, advance=False)
         self.oms.stack.settle()
 
     def _cases(self, status: CaseStatus) -> list[str]:
