@@ -1,6 +1,8 @@
 """The few places where moto is bent so the real state machine runs the real handlers on one machine.
 
-Measured patch points (shared/docs/local-aws.md):
+Measured patch points (docs/local-runtime.md says why each exists). Every patch goes through `patch_moto`,
+which fails loudly when moto no longer has what it replaces (a rename upstream must not silently turn
+into 300 s timeouts), and records it in PATCHES, which a test checks is in force:
 - every Lambda invocation passes `LambdaFunction._invoke_lambda`: routed to the in-process handler;
 - Wait states and Retry back-offs sleep on the injectable clock instead of wall time, and execution
   history events are stamped by it;
@@ -40,6 +42,35 @@ from typing import Any
 from oms.local.clock import Clock, SystemClock
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class MotoContractError(RuntimeError):
+    """moto no longer has an attribute the local runtime patches: the tested moto range has changed."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    owner: Any
+    name: str
+    replacement: Any
+
+    def in_force(self) -> bool:
+        return inspect.getattr_static(self.owner, self.name, None) is self.replacement
+
+
+PATCHES: list[Patch] = []
+
+
+def patch_moto(owner: Any, name: str, replacement: Any) -> None:
+    """Replace `owner.name` (a moto class or module attribute), refusing when moto has no such name."""
+    if not hasattr(owner, name):
+        where = getattr(owner, "__qualname__", None) or getattr(owner, "__name__", repr(owner))
+        raise MotoContractError(
+            f"moto has no {where}.{name} to patch: oms/local/moto_patches.py is written for moto "
+            "5.2.x (pyproject.toml pins it); see docs/local-runtime.md"
+        )
+    setattr(owner, name, replacement)
+    PATCHES.append(Patch(owner, name, replacement))
 
 
 class LambdaContext:
@@ -159,13 +190,13 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client
     from werkzeug.exceptions import HTTPException
 
-    setattr(LambdaFunction, "_invoke_lambda", _route_lambda)
+    patch_moto(LambdaFunction, "_invoke_lambda", _route_lambda)
 
     def wait_on_clock(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             RUNTIME.clock.sleep(wait_seconds, keep_waiting=env.is_running)
 
-    setattr(WaitFunction, "_wait_interval", wait_on_clock)
+    patch_moto(WaitFunction, "_wait_interval", wait_on_clock)
 
     # Execution history on the same clock as the order's own events, so the merged timeline is in order.
     # Each stamp is also engine activity: the local stack moves a virtual clock only when it has been
@@ -174,14 +205,14 @@ def install() -> None:
         RUNTIME.last_engine_activity = time.monotonic()
         return RUNTIME.clock.now()
 
-    setattr(EventManager, "_get_current_timestamp", staticmethod(stamp))
+    patch_moto(EventManager, "_get_current_timestamp", staticmethod(stamp))
 
     class _ClockTime:
         @staticmethod
         def sleep(seconds: float) -> None:
             RUNTIME.clock.sleep(seconds)
 
-    setattr(retrier_decl, "time", _ClockTime)
+    patch_moto(retrier_decl, "time", _ClockTime)
 
     original_call_action = DynamoHandler.call_action
 
@@ -210,9 +241,9 @@ def install() -> None:
                 return status, headers, payload
             return result
 
-    setattr(DynamoHandler, "call_action", serialised_call_action)
+    patch_moto(DynamoHandler, "call_action", serialised_call_action)
 
-    setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)
+    patch_moto(DynamoDBBackend, "transact_write_items", _transact_write_items)
 
     # moto's SendTaskFailure drops the cause; AWS records it in the TaskFailed event and the Catch.
     from moto.core.responses import EmptyResult
@@ -224,7 +255,7 @@ def install() -> None:
         )
         return EmptyResult()
 
-    setattr(StepFunctionResponse, "send_task_failure", send_task_failure)
+    patch_moto(StepFunctionResponse, "send_task_failure", send_task_failure)
 
     client_lock = threading.Lock()
     original_client_for = boto_client.boto_client_for
@@ -237,7 +268,7 @@ def install() -> None:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         return cached_client_for(region, service)
 
-    setattr(lambda_eval_utils, "boto_client_for", client_for)
+    patch_moto(lambda_eval_utils, "boto_client_for", client_for)
     _install_callback_timeout_on_clock()
     _install_partition_query()
     _install_event_source_hooks()
@@ -260,7 +291,7 @@ def _install_event_source_hooks() -> None:
         if listener is not None:
             listener()
 
-    setattr(StreamShard, "add", add)
+    patch_moto(StreamShard, "add", add)
 
     original_put_events = EventsBackend.put_events
 
@@ -290,13 +321,13 @@ def _install_event_source_hooks() -> None:
             )
         return entries
 
-    setattr(EventsBackend, "put_events", put_events)
+    patch_moto(EventsBackend, "put_events", put_events)
 
     # Visibility timeouts, delays and receive counts on the stack's clock: a message a consumer gave
     # back with a back-off comes back when the (virtual) clock gets there. (Long polling, WaitTimeSeconds
     # > 0, would wait on a clock that stands still: the local consumers poll with 0.)
-    setattr(sqs_models, "unix_time", lambda: RUNTIME.clock.now().timestamp())
-    setattr(sqs_models, "unix_time_millis", lambda: RUNTIME.clock.now().timestamp() * 1000)
+    patch_moto(sqs_models, "unix_time", lambda: RUNTIME.clock.now().timestamp())
+    patch_moto(sqs_models, "unix_time_millis", lambda: RUNTIME.clock.now().timestamp() * 1000)
 
 
 def _install_callback_timeout_on_clock() -> None:
@@ -332,15 +363,17 @@ def _install_callback_timeout_on_clock() -> None:
         clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
         return callback_endpoint.get_outcome()
 
-    setattr(task_class, "_wait_for_task_token_timeout", wait_on_clock)
+    patch_moto(task_class, "_wait_for_task_token_timeout", wait_on_clock)
 
 
 def _install_partition_query() -> None:
-    """Base-table Query: look the partition up instead of sorting and scanning every item of the table.
+    """Query reads only the items that can match instead of sorting and scanning the whole table.
 
-    moto's Table.query (5.2.5) filters `self.all_items()`, which sorts the whole table, on each call.
-    For a query on the table's own hash key (no index), hand it just that partition's items; the rest
-    of moto's query (range conditions, order, paging, filters) runs unchanged on them.
+    moto's Table.query (5.2.x) takes `self.all_items()`, which sorts every item of the table, on each
+    call, then filters. For a query on the table's own hash key, hand it just that partition's items;
+    for an index query, hand it (unsorted: moto sorts the results by the index's keys itself) only the
+    items whose index hash key attributes equal the query's. The rest of moto's query (range
+    conditions, order, paging, filters, projection) runs unchanged on them.
     """
     from moto.dynamodb.models.table import Table
 
@@ -351,24 +384,50 @@ def _install_partition_query() -> None:
     signature = inspect.signature(original_query)
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        arguments = signature.bind(self, hash_key, *args, **kwargs).arguments
+        index_name = arguments.get("index_name")
         if index_name is None and hash_key is not None and self.range_key_attr:
-            hint.partition = (self, hash_key)
-            try:
-                return original_query(self, hash_key, *args, **kwargs)
-            finally:
-                hint.partition = None
-        return original_query(self, hash_key, *args, **kwargs)
+            hint.only = (self, lambda: _sorted_partition(self, hash_key))
+        elif index_name is not None and arguments.get("hash_key_conditions"):
+            conditions = list(arguments["hash_key_conditions"])
+            hint.only = (self, lambda: _items_matching(self, conditions))
+        else:
+            return original_query(self, hash_key, *args, **kwargs)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            hint.only = None
 
     def all_items(self: Any) -> Any:
-        partition = getattr(hint, "partition", None)
-        if partition is not None and partition[0] is self:
-            found = self.items.get(partition[1], {})
-            return sorted(found.values(), key=lambda item: item.range_key)
+        only = getattr(hint, "only", None)
+        if only is not None and only[0] is self:
+            return only[1]()
         return original_all_items(self)
 
-    setattr(Table, "query", query)
-    setattr(Table, "all_items", all_items)
+    patch_moto(Table, "query", query)
+    patch_moto(Table, "all_items", all_items)
+
+
+def _sorted_partition(table: Any, hash_key: Any) -> list[Any]:
+    found = table.items.get(hash_key, {})
+    return sorted(found.values(), key=lambda item: item.range_key)
+
+
+def _items_matching(table: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
+    """Items whose attributes equal every (name, DynamoType) condition; compared by type and value,
+    which is what DynamoType equality means for the scalar types a key can have."""
+    wanted = [(name, value.type, value.value) for name, value in conditions]
+    matching: list[Any] = []
+    for partition in table.items.values():
+        for item in partition.values() if table.range_key_attr else (partition,):
+            attrs = item.attrs
+            for name, kind, value in wanted:
+                present = attrs.get(name)
+                if present is None or present.type != kind or present.value != value:
+                    break
+            else:
+                matching.append(item)
+    return matching
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:

@@ -88,12 +88,14 @@ def install_change_hooks() -> None:
 
         return locked
 
+    from oms.local.moto_patches import patch_moto
+
     for backend, names in mutating.items():
         for name in names:
-            setattr(backend, name, wrap(getattr(backend, name), True))
+            patch_moto(backend, name, wrap(getattr(backend, name, None), True))
     for backend, names in reading.items():
         for name in names:
-            setattr(backend, name, wrap(getattr(backend, name), False))
+            patch_moto(backend, name, wrap(getattr(backend, name, None), False))
 
 
 @dataclass
