@@ -90,12 +90,11 @@ def install_change_hooks() -> None:
 
     from oms.local.moto_patches import patch_moto
 
-    for backend, names in mutating.items():
-        for name in names:
-            patch_moto(backend, name, wrap(getattr(backend, name, None), True))
-    for backend, names in reading.items():
-        for name in names:
-            patch_moto(backend, name, wrap(getattr(backend, name, None), False))
+    for changes, groups in ((True, mutating), (False, reading)):
+        for backend, names in groups.items():
+            for name in names:
+                original = getattr(backend, name, None)  # patch_moto refuses a name moto lacks
+                patch_moto(backend, name, wrap(original, changes) if original else None)
 
 
 @dataclass
