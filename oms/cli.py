@@ -287,6 +287,7 @@ def _print_report(report: SimulationReport, console: Console) -> None:
         ("Lambda invocations per order:", f"{report.lambda_invocations_per_order}"),
         ("", _breakdown(report.lambda_invocations)),
         ("Wall time:", f"{report.wall_seconds:.2f} s ({report.orders_per_second} orders/s)"),
+        ("Whole run:", f"{report.total_wall_seconds:.1f} s (stack start, tracking and checks included)"),
     ]
     for label, value in lines:
         console.print(f"{label:<30}{value}", highlight=False)

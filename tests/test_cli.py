@@ -92,6 +92,7 @@ def test_simulate_json_reports_a_balanced_run(capsys):
     for key in ("transitions_per_order", "dynamodb_requests_per_order", "lambda_invocations_per_order"):
         assert report[key] > 0
     assert report["wall_seconds"] > 0
+    assert report["total_wall_seconds"] >= report["wall_seconds"]
     # Units shipped per SKU are exactly what left the shelves (what was there, plus the mid-run delivery).
     stock = report["stock"]
     before, after, shipped, restocked = stock["before"], stock["after"], stock["shipped"], stock["restocked"]

@@ -1,6 +1,6 @@
 """Fires EventBridge Scheduler schedules and EventBridge scheduled rules locally, on the stack's clock.
 
-moto stores schedules and rules but never fires them (shared/docs/local-aws.md). This scheduler reads
+moto stores schedules and rules but never fires them (docs/local-runtime.md). This scheduler reads
 them through the ordinary APIs (`scheduler:ListSchedules/GetSchedule`, `events:ListRules/
 ListTargetsByRule`), evaluates `at()`, `rate()` and `cron()` (oms/local/expressions.py) against the
 injectable clock, invokes the target Lambda in-process (`RUNTIME.invoke`, by the function name in the
