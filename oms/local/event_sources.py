@@ -68,6 +68,9 @@ class _StreamConsumer:
     patterns: list[Any]
     on_failure: str | None
     pending: deque[dict[str, Any]] = field(default_factory=deque)
+    # The record fields the filter patterns name: moto's matcher copies and flattens the whole record
+    # (a NEW_IMAGE carries the whole item), so records are matched on just these.
+    pattern_shape: dict[str, Any] | None = None
 
 
 @dataclass
@@ -131,6 +134,7 @@ class LocalEventSources:
                     stream_arn=stream_arn,
                     patterns=[EventPattern.load(p) for p in spec.filters],
                     on_failure=str(resolver.resolve(spec.on_failure)) if spec.on_failure else None,
+                    pattern_shape=_shape_of([json.loads(p) for p in spec.filters]),
                 )
             )
         self._stream_tables = sorted({c.table for c in self._streams})
@@ -276,7 +280,11 @@ class LocalEventSources:
                 for record in records:
                     event = {**record, "eventVersion": "1.1", "eventSourceARN": consumer.stream_arn}
                     event["awsRegion"] = self.region
-                    if not consumer.patterns or any(p.matches_event(event) for p in consumer.patterns):
+                    if not consumer.patterns:
+                        consumer.pending.append(event)
+                        continue
+                    probe = _project(event, consumer.pattern_shape)
+                    if any(p.matches_event(probe) for p in consumer.patterns):
                         consumer.pending.append(event)
         for consumer in self._streams:
             while consumer.pending:
@@ -500,3 +508,41 @@ def _lambda_name(arn: str) -> str | None:
     if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
         return parts[6]
     return None
+
+
+def _shape_of(patterns: list[Any]) -> dict[str, Any] | None:
+    """The union of the keys the patterns name, as a tree (None: match on the whole record).
+
+    A key a pattern does not name cannot change whether a record matches it; "$or" combines
+    sub-patterns at one level, so a pattern with it is matched on the whole record."""
+    shape: dict[str, Any] = {}
+
+    def merge(into: dict[str, Any], pattern: Any) -> bool:
+        if not isinstance(pattern, dict):
+            return True
+        for key, value in pattern.items():
+            if key.startswith("$"):
+                return False
+            if isinstance(value, dict):
+                child = into.get(key)
+                if child is None:
+                    child = into[key] = {}
+                elif child is True:  # another pattern matches this key's value as a whole
+                    continue
+                if not merge(child, value):
+                    return False
+            else:
+                into[key] = True
+        return True
+
+    return shape if all(merge(shape, p) for p in patterns) else None
+
+
+def _project(record: Any, shape: dict[str, Any] | None) -> Any:
+    if shape is None or not isinstance(record, dict):
+        return record
+    projected: dict[str, Any] = {}
+    for key, sub in shape.items():
+        if key in record:
+            projected[key] = record[key] if sub is True else _project(record[key], sub)
+    return projected
