@@ -35,6 +35,9 @@ _GATEWAY_ERROR = b'{"message": "Internal server error"}'
 
 class _OmsHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client must not keep the process alive on shutdown
+    # The listen backlog: a flash sale's burst of connections waits in the kernel's queue for a thread
+    # instead of being refused (socketserver's default is 5).
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], stack: LocalStack, verbose: bool) -> None:
         self.stack = stack
@@ -55,6 +58,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _proxy(self) -> None:
+        if self.command in ("GET", "HEAD") and self.path.split("?", 1)[0] == "/":
+            self._write(302, {"Location": console.PREFIX}, b"")  # a browser pointed at the port
+            return
         if self.command in ("GET", "HEAD") and console.is_console(self.path):
             self._write(*console.static_response(self.path))  # the ops console's static files
             return
