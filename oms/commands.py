@@ -330,7 +330,7 @@ def _post(args: argparse.Namespace) -> int:
         return _fail("post", err)
     for status, answer in answers:
         if args.json:
-            print(json.dumps({"status": status, **answer}))
+            print(json.dumps({"http_status": status, **answer}))
             continue
         created = "created" if answer.get("created") else "already there (same order, nothing new)"
         print(f"{status} {answer['order_id']} {answer.get('status', '')} {created}")
