@@ -285,3 +285,18 @@ def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_lev
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+def test_serve_refuses_a_busy_port_before_building_anything(monkeypatch, tmp_path, capsys):
+    def never(self):
+        raise AssertionError("the stack was built for a port that cannot be listened on")
+
+    monkeypatch.setattr(LocalStack, "start", never)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--state", str(tmp_path), "--logs", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert f"make run PORT={port + 101}" in err
