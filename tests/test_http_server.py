@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import struct
 import sys
 import urllib.error
 import urllib.request
@@ -265,3 +266,13 @@ def test_a_burst_of_simultaneous_connections_is_each_answered(served):
     assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 404 Not Found"] * clients
     assert all(f"ord-{n:024x} not found".encode() in answer for n, answer in enumerate(answers))
     assert server._httpd.request_queue_size >= 1024
+
+
+def test_a_client_that_hangs_up_early_is_not_a_server_error(served, capsys):
+    _, server = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: local\r\n\r\n")
+    status, _, _ = call("GET", f"{server.url}/openapi.json")  # the server still answers the next one
+    assert status == 200
+    assert "Traceback" not in capsys.readouterr().err

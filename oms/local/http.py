@@ -45,6 +45,12 @@ class _OmsHTTPServer(ThreadingHTTPServer):
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=10_000)
         super().__init__(address, _ProxyHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away before its answer (a closed tab, a stopped curl) is not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _ProxyHandler(BaseHTTPRequestHandler):
     server: _OmsHTTPServer
