@@ -227,9 +227,15 @@ def _banner(url: str, restored: Any, state_dir: Path, log_file: Path, *, verbose
     if restored is not None:
         print(
             f"State: restored {restored.items} items saved {restored.saved_at[:19]} UTC from {state_dir}; "
-            "saved every 30 s and at Ctrl-C (--fresh starts empty; workflows caught mid-way do not resume)",
+            "saved every 30 s and at Ctrl-C (--fresh starts empty)",
             flush=True,
         )
+        if restored.midway:
+            print(
+                f"  {restored.midway} restored orders were mid-way (held, unpaid, in progress): their "
+                "workflows ended with the last run and do not resume; post new orders to see the flow",
+                flush=True,
+            )
     else:
         print(f"State: kept in {state_dir} (every 30 s and at Ctrl-C; --fresh starts empty)", flush=True)
     print(f"Function logs: {log_file}  (tail -f it; -v also prints them here)", flush=True)

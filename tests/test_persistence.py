@@ -54,6 +54,9 @@ def test_a_restart_finds_yesterdays_orders_rules_and_stock(tmp_path: Path):
         stored_rules = call(stack, "PUT", "/rules", rules)
         answer = post(stack, order_body([(sku, 2, "50.00")], platform=platform))
         stack.wait_for_execution(answer["execution_arn"])
+        held = post(stack, order_body([(sku, 1, "1000.00")], platform=platform))  # above 777: held
+        held_order = f"/orders/{held['order_id']}"
+        stack.run_until(lambda: call(stack, "GET", held_order)["status"] == "ON_HOLD", 20, advance=False)
         stack.settle()
         order_before = call(stack, "GET", f"/orders/{answer['order_id']}")
         history_before = call(stack, "GET", f"/orders/{answer['order_id']}/history")
@@ -69,6 +72,8 @@ def test_a_restart_finds_yesterdays_orders_rules_and_stock(tmp_path: Path):
         restored = persistence.restore(stack, tmp_path)
         assert restored is not None
         assert restored.items == saved
+        assert restored.midway == 1  # the held order: stored again, its execution is not running
+        assert call(stack, "GET", held_order)["status"] == "ON_HOLD"
         stack.settle()
         order_after = call(stack, "GET", f"/orders/{answer['order_id']}")
         assert order_after["status"] == "SHIPPED"
@@ -81,7 +86,7 @@ def test_a_restart_finds_yesterdays_orders_rules_and_stock(tmp_path: Path):
         assert call(stack, "GET", "/rules")["version"] == stored_rules["version"]
         assert call(stack, "GET", f"/inventory/{sku}") == stock_before
         found = call(stack, "GET", f"/orders?platform={platform}")["items"]
-        assert [o["order_id"] for o in found] == [answer["order_id"]]  # the search index came back too
+        assert {o["order_id"] for o in found} == {answer["order_id"], held["order_id"]}  # the index too
         # Restored writes are not new writes: the sales and the outbox count them once.
         assert call(stack, "GET", f"/reports/sales?from={day}&to={day}&platform={platform}") == sales_before
         assert call(stack, "GET", f"/events?order_id={answer['order_id']}") == events_before

@@ -30,11 +30,27 @@ FORMAT = 1
 _BATCH = 25  # BatchWriteItem's limit
 
 
+# Statuses an order rests in while its execution still has work to do (functions/core/status.py).
+MIDWAY = frozenset({"RECEIVED", "ON_HOLD", "APPROVED", "ALLOCATED", "AWAITING_PAYMENT", "PAID"})
+
+
 @dataclass(frozen=True)
 class Restored:
     saved_at: str
     items: int
     tables: int
+    midway: int  # orders caught mid-way: stored again, but their executions are not running any more
+
+
+def _midway(items: list[dict[str, Any]]) -> int:
+    """Order records (pk ORDER#<id>, sk ORDER: functions/core/repository.py) in a mid-way status."""
+    return sum(
+        1
+        for item in items
+        if item.get("pk", {}).get("S", "").startswith("ORDER#")
+        and item.get("sk", {}).get("S") == "ORDER"
+        and item.get("status", {}).get("S") in MIDWAY
+    )
 
 
 def _encode(value: Any) -> Any:
@@ -111,7 +127,8 @@ def restore(stack: Any, directory: Path) -> Restored | None:
                 while pending:
                     pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             count += len(items)
-    return Restored(saved_at=str(document["saved_at"]), items=count, tables=len(tables))
+    midway = sum(_midway(items) for items in tables.values())
+    return Restored(saved_at=str(document["saved_at"]), items=count, tables=len(tables), midway=midway)
 
 
 class Autosave:
