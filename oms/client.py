@@ -30,9 +30,12 @@ class ApiClient:
         data = None if body is None else json.dumps(body)
         return self.send(method, path, data, {"Authorization": f"Bearer {self.token}"}, query)[1]
 
-    def post_signed(self, path: str, raw: str, headers: dict[str, str]) -> tuple[int, Any]:
-        """POST `raw` exactly as signed (a platform's request): (status, parsed answer)."""
-        return self.send("POST", path, raw, headers)
+    def post_as_platform(self, path: str, platform: str, raw: str) -> tuple[int, Any]:
+        """POST `raw` signed as `platform` with the local development key (the one place the CLI signs
+        a platform request): (status, parsed answer); ApiError for an error status."""
+        from oms.local import credentials
+
+        return self.send("POST", path, raw, credentials.platform_headers(platform, raw))
 
     def send(
         self,

@@ -343,9 +343,7 @@ def _post(args: argparse.Namespace) -> int:
 
 
 def _signed_post(client: ApiClient, platform: str, raw: str) -> tuple[int, dict[str, Any]]:
-    from oms.local import credentials
-
-    status, answer = client.post_signed("/orders", raw, credentials.platform_headers(platform, raw))
+    status, answer = client.post_as_platform("/orders", platform, raw)
     return status, answer
 
 

@@ -60,11 +60,9 @@ def _clients(url: str, timeout: float) -> tuple[ApiClient, ApiClient]:
 
 
 def _signed(client: ApiClient, path: str, platform: str, body: dict[str, Any]) -> tuple[int, Any]:
-    from oms.local import credentials
-
     raw = json.dumps(body)
     try:
-        return client.post_signed(path, raw, credentials.platform_headers(platform, raw))
+        return client.post_as_platform(path, platform, raw)
     except ApiError as err:
         return err.status, {"error": {"code": err.code, "message": err.message}}
 
