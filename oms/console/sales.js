@@ -15,7 +15,12 @@ const STAGE_OF = Object.fromEntries(STAGES.flatMap((s) => s.statuses.map((status
 const SPLIT_PAGES = 20;  // at most 2,000 orders are read to split a range by stage
 
 function addMoney(into, currency, amount) { into[currency] = (Number(into[currency] || 0) + Number(amount)).toFixed(2); }
-function nextDay(day) { const d = new Date(`${day}T00:00:00Z`); d.setUTCDate(d.getUTCDate() + 1); return d.toISOString().slice(0, 10); }
+function shiftDay(day, days) { const d = new Date(`${day}T00:00:00Z`); d.setUTCDate(d.getUTCDate() + days); return d.toISOString().slice(0, 10); }
+// The report's calendar day of an instant (days are days of receipt in the report time zone).
+function dayIn(zone) {
+  const format = new Intl.DateTimeFormat("en-CA", { timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit" });
+  return (iso) => format.format(new Date(iso));
+}
 
 // The days to show: the ones asked for, else from the first to the last day with orders (a week at least).
 function fittedDays(report, asked) {
@@ -28,15 +33,17 @@ function fittedDays(report, asked) {
 }
 
 // Where the orders received on these days stand now, per day: counts per stage and paid money.
-async function stageSplit(days, platform) {
+async function stageSplit(days, platform, zone) {
   const byDay = Object.fromEntries(days.map((d) => [d.day, { paidRevenue: {}, ...Object.fromEntries(STAGES.map((s) => [s.key, 0])) }]));
-  const query = new URLSearchParams({ from: `${days[0].day}T00:00:00Z`, to: `${nextDay(days[days.length - 1].day)}T00:00:00Z`, limit: "100" });
+  const dayOf = dayIn(zone);
+  // A day either side covers any zone's offset; orders outside the report's days are not counted.
+  const query = new URLSearchParams({ from: `${shiftDay(days[0].day, -1)}T00:00:00Z`, to: `${shiftDay(days[days.length - 1].day, 2)}T00:00:00Z`, limit: "100" });
   if (platform) query.set("platform", platform);
   let complete = true;
   for (let page = 0; page < SPLIT_PAGES; page += 1) {
     const found = await api("GET", `/orders?${query}`);
     for (const o of found.items) {
-      const tally = byDay[o.created_at.slice(0, 10)];
+      const tally = byDay[dayOf(o.created_at)];
       const stage = STAGE_OF[o.status];
       if (!tally || !stage) continue;
       tally[stage] += 1;
@@ -126,7 +133,7 @@ async function reportsView(params) {
   for (const key of ["from", "to", "platform"]) if (params.get(key)) query.set(key, params.get(key));
   const report = await api("GET", `/reports/sales?${query}`);
   const days = fittedDays(report, params.get("from") || params.get("to"));
-  const split = await stageSplit(days, params.get("platform"));
+  const split = await stageSplit(days, params.get("platform"), report.timezone);
   const totals = salesTotals(days, split);
   const refunded = {};
   for (const d of days) for (const [c, v] of Object.entries(d.refunded || {})) addMoney(refunded, c, v);
