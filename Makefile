@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LOCAL_STAMP := $(VENV)/.local-stamp
 PORT ?= 3000
+PIP := $(PY) -m pip install --disable-pip-version-check
 # Test processes: one local stack each (pytest-xdist); a module runs whole on one worker.
 TEST_WORKERS ?= auto
 
@@ -12,16 +14,23 @@ TEST_WORKERS ?= auto
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 
-$(STAMP): pyproject.toml | check-python
+# What running needs (.[local]: moto, rich), then what testing adds (.[dev]: pytest, linters, stubs).
+$(LOCAL_STAMP): pyproject.toml | check-python
+	@echo "Installing what \`make run\` needs into $(VENV) (.[local]; \`make test\` adds the dev tools)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[local,dev]"
+	$(PIP) --quiet --upgrade pip
+	$(PIP) --progress-bar on -e ".[local]"
+	touch $(LOCAL_STAMP)
+
+$(STAMP): $(LOCAL_STAMP)
+	@echo "Installing the dev tools into $(VENV) (.[dev])"
+	$(PIP) --progress-bar on -e ".[local,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## make run: the OMS on 127.0.0.1:$(PORT), embedded AWS (moto), real state machine, real handlers
-run: install
+## make run PORT=3101: the OMS on 127.0.0.1:$(PORT), embedded AWS (moto), real state machine, real handlers
+run: $(LOCAL_STAMP)
 	$(VENV)/bin/oms serve --port $(PORT)
 
 ## make test: lint, type-check, validate the template and the state machine, then every test

@@ -6,23 +6,27 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
+import socket
 import sys
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rich.console import Console
+from rich import box
 from rich.table import Table
 
+from oms.client import default_url
+from oms.commands import _console, add_url, add_watch, watching
 from oms.commands import register as register_api_commands
-from oms.simulate import MAIN_WAREHOUSE, SimulationReport
-
-DEFAULT_URL = "http://127.0.0.1:3000"
+from oms.run_commands import _bench, _simulate
+from oms.simulate import MAIN_WAREHOUSE
 
 # What `oms serve` puts on the shelf, so the printed curl example ships straight away.
 DEMO_STOCK: dict[str, int] = {
@@ -119,13 +123,51 @@ def _local_webhooks(base_url: str) -> None:
 # ---------------------------------------------------------------- serve
 
 
+def _port_free(port: int) -> str | None:
+    """Why 127.0.0.1:port cannot be listened on, or None (checked before minutes of set-up, not after)."""
+    if port == 0:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            return err.strerror or str(err)
+    return None
+
+
+def _oms_command() -> str:
+    """How to run `oms` from this shell: `oms` when it is on PATH, else the virtualenv's script."""
+    script = Path(sys.executable).with_name("oms")
+    found = shutil.which("oms")
+    if found and Path(found).resolve() == script.resolve():
+        return "oms"
+    if script.exists():
+        try:
+            return str(script.relative_to(Path.cwd()))
+        except ValueError:
+            return str(script)
+    return f"{sys.executable} -m oms.cli"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from functions.core import repository
-    from functions.core.models import order_id_for
+    from oms.local import logs, persistence
     from oms.local.clock import SystemClock
     from oms.local.http import serve
     from oms.local.stack import LocalStack
 
+    busy = _port_free(args.port)
+    if busy:
+        print(
+            f"oms serve: cannot listen on 127.0.0.1:{args.port}: {busy}. Is another `oms serve` running? "
+            f"Pick another port: make run PORT={args.port + 101}  (or oms serve --port {args.port + 101})",
+            file=sys.stderr,
+        )
+        return 1
+    state_dir = Path(args.state).resolve()
+    if args.fresh and (state_dir / persistence.STATE_FILE).exists():
+        (state_dir / persistence.STATE_FILE).unlink()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -133,12 +175,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     stack = LocalStack(clock=SystemClock(), log_level=args.log_level.upper())
+    function_logs = logs.FunctionLogs(Path(args.logs).resolve(), echo=args.verbose)
+    autosave: persistence.Autosave | None = None
     try:
         stack.start()
-        print(f"Demo stock in {MAIN_WAREHOUSE}:", flush=True)
-        for sku, on_hand in DEMO_STOCK.items():
-            repository.set_stock(sku, MAIN_WAREHOUSE, on_hand)
-            print(f"  {sku:<20} on_hand={on_hand}", flush=True)
+        function_logs.install(stack.runtime)
+        try:
+            restored = persistence.restore(stack, state_dir)
+        except (ValueError, OSError) as err:
+            print(f"oms serve: cannot restore {state_dir}: {err}", file=sys.stderr)
+            return 1
+        if restored is None:
+            print(f"Demo stock in {MAIN_WAREHOUSE}:", flush=True)
+            for sku, on_hand in DEMO_STOCK.items():
+                repository.set_stock(sku, MAIN_WAREHOUSE, on_hand)
+                print(f"  {sku:<20} on_hand={on_hand}", flush=True)
         try:
             server = serve(stack, port=args.port, verbose=args.verbose)
         except OSError as err:
@@ -146,312 +197,122 @@ def _serve(args: argparse.Namespace) -> int:
                 f"oms serve: cannot listen on 127.0.0.1:{args.port}: {err.strerror or err}", file=sys.stderr
             )
             return 1
+        autosave = persistence.Autosave(stack, state_dir).start()
         try:
-            print(flush=True)
-            _print_credentials(server.url)
-            print(f"\nOMS API listening on {server.url}  (Ctrl-C to stop)", flush=True)
-            print("Post an order (signed as tmall: good for 5 minutes and one use):", flush=True)
-            print(f"  {curl_example(server.url)}", flush=True)
-            demo = demo_order_body()
-            print("Then read its timeline:", flush=True)
-            demo_id = order_id_for(demo["platform"], demo["platform_order_id"])
-            print(f"  oms history {demo_id} --url {server.url}", flush=True)
-            print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics", flush=True)
-            _local_webhooks(server.url)
-            print(flush=True)
+            _banner(server.url, restored, state_dir, function_logs.path, verbose=args.verbose)
+            logs.echo_order_events(stack.runtime, lambda line: print(line, flush=True))
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)
         finally:
             server.shutdown()
     finally:
+        if autosave is not None:
+            saved = autosave.stop()
+            print(f"Saved {saved} items to {state_dir} (`oms serve --fresh` starts empty).", flush=True)
         stack.stop()
+        function_logs.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
 
 
-# ---------------------------------------------------------------- simulate
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from oms.simulate import run_simulation
-
-    err = Console(stderr=True)
-    show_progress = not args.json and err.is_terminal
-    with Progress(
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show_progress,
-        transient=True,
-    ) as bar:
-        tasks = {
-            "post": bar.add_task("posting orders", total=args.orders),
-            "wait": bar.add_task("awaiting workflows", total=args.orders),
-        }
-
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.update(tasks[phase], completed=done, total=total)
-
-        report = run_simulation(args.orders, args.seed, args.concurrency, progress=progress)
-
-    if args.json:
-        print(report.to_json())
+def _banner(url: str, restored: Any, state_dir: Path, log_file: Path, *, verbose: bool) -> None:
+    oms = _oms_command()
+    print(flush=True)
+    _print_credentials(url)
+    _local_webhooks(url)
+    print(f"Metrics (funnel, stage latency): curl -sS {url}/metrics", flush=True)
+    print(flush=True)
+    if restored is not None:
+        print(
+            f"State: restored {restored.items} items saved {restored.saved_at[:19]} UTC from {state_dir}; "
+            "saved every 30 s and at Ctrl-C (--fresh starts empty)",
+            flush=True,
+        )
+        if restored.midway:
+            print(
+                f"  {restored.midway} restored orders were mid-way (held, unpaid, in progress): their "
+                "workflows ended with the last run and do not resume; post new orders to see the flow",
+                flush=True,
+            )
     else:
-        _print_report(report, Console())
-    return 0 if report.ok else 2  # the books did not balance: fail loudly, e.g. in CI
-
-
-def _print_report(report: SimulationReport, console: Console) -> None:
-    console.print(
-        f"[bold]Simulated {report.orders} orders[/] (seed {report.seed}, concurrency {report.concurrency})",
-        highlight=False,
-    )
-    statuses = Table(title="Final status", title_justify="left")
-    statuses.add_column("status")
-    statuses.add_column("orders", justify="right")
-    for status, count in sorted(report.final_status.items(), key=lambda kv: -kv[1]):
-        statuses.add_row(status, str(count))
-    console.print(statuses)
-    if report.reasons:
-        reasons = ", ".join(f"{code} {n}" for code, n in report.reasons.items())
-        console.print(f"Why not shipped: {reasons}", highlight=False)
-    if report.unpaid:
-        _print_unpaid(report, console)
-
-    stock = Table(title="Stock per SKU (all warehouses)", title_justify="left")
-    columns = ("sku", "before on_hand/res/avail", "restocked", "after on_hand/res/avail", "shipped", "check")
-    for column in columns:
-        stock.add_column(column, justify="left" if column == "sku" else "right")
-    for sku, before in report.stock["before"].items():
-        after = report.stock["after"][sku]
-        problem = sku in report.oversold_skus or sku in report.stock_mismatches
-        stock.add_row(
-            sku,
-            "{on_hand}/{reserved}/{available}".format(**before),
-            str(report.stock.get("restocked", {}).get(sku, 0)),
-            "{on_hand}/{reserved}/{available}".format(**after),
-            str(report.stock["shipped"][sku]),
-            "[red]OVERSOLD[/]" if sku in report.oversold_skus else "[red]MISMATCH[/]" if problem else "ok",
-        )
-    console.print(stock)
-    _print_metrics(report.metrics, console)
-
-    oversold = f"[green]{report.oversold}[/]" if report.oversold == 0 else f"[bold red]{report.oversold}[/]"
-    console.print(f"Oversold SKUs:                {oversold}", highlight=False)
-    if report.stock_mismatches:
-        console.print(f"[bold red]Stock books disagree for:[/] {', '.join(report.stock_mismatches)}")
-    if report.ledger_mismatches:
-        console.print(
-            f"[bold red]Counters differ from the ledger for:[/] {', '.join(report.ledger_mismatches)}"
-        )
-    else:
-        console.print("Stock ledger:                 [green]every counter equals its movements[/]")
-    if report.allocation:
-        console.print(f"Sourcing:                     {_breakdown(report.allocation)}", highlight=False)
-    if report.flash_sale:
-        flash = report.flash_sale
-        console.print(
-            f"Flash sale {flash['sku']}: {flash['units_asked']} asked, {flash['units_for_sale']} for sale "
-            f"on {flash['shards']} shards, {flash['units_shipped']} shipped, oversold {flash['oversold']}",
-            highlight=False,
-        )
-    if report.missing_orders or report.misrouted_responses:
-        console.print(
-            f"[bold red]Orders lost: {report.missing_orders}, answers about another order: "
-            f"{report.misrouted_responses}[/]"
-        )
-    if report.shipping:
-        shipping = report.shipping
-        console.print(
-            f"Tracking:                     {shipping['parcels']} parcels "
-            f"({_breakdown(shipping['carriers'])}), {shipping['events_posted']} carrier events: "
-            f"{_breakdown(shipping['outcomes'])}",
-            highlight=False,
-        )
-        console.print(
-            f"Delivery:                     {_breakdown(shipping['orders_by_delivery'])}; open exceptions "
-            f"{_breakdown(shipping['exceptions_open']) or 'none'}; reships {shipping['replacement_orders']}",
-            highlight=False,
-        )
-    lines = [
-        ("State transitions per order:", f"{report.transitions_per_order}"),
-        ("Order history events / order:", f"{report.order_events_per_order}"),
-        ("DynamoDB requests per order:", f"{report.dynamodb_requests_per_order}"),
-        ("", _breakdown(report.dynamodb_requests)),
-        ("Lambda invocations per order:", f"{report.lambda_invocations_per_order}"),
-        ("", _breakdown(report.lambda_invocations)),
-        ("Wall time:", f"{report.wall_seconds:.2f} s ({report.orders_per_second} orders/s)"),
-        ("Whole run:", f"{report.total_wall_seconds:.1f} s (stack start, tracking and checks included)"),
-    ]
-    for label, value in lines:
-        console.print(f"{label:<30}{value}", highlight=False)
-
-
-def _print_unpaid(report: SimulationReport, console: Console) -> None:
-    """Orders that arrived unpaid: who paid in time, who was cancelled at the pay deadline."""
-    unpaid = Table(title="Arrived unpaid", title_justify="left")
-    for column in ("buyer", "final status", "orders"):
-        unpaid.add_column(column, justify="right" if column == "orders" else "left")
-    for key, count in report.unpaid.items():
-        kind, status = key.split(": ", 1)
-        unpaid.add_row("paid later" if kind.endswith("paid_later") else "never paid", status, str(count))
-    console.print(unpaid)
-    payments = ", ".join(f"{answer} {n}" for answer, n in report.payments.items()) or "none"
-    timers = ", ".join(f"{kind} {n}" for kind, n in report.timers_fired.items()) or "none"
-    console.print(f"Cancelled at the pay deadline: {report.cancelled_unpaid}", highlight=False)
-    console.print(f"Payment callbacks:            {payments}", highlight=False)
-    console.print(f"Refunds flagged:              {report.refunds_flagged}", highlight=False)
-    console.print(
-        f"Timers fired:                 {timers} ({report.virtual_minutes} simulated minutes)",
-        highlight=False,
-    )
-    if report.payment_mismatches:
-        wrong = ", ".join(report.payment_mismatches)
-        console.print(f"[bold red]Unpaid orders that ended against their intent:[/] {wrong}")
-
-
-def _print_metrics(metrics: dict[str, Any], console: Console) -> None:
-    """The funnel and stage latencies, from the EMF metrics the handlers published during the run."""
-    if not metrics:
-        return
-    funnel = Table(title="Order funnel", title_justify="left")
-    funnel.add_column("step")
-    funnel.add_column("orders", justify="right")
-    for step, n in metrics["funnel"].items():
-        funnel.add_row(step, str(n))
-    console.print(funnel)
-    latency = Table(title="Stage latency (ms)", title_justify="left")
-    for column in ("stage", "invocations", "p50", "p95", "max"):
-        latency.add_column(column, justify="left" if column == "stage" else "right")
-    for stage, figures in metrics["latency_ms"].items():
-        latency.add_row(
-            stage,
-            str(figures["count"]),
-            f"{figures['p50']:.1f}",
-            f"{figures['p95']:.1f}",
-            f"{figures['max']:.1f}",
-        )
-    console.print(latency)
-
-
-def _breakdown(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-
-
-# ---------------------------------------------------------------- bench
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from oms.bench import run_bench
-
-    err = Console(stderr=True)
-    report = run_bench(
-        orders=args.orders,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        hot_contenders=args.hot_contenders,
-        import_runs=args.import_runs,
-        progress=lambda message: err.print(f"[dim]bench: {message}[/]", highlight=False),
-    )
-    console = Console() if sys.stdout.isatty() else Console(width=200)
-    hot = report.hot_sku
-    lines = [
-        ("Happy-path orders:", f"{report.happy_path_orders}/{report.orders} shipped"),
-        ("State transitions per order:", f"{report.transitions_per_order} (states entered + start)"),
-        ("Lambda invocations per order:", f"{report.lambda_invocations_per_order}"),
-        ("", _breakdown(report.lambda_invocations)),  # type: ignore[arg-type]
-        ("Handler ms per order:", _breakdown(report.lambda_ms_per_order)),  # type: ignore[arg-type]
-        ("DynamoDB requests per order:", f"{report.dynamodb_requests_per_order}"),
-        ("", _breakdown(report.dynamodb_requests)),  # type: ignore[arg-type]
-        (
-            "DynamoDB WCU / RCU per order:",
-            f"{report.dynamodb_wcu_per_order} (table {report.dynamodb_wcu_breakdown['table']} + GSI "
-            f"{report.dynamodb_wcu_breakdown['gsi']}) / {report.dynamodb_rcu_per_order}",
-        ),
-        ("USD per 1,000 orders:", f"{report.usd_per_1000_orders} ({report.prices['region']} list prices)"),
-        ("", _breakdown(report.usd_breakdown_per_1000)),  # type: ignore[arg-type]
-        ("Cold import ratio:", f"{report.cold_import_ratio} x import boto3"),
-        (
-            "Pipeline vs storage floor:",
-            f"{report.pipeline_vs_floor} ({report.pipeline_orders_per_second} vs "
-            f"{report.floor_orders_per_second} orders/s)",
-        ),
-        (
-            "Hot SKU:",
-            f"{hot['contenders']} racing for {hot['stock']}: {hot['successes']} reserved, "
-            f"{hot['oversold']} oversold, {hot['conflicts']} conflicts",
-        ),
-        ("Wall time:", f"{report.wall_seconds} s"),
-    ]
-    for label, value in lines:
-        console.print(f"{label:<31}{value}", highlight=False)
-    if args.json:
-        print(report.to_json(), flush=True)
-    ok = report.happy_path_orders == report.orders and hot["oversold"] == 0
-    return 0 if ok else 2
+        print(f"State: kept in {state_dir} (every 30 s and at Ctrl-C; --fresh starts empty)", flush=True)
+    print(f"Function logs: {log_file}  (tail -f it; -v also prints them here)", flush=True)
+    if not url.endswith(":3000"):
+        print(f"Other port: run `export OMS_URL={url}` in the shell where you use {oms}", flush=True)
+    print("Try it:", flush=True)
+    print(f"  {oms} post held          (or happy, unpaid, out-of-stock, virtual, split: {oms} post --list)")
+    print(f"  {oms} orders --watch     {oms} history ORDER_ID     {oms} simulate --url {url} --orders 50")
+    print(f"  or curl, signed as tmall (good for 5 minutes, once): {curl_example(url)}", flush=True)
+    print(f"\nOMS API listening on {url}  console {url}/console  (Ctrl-C to stop)", flush=True)
+    print("One line per order event follows" + ("" if verbose else " (-v for every log line):"), flush=True)
 
 
 # ---------------------------------------------------------------- history
 
 
 def _history(args: argparse.Namespace) -> int:
-    base = args.url.rstrip("/")
-    if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
-        print(f"oms history: --url must be an http(s) URL, not {args.url!r}", file=sys.stderr)
-        return 1
-    url = f"{base}/orders/{urllib.parse.quote(args.order_id, safe='')}/history"
+    return watching(args, lambda: _history_once(args))
+
+
+# The workflow events kept without --all: where the execution went, not each task's bookkeeping.
+_PATH_EVENTS = ("StateEntered", "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "Failed")
+
+
+def _history_once(args: argparse.Namespace) -> int:
+    from oms.client import ApiClient, ApiError
+
     token = args.token or os.environ.get("OMS_TOKEN")
     if not token:
         from oms.local import credentials
 
         token = credentials.staff_token("ops", os.environ.get("USER") or "cli")
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310 - scheme checked
-            data = json.load(response)
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            print(f"oms history: order {args.order_id} not found at {base}", file=sys.stderr)
+        client = ApiClient(args.url, token, timeout=args.timeout)
+        data = client.call("GET", f"/orders/{urllib.parse.quote(args.order_id, safe='')}/history")
+    except ValueError as err:
+        print(f"oms history: {err}", file=sys.stderr)
+        return 1
+    except ApiError as err:
+        if err.status == 404:
+            print(f"oms history: order {args.order_id} not found at {client.base_url}", file=sys.stderr)
+        elif err.status == 0:
+            print(f"oms history: {err.message}", file=sys.stderr)
         else:
-            print(f"oms history: {base} answered {err.code}: {_error_message(err)}", file=sys.stderr)
+            print(f"oms history: {client.base_url} answered {err.status}: {err.message}", file=sys.stderr)
         return 1
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        print(f"oms history: cannot reach {base} ({reason}); is `oms serve` running?", file=sys.stderr)
-        return 1
-
-    # Piped output is not wrapped at 80 columns, so event names stay greppable on one line.
-    console = Console() if sys.stdout.isatty() else Console(width=200)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    console = _console()
     execution = data.get("execution") or {}
+    entries = [
+        e
+        for e in data.get("timeline", [])
+        if args.all or e.get("source") == "order" or str(e.get("type", "")).endswith(_PATH_EVENTS)
+    ]
+    hidden = len(data.get("timeline", [])) - len(entries)
     console.print(
         f"[bold]{data['order_id']}[/]  status [bold]{data['status']}[/]"
         + (f"  workflow {execution.get('status')}" if execution else "  (no workflow yet)")
+        + (f"  [dim](+{hidden} events: --all)[/]" if hidden else ""),
+        highlight=False,
     )
-    table = Table(show_lines=False)
-    table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("source", no_wrap=True)
+    days = {str(e.get("at", ""))[:10] for e in entries}
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    table.add_column(f"UTC {days.pop()}" if len(days) == 1 else "time (UTC)", no_wrap=True)
     table.add_column("event", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("status change", no_wrap=True)
-    table.add_column("actor", no_wrap=True)
-    table.add_column("detail", overflow="fold", max_width=60)
-    for entry in data.get("timeline", []):
+    table.add_column("state / status", no_wrap=True)
+    table.add_column("by", no_wrap=True, max_width=18)
+    table.add_column("detail", overflow="fold", min_width=12, ratio=1)
+    for entry in entries:
         is_order = entry.get("source") == "order"
-        change = ""
-        if is_order:
-            change = f"{entry.get('from_status') or '-'} -> {entry.get('to_status')}"
+        change = f"-> {entry.get('to_status')}" if is_order else ""  # from: the row before
         table.add_row(
-            _short_time(entry.get("at")),
-            "order" if is_order else "workflow",
-            f"[bold]{entry['type']}[/]" if is_order else str(entry.get("type", "")),
-            str(entry.get("state", "")),
-            change,
+            _short_time(entry.get("at"), with_day=len(days) > 0),
+            f"[bold]{entry['type']}[/]" if is_order else f"[dim]{entry.get('type', '')}[/]",
+            change or str(entry.get("state", "")),
             str(entry.get("actor", "")),
             _detail(entry),
         )
@@ -459,30 +320,24 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _error_message(err: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(err.read() or b"null")
-    except ValueError:
-        return str(err.reason)
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return str(body["error"].get("message", body["error"]))
-    return json.dumps(body)[:300]
-
-
-def _short_time(value: Any) -> str:
+def _short_time(value: Any, with_day: bool = True) -> str:
     if not value:
         return ""
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    millis = f"{moment.microsecond // 1000:03d}"
+    return moment.strftime("%m-%d %H:%M:%S." if with_day else "%H:%M:%S.") + millis
 
 
 def _detail(entry: dict[str, Any]) -> str:
     if entry.get("source") == "order":
         detail = entry.get("detail") or {}
-        text = json.dumps(detail, ensure_ascii=False, separators=(",", ":")) if detail else ""
+        text = " ".join(  # key=value reads in a narrow column; the JSON is one --json away
+            f"{key}={value if isinstance(value, str) else json.dumps(value, separators=(',', ':'))}"
+            for key, value in detail.items()
+        )
     elif entry.get("error") or entry.get("cause"):
         text = ": ".join(str(entry[key]) for key in ("error", "cause") if entry.get(key))
     else:
@@ -521,8 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level of the functions (default INFO)",
     )
     serve.add_argument(
-        "-v", "--verbose", action="store_true", help="one access-log line per request on stderr"
+        "-v", "--verbose", action="store_true", help="function logs and one line per request here too"
     )
+    serve.add_argument("--state", default=".oms/state", help="where local state is kept (default .oms/state)")
+    serve.add_argument("--fresh", action="store_true", help="discard the saved state and start empty")
+    serve.add_argument("--logs", default=".oms/logs", help="where function logs go (default .oms/logs)")
     serve.set_defaults(run=_serve)
 
     simulate = commands.add_parser(
@@ -534,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--concurrency", type=_positive, default=8, help="posting threads (default 8)")
     simulate.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    simulate.add_argument(
+        "--url",
+        nargs="?",
+        const=default_url(),
+        help="drive a running `oms serve` at URL (default $OMS_URL, else port 3000), not a private stack",
+    )
     simulate.set_defaults(run=_simulate)
 
     bench = commands.add_parser(
@@ -553,11 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", help="print an order's timeline from a running `oms serve`")
     history.add_argument("order_id", metavar="ORDER_ID")
-    history.add_argument(
-        "--url", default=DEFAULT_URL, help=f"where `oms serve` listens (default {DEFAULT_URL})"
-    )
+    add_url(history)
     history.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
     history.add_argument("--token", help="staff token (default $OMS_TOKEN, else a local development token)")
+    history.add_argument("--json", action="store_true", help="print the API's timeline as JSON")
+    history.add_argument("--all", action="store_true", help="every workflow event, not only the path")
+    add_watch(history)
     history.set_defaults(run=_history)
     register_api_commands(commands)  # token, orders, review, report (oms/commands.py)
     return parser

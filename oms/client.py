@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,16 +26,37 @@ class ApiClient:
         self.timeout = timeout
 
     def call(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        """As staff (the bearer token): the parsed JSON answer; ApiError for an error status."""
+        data = None if body is None else json.dumps(body)
+        return self.send(method, path, data, {"Authorization": f"Bearer {self.token}"}, query)[1]
+
+    def post_as_platform(self, path: str, platform: str, raw: str) -> tuple[int, Any]:
+        """POST `raw` signed as `platform` with the local development key (the one place the CLI signs
+        a platform request): (status, parsed answer); ApiError for an error status."""
+        from oms.local import credentials
+
+        return self.send("POST", path, raw, credentials.platform_headers(platform, raw))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        raw: str | None,
+        headers: dict[str, str],
+        query: dict[str, Any] | None = None,
+    ) -> tuple[int, Any]:
         params = {k: str(v) for k, v in (query or {}).items() if v not in (None, "")}
         url = self.base_url + path + (f"?{urllib.parse.urlencode(params)}" if params else "")
-        data = None if body is None else json.dumps(body).encode()
+        data = None if raw is None else raw.encode()
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked
-        request.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in headers.items():
+            request.add_header(name, value)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 text = response.read()
+                status = int(response.status)
         except urllib.error.HTTPError as err:
             raise _api_error(err) from err
         except (urllib.error.URLError, OSError) as err:
@@ -42,7 +64,12 @@ class ApiClient:
             raise ApiError(
                 0, "UNREACHABLE", f"cannot reach {self.base_url} ({reason}); is `oms serve` running?"
             ) from err
-        return json.loads(text) if text else None
+        return status, json.loads(text) if text else None
+
+
+def default_url() -> str:
+    """Where the OMS listens: $OMS_URL (set it once for a server on another port), else port 3000."""
+    return os.environ.get("OMS_URL") or "http://127.0.0.1:3000"
 
 
 def _api_error(err: urllib.error.HTTPError) -> ApiError:

@@ -1,7 +1,8 @@
-"""`oms token`, `oms orders`, `oms review`, `oms report`, `oms events`: the API from the terminal.
+"""`oms token`, `orders`, `review`, `report`, `events`, `post`: the API from the terminal.
 
-They talk to a running OMS (`oms serve` by default) with a staff token: `--token`, else $OMS_TOKEN,
-else a token minted with the local development key (which only a local `oms serve` accepts).
+They talk to a running OMS ($OMS_URL, else `oms serve` on port 3000) with a staff token: `--token`, else
+$OMS_TOKEN, else a token minted with the local development key (which only a local `oms serve` accepts).
+`oms post` signs as the order's platform with that key instead.
 `register(subcommands)` adds them to the `oms` parser (oms/cli.py).
 """
 
@@ -11,16 +12,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from datetime import timedelta
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from oms.client import ApiClient, ApiError
+from oms.client import ApiClient, ApiError, default_url
 
-DEFAULT_URL = "http://127.0.0.1:3000"
 ROLES = ("ops", "customer_service", "admin", "viewer")
 STATUSES = (
     "RECEIVED",
@@ -39,7 +42,32 @@ MAX_PAGES = 100
 
 
 def _console() -> Console:
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    """The terminal's width; piped output is not wrapped at 80 columns ($COLUMNS, else 200)."""
+    if sys.stdout.isatty():
+        return Console()
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() and int(columns) > 20 else 200)
+
+
+def watching(args: argparse.Namespace, render: Callable[[], int]) -> int:
+    """Render once, or with --watch every few seconds (Ctrl-C stops) until the server stops answering."""
+    if args.watch is None:
+        return render()
+    console = _console()
+    rounds = 0
+    try:
+        while True:
+            if console.is_terminal:
+                console.clear()
+            stamp = datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+            console.print(f"[dim]{stamp} · every {args.watch:g} s · Ctrl-C to stop[/]", highlight=False)
+            code = render()
+            rounds += 1
+            if code != 0 or (args.watch_rounds and rounds >= args.watch_rounds):
+                return code
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0
 
 
 def _client(args: argparse.Namespace) -> ApiClient:
@@ -74,6 +102,10 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _orders(args: argparse.Namespace) -> int:
+    return watching(args, lambda: _orders_once(args))
+
+
+def _orders_once(args: argparse.Namespace) -> int:
     query = {
         "status": args.status,
         "platform": args.platform,
@@ -265,11 +297,93 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- post
+
+
+def _post(args: argparse.Namespace) -> int:
+    """Sign as the order's platform (the local development key) and POST it: a file or a scenario."""
+    from oms.scenarios import SCENARIOS, Scenario, new_platform_order_id
+
+    if args.list or not args.what:
+        for name, listed in SCENARIOS.items():
+            print(f"  {name:<13} {listed.expect}")
+        return 0 if args.list else _fail("post", ValueError("give a JSON file or one of the names above"))
+    scenario: Scenario | None = SCENARIOS.get(args.what)
+    try:
+        if scenario is not None:
+            raw = json.dumps(scenario.build(new_platform_order_id(scenario.name)), ensure_ascii=False)
+        elif args.what == "-":
+            raw = sys.stdin.read()
+        else:
+            raw = Path(args.what).read_text(encoding="utf-8")  # posted as written: that is what is signed
+        body = json.loads(raw)
+        platform = body.get("platform") if isinstance(body, dict) else None
+        if not isinstance(platform, str) or not platform:
+            raise ValueError("the order has no platform to sign as")
+        client = ApiClient(args.url, "", timeout=args.timeout)
+        if scenario is not None:
+            _stock_for(client, scenario)
+        answers = [_signed_post(client, platform, raw) for _ in range(scenario.posts if scenario else 1)]
+    except FileNotFoundError:
+        return _fail("post", ValueError(f"{args.what!r} is neither a file nor a scenario (oms post --list)"))
+    except (ApiError, ValueError, OSError) as err:
+        return _fail("post", err)
+    for status, answer in answers:
+        if args.json:
+            print(json.dumps({"http_status": status, **answer}))
+            continue
+        created = "created" if answer.get("created") else "already there (same order, nothing new)"
+        print(f"{status} {answer['order_id']} {answer.get('status', '')} {created}")
+    if not args.json:
+        order_id = answers[-1][1]["order_id"]
+        if scenario is not None:
+            print(f"Expect: {scenario.expect}")
+        print(f"Follow it: oms history {order_id} --watch    or {client.base_url}/console#/orders/{order_id}")
+    return 0
+
+
+def _signed_post(client: ApiClient, platform: str, raw: str) -> tuple[int, dict[str, Any]]:
+    status, answer = client.post_as_platform("/orders", platform, raw)
+    return status, answer
+
+
+def _stock_for(client: ApiClient, scenario: Any) -> None:
+    """The scenario's set-up: WMS counts, as an admin of the local OMS."""
+    from oms.local import credentials
+
+    admin = ApiClient(client.base_url, credentials.staff_token("admin", "oms-post"), client.timeout)
+    for sync in scenario.stock:
+        body = {
+            "sync_id": f"oms-post-{uuid.uuid4().hex}",
+            "warehouse": sync.warehouse,
+            "on_hand": sync.on_hand,
+        }
+        admin.call("PUT", f"/inventory/{sync.sku}", body)
+
+
 # ---------------------------------------------------------------- parser
 
 
+def add_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=default_url(), help="where the OMS listens (default $OMS_URL, else port 3000)"
+    )
+
+
+def add_watch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=2.0,
+        metavar="SECONDS",
+        help="show it again every SECONDS (default 2) until Ctrl-C",
+    )
+    parser.add_argument("--watch-rounds", type=int, default=0, help=argparse.SUPPRESS)  # tests stop it
+
+
 def _connection(parser: argparse.ArgumentParser, role: str) -> None:
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"where the OMS listens (default {DEFAULT_URL})")
+    add_url(parser)
     parser.add_argument("--token", help="staff token (default $OMS_TOKEN, else a local development token)")
     parser.add_argument(
         "--role", choices=ROLES, default=role, help=f"role of the local development token (default {role})"
@@ -295,6 +409,7 @@ def register(commands: Any) -> None:
     orders.add_argument("--limit", type=int, default=20, help="page size, 1-100 (default 20)")
     orders.add_argument("--all", action="store_true", help=f"follow next_token (at most {MAX_PAGES} pages)")
     _connection(orders, "ops")
+    add_watch(orders)
     orders.set_defaults(run=_orders)
 
     review = commands.add_parser("review", help="list held orders, or approve / reject one")
@@ -322,6 +437,18 @@ def register(commands: Any) -> None:
     events.add_argument("--limit", type=int, default=100)
     _connection(events, "ops")
     events.set_defaults(run=_events)
+
+    post = commands.add_parser(
+        "post", help="sign and post an order: a JSON file, or a named scenario (oms post --list)"
+    )
+    post.add_argument(
+        "what", nargs="?", metavar="FILE|SCENARIO", help="order JSON file ('-': stdin), or a name"
+    )
+    post.add_argument("--list", action="store_true", help="the scenarios, and what each shows")
+    add_url(post)
+    post.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
+    post.add_argument("--json", action="store_true", help="print the API's answers as JSON lines")
+    post.set_defaults(run=_post)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import struct
 import sys
 import urllib.error
 import urllib.request
@@ -222,3 +225,54 @@ def test_utf8_bodies_survive_the_round_trip(served):
     assert status == 201, answer
     status, _, order = call("GET", f"{server.url}/orders/{answer['order_id']}")
     assert (order["buyer"]["name"], order["remark"]) == ("李雷", "请尽快发货")
+
+
+def test_the_root_redirects_a_browser_to_the_console(served):
+    _, server = served
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        response.read()
+        assert (response.status, response.getheader("Location")) == (302, "/console")
+    finally:
+        connection.close()
+    with urllib.request.urlopen(f"{server.url}/", timeout=10) as followed:
+        assert followed.url == f"{server.url}/console"
+        assert b"OMS console" in followed.read()
+
+
+def test_a_burst_of_simultaneous_connections_is_each_answered(served):
+    # A peak's worth of clients connect at once, before any of them is served: the listen backlog
+    # must hold them all (socketserver's default of 5 drops or resets the rest).
+    _, server = served
+    clients = 64
+    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(clients)]
+    try:
+        for n, sock in enumerate(sockets):
+            request = f"GET /orders/ord-{n:024x} HTTP/1.1\r\nHost: local\r\nConnection: close\r\n"
+            headers = credentials("GET", "/orders/x", "")
+            request += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+            sock.sendall(request.encode())
+        answers = []
+        for sock in sockets:
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            answers.append(received)
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 404 Not Found"] * clients
+    assert all(f"ord-{n:024x} not found".encode() in answer for n, answer in enumerate(answers))
+    assert server._httpd.request_queue_size >= 1024
+
+
+def test_a_client_that_hangs_up_early_is_not_a_server_error(served, capsys):
+    _, server = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: local\r\n\r\n")
+    status, _, _ = call("GET", f"{server.url}/openapi.json")  # the server still answers the next one
+    assert status == 200
+    assert "Traceback" not in capsys.readouterr().err

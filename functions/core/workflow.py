@@ -41,8 +41,28 @@ def start_order_workflow(order_id: str, payment: str = "paid") -> str:
     return response["executionArn"]
 
 
+# Step Functions keeps an ended execution for 90 days (and a restarted local stack keeps none): the
+# order's own timeline still stands, so the workflow part is reported gone instead of failing the read.
+_GONE = {
+    "status": "GONE",
+    "started_at": None,
+    "stopped_at": None,
+    "error": None,
+    "cause": "Step Functions no longer keeps this execution (90-day retention, or a restarted local stack)",
+}
+
+
+def _gone(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist"
+
+
 def describe(execution_arn: str) -> dict[str, Any]:
-    response = aws.stepfunctions().describe_execution(executionArn=execution_arn)
+    try:
+        response = aws.stepfunctions().describe_execution(executionArn=execution_arn)
+    except ClientError as err:
+        if _gone(err):
+            return dict(_GONE)
+        raise
     return {
         "status": response["status"],
         "started_at": _iso(response.get("startDate")),
@@ -58,7 +78,12 @@ def history(execution_arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
-        response = client.get_execution_history(**kwargs)
+        try:
+            response = client.get_execution_history(**kwargs)
+        except ClientError as err:
+            if _gone(err):
+                return events
+            raise
         events.extend(_summarise(e) for e in response["events"])  # type: ignore[arg-type]
         if not response.get("nextToken"):
             return events

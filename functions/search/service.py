@@ -60,6 +60,12 @@ def problem(order: Order) -> str | None:
         return f"{order.failure.stage}: {order.failure.error}"
     if order.rejection is not None:
         return f"{order.rejection.code}: {order.rejection.message}"
+    if order.cancellation is not None:  # e.g. PAYMENT_TIMEOUT: not paid by the deadline
+        refund = " (paid late: refund required)" if order.refund_required else ""
+        return f"{order.cancellation.code}: {order.cancellation.message}{refund}"
+    if order.manual_review is not None:  # a person decided: the hold reasons are history now
+        decided = order.manual_review
+        return None if decided.decision == "approve" else f"rejected by {decided.actor}"
     if order.review is not None and order.review.decision != "approve":
         return ", ".join(f"{hit.code}: {hit.message}" for hit in order.review.reasons) or None
     return None

@@ -7,6 +7,7 @@ its own script and talks to this origin's API only.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
@@ -37,9 +38,23 @@ def is_console(path: str) -> bool:
     return bare == PREFIX or bare.startswith(PREFIX + "/")
 
 
+PERMISSIONS_PATH = f"{PREFIX}/permissions.json"
+
+
+def permissions() -> bytes:
+    """The API's permissions table, "METHOD /route" -> roles, so the console offers only what the
+    reader's role may do (one table: functions/core/auth.py; the API still checks every call)."""
+    from functions.core import auth
+
+    table = {f"{method} {route}": sorted(roles) for (method, route), roles in auth.PERMISSIONS.items()}
+    return json.dumps(table, sort_keys=True).encode("utf-8")
+
+
 def static_response(path: str) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) for a GET of a /console path."""
     bare = path.split("?", 1)[0]
+    if bare == PERMISSIONS_PATH:
+        return 200, {"Content-Type": "application/json", **_HEADERS}, permissions()
     if bare in (PREFIX, PREFIX + "/"):
         bare = f"{PREFIX}/index.html"
     target = _files().get(bare)

@@ -35,12 +35,21 @@ _GATEWAY_ERROR = b'{"message": "Internal server error"}'
 
 class _OmsHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client must not keep the process alive on shutdown
+    # The listen backlog: a flash sale's burst of connections waits in the kernel's queue for a thread
+    # instead of being refused (socketserver's default is 5).
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], stack: LocalStack, verbose: bool) -> None:
         self.stack = stack
         self.verbose = verbose
         self.webhooks: deque[dict[str, Any]] = deque(maxlen=10_000)
         super().__init__(address, _ProxyHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away before its answer (a closed tab, a stopped curl) is not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -55,6 +64,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _proxy(self) -> None:
+        if self.command in ("GET", "HEAD") and self.path.split("?", 1)[0] == "/":
+            self._write(302, {"Location": console.PREFIX}, b"")  # a browser pointed at the port
+            return
         if self.command in ("GET", "HEAD") and console.is_console(self.path):
             self._write(*console.static_response(self.path))  # the ops console's static files
             return

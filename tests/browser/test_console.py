@@ -7,88 +7,14 @@ machine path, the held-order queue (approve when the review endpoint exists), ex
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from oms.local.http import serve
+from tests.browser.support import SKIP_WITHOUT_CHROMIUM, texts, wait_for
 from tests.factories import new_sku, order_body
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        CHROMIUM is None or shutil.which(CHROMEDRIVER) is None,
-        reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="oms-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def console(stack, oms, browser):
-    """Open a console path as `role`; returns a function (path, role) -> the driver."""
-    server = serve(stack, port=0)
-
-    def open_(fragment: str, role: str = "ops"):
-        browser.get(f"{server.url}/console?token={oms.token(role, f'browser-{role}')}#{fragment}")
-        return browser
-
-    try:
-        yield open_
-    finally:
-        server.shutdown()
-
-
-def wait_for(driver, css: str, timeout: float = 15):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(
-        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
-
-
-def texts(driver, css: str) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, SKIP_WITHOUT_CHROMIUM]
 
 
 def test_order_list_and_search(console, oms):
@@ -123,7 +49,14 @@ def test_order_page_shows_timeline_and_state_machine_path(console, oms):
     timeline = "\n".join(texts(driver, "#timeline tbody tr"))
     assert "RECEIVED → APPROVED" in timeline
     assert "SHIPPED" in timeline
-    assert "TaskStateEntered" in timeline
+    assert "TaskStateEntered" not in timeline  # business events by default: no Step Functions plumbing
+    assert "TaskScheduled" not in timeline
+    toggle = driver.find_element("id", "show-workflow")
+    assert "workflow detail" in driver.find_element("css selector", "label.toggle").text
+    toggle.click()
+    detailed = "\n".join(texts(driver, "#timeline tbody tr"))
+    assert "TaskStateEntered" in detailed
+    assert "RECEIVED → APPROVED" in detailed
     assert driver.find_element("id", "order-status").text == "SHIPPED"
 
 
@@ -243,7 +176,8 @@ def test_sales_chart(console, oms, stack):
     driver = console(f"/reports?platform={platform}", role="viewer")
     wait_for(driver, "#top-skus tbody tr")
     assert texts(driver, "#top-skus tbody tr")[0].split() == [sku, "4", "50.00", "CNY"]
-    assert platform in driver.find_element("css selector", ".legend").text
+    assert platform in driver.find_element("id", "platforms").text
+    assert "shipped" in driver.find_element("css selector", ".legend").text
     painted = driver.execute_script(
         "const c = document.getElementById('sales-chart');"
         "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"

@@ -1,0 +1,221 @@
+// The order page of the OMS console: what the order is, why it waits or stopped, what happened to it
+// (business events, with the Step Functions detail one click away), and what it published.
+// Uses the shared helpers of app.js (h, api, when, may...), which is loaded after this file.
+"use strict";
+
+const WORKFLOW_KEY = "oms.timeline.workflow";  // the reader's choice survives live updates and pages
+
+// The state machine path: which states ran, how often a task was attempted, errors, where it waited.
+function statePath(timeline) {
+  const states = [];
+  let current = null;
+  for (const event of timeline.filter((e) => e.source === "workflow")) {
+    const type = event.type || "";
+    if (type.endsWith("StateEntered")) {
+      current = { name: event.state, kind: type.replace("StateEntered", ""), entered: event.at, exited: null, attempts: 0, errors: [], waited: false };
+      states.push(current);
+      if (type === "WaitStateEntered") current.waited = true;
+    } else if (current && type.endsWith("StateExited")) {
+      current.exited = event.at;
+    } else if (current && /Scheduled$/.test(type)) {
+      current.attempts += 1;
+      if ((event.resource || "").includes("waitForTaskToken")) current.waited = true;
+    } else if (current && /(Failed|TimedOut)$/.test(type) && !/^Execution/.test(type)) {
+      current.errors.push(`${event.error || type}${event.cause ? `: ${causeText(event.cause)}` : ""}`);
+    } else if (current && type === "TaskSubmitted" && (event.resource || "").includes("waitForTaskToken")) {
+      current.waited = true;
+    }
+  }
+  for (const s of states) {
+    s.seconds = s.exited ? (Date.parse(s.exited) - Date.parse(s.entered)) / 1000 : null;
+    if (s.seconds !== null && s.seconds >= 60) s.waited = true;
+  }
+  return states;
+}
+
+// A Lambda error's cause is its JSON error document: show the message, not the stack trace.
+function causeText(cause) {
+  try {
+    const doc = JSON.parse(cause);
+    return doc.errorMessage || cause;
+  } catch {  // the history summary cuts long causes, so the JSON may be incomplete
+    const found = /"errorMessage"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(cause);
+    return found ? found[1] : cause;
+  }
+}
+
+function duration(seconds) {
+  if (seconds === null) return "still here";
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+const reasonList = (reasons) => reasons.map((r) => h("div", { class: "reason", "data-code": r.code }, `${r.code}: ${r.message}`));
+
+// Review: what review decided and, once a person decided a held order, who, when and why. Reasons
+// that held an order that has since been approved are shown as history, not as a live problem.
+function reviewRows(order) {
+  const review = order.review;
+  const manual = order.manual_review;
+  const rows = [];
+  if (review) {
+    const held = review.decision === "hold";
+    rows.push(h("dt", {}, "Review"), h("dd", { id: "review-outcome" },
+      held && manual ? `held, then ${manual.decision === "approve" ? "approved" : "rejected"} by a person` : review.decision,
+      review.reasons.length ? h("div", { class: manual ? "muted was" : "" }, manual ? "was held for: " : null, reasonList(review.reasons)) : null));
+  }
+  if (manual) {
+    rows.push(h("dt", {}, "Decided"), h("dd", { id: "manual-review" },
+      `${manual.decision} by ${manual.actor} at `, when(manual.at), h("div", { class: "comment" }, `“${manual.comment}”`)));
+  }
+  return rows;
+}
+
+// Why the order stopped: failure, rejection, cancellation (payment timeout, interception), refunds owed.
+function problemRows(order) {
+  const rows = [];
+  if (order.failure) rows.push(h("dt", {}, "Failure"), h("dd", {}, `${order.failure.stage}: ${order.failure.error} ${order.failure.cause}`));
+  if (order.rejection) rows.push(h("dt", {}, "Rejection"), h("dd", {}, `${order.rejection.code}: ${order.rejection.message}`));
+  if (order.cancellation) rows.push(h("dt", {}, "Cancelled"), h("dd", { id: "cancellation" }, `${order.cancellation.code}: ${order.cancellation.message}`));
+  if (order.interception) {
+    const i = order.interception;
+    rows.push(h("dt", {}, "Intercepted"), h("dd", {}, `${i.action} by ${i.actor}: ${i.reason} (${i.state})`));
+  }
+  if (order.refund_required) {
+    rows.push(h("dt", {}, "Refund"), h("dd", { id: "refund-required" }, h("span", { class: "status FAILED" }, "refund required"),
+      " the buyer paid after the order was cancelled: give the payment back"));
+  }
+  return rows;
+}
+
+function timelineTable(entries, withWorkflow) {
+  const shown = withWorkflow ? entries : entries.filter((e) => e.source !== "workflow");
+  return h("div", { class: "scroll" }, h("table", { id: "timeline" },
+    h("thead", {}, h("tr", {}, ["When", "Source", "What", "State / status", "Detail"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, shown.map((e) => h("tr", { class: e.source },
+      h("td", { class: "when" }, when(e.at)),
+      h("td", {}, e.source),
+      h("td", {}, e.type),
+      h("td", {}, e.source === "order" ? `${e.from_status || "∅"} → ${e.to_status}` : e.state || ""),
+      h("td", {}, e.source === "order" ? `${e.actor}${e.detail && Object.keys(e.detail).length ? " " + JSON.stringify(e.detail) : ""}` : [e.error, e.cause && causeText(e.cause)].filter(Boolean).join(": ")))))));
+}
+
+function timelineSection(entries) {
+  const workflow = entries.filter((e) => e.source === "workflow").length;
+  const box = h("div", { id: "timeline-box" });
+  const toggle = h("input", { type: "checkbox", id: "show-workflow", checked: sessionStorage.getItem(WORKFLOW_KEY) === "1" });
+  const draw = () => box.replaceChildren(timelineTable(entries, toggle.checked));
+  toggle.addEventListener("change", () => {
+    sessionStorage.setItem(WORKFLOW_KEY, toggle.checked ? "1" : "0");
+    toggle.blur();  // a ticked box must not count as someone typing (live updates go on)
+    draw();
+  });
+  draw();
+  return [h("h3", {}, "Timeline ", h("label", { class: "toggle muted" }, toggle, ` workflow detail (${workflow} Step Functions events)`)), box];
+}
+
+async function orderView(orderId) {
+  const [order, history] = await Promise.all([api("GET", `/orders/${orderId}`), api("GET", `/orders/${orderId}/history`)]);
+  const path = statePath(history.timeline);
+  const pathList = h("ol", { class: "path", id: "state-path" }, path.map((s) =>
+    h("li", { class: [s.errors.length ? "failed" : "", s.waited ? "waited" : ""].join(" ").trim(), "data-state": s.name },
+      h("strong", {}, s.name),
+      h("span", { class: "meta" }, `${s.kind} · ${duration(s.seconds)}`,
+        s.attempts > 1 ? ` · ${s.attempts - 1} retr${s.attempts === 2 ? "y" : "ies"}` : "",
+        s.waited ? " · waited" : ""),
+      s.errors.map((e) => h("span", { class: "meta error" }, e)))));
+  const a = order.shipping_address || {};
+  const details = h("div", { class: "grid" },
+    h("div", { class: "card" }, h("dl", {},
+      h("dt", {}, "Status"), h("dd", { id: "order-status" }, statusBadge(order.status)),
+      h("dt", {}, "Platform"), h("dd", {}, `${order.platform} · ${order.platform_order_id}`),
+      h("dt", {}, "Buyer"), h("dd", {}, `${order.buyer.name || ""} (${order.buyer.id})`),
+      order.remark ? [h("dt", {}, "Buyer remark"), h("dd", { id: "buyer-remark" }, `“${order.remark}”`)] : null,
+      h("dt", {}, "Ship to"), h("dd", {}, [a.name, a.phone, a.line1, a.city, a.country].filter(Boolean).join(", ")),
+      h("dt", {}, "Total"), h("dd", {}, `${order.amounts.total} ${order.amounts.currency}`),
+      h("dt", {}, "Received"), h("dd", {}, when(order.created_at)),
+      order.pay_deadline && !order.payment_received && order.status === "AWAITING_PAYMENT" ? [h("dt", {}, "Pay by"), h("dd", {}, when(order.pay_deadline))] : null,
+      reviewRows(order),
+      problemRows(order))),
+    h("div", { class: "card" }, h("strong", {}, "Lines"), h("table", {},
+      h("tbody", {}, order.lines.map((l) => h("tr", {}, h("td", {}, l.sku), h("td", { class: "num" }, `× ${l.quantity}`), h("td", { class: "num" }, l.unit_price)))),
+      order.shipments.map((s) => h("tr", { "data-shipment": s.shipment_id }, h("td", { colspan: 3, class: "muted" },
+        `Shipment ${s.shipment_id}: ${s.carrier} ${s.tracking_number} from ${s.warehouse}`,
+        order.delivery && order.delivery.shipments[s.shipment_id] ? ` · ${order.delivery.shipments[s.shipment_id]}` : ""))),
+      order.delivery ? h("tr", { id: "delivery" }, h("td", { colspan: 3 }, `Delivery: ${order.delivery.state} (${order.delivery.delivered} of ${order.delivery.total} shipments delivered)`)) : null)));
+  const execution = history.execution;
+  const held = order.status === "ON_HOLD";
+  const canDecide = held && (await may("POST", "/orders/{order_id}/review"));
+  const holdCard = held ? h("div", { class: "card", id: "hold-card" }, h("strong", {}, "Held for review: "),
+    reasonList((order.hold && order.hold.reasons) || (order.review && order.review.reasons) || []),
+    order.remark ? h("p", {}, "Buyer remark: ", h("q", {}, order.remark)) : null,
+    canDecide ? decideButtons(order.order_id, () => route(true)) : await decideNote()) : null;
+  const integration = await integrationSection(order.order_id);
+  const cases = await api("GET", `/orders/${orderId}/aftersales`).then((r) => r.cases, () => []);
+  const aftersales = cases.length ? h("table", { id: "aftersales" },
+    h("thead", {}, h("tr", {}, ["Case", "Kind", "Status", "Amount", "Opened", "Last step"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, cases.map((c) => h("tr", {},
+      h("td", {}, c.case_id),
+      h("td", {}, `${c.kind} (${c.reason})`),
+      h("td", {}, c.status),
+      h("td", { class: "num" }, `${c.kind === "exchange" ? c.goods_value : c.amount} ${c.currency}`),
+      h("td", { class: "when" }, when(c.opened_at)),
+      h("td", { class: "muted" }, c.timeline.length ? c.timeline[c.timeline.length - 1].note || "" : ""))))) : null;
+  const refunded = order.refund_summary ? h("p", { class: "muted" },
+    `Refunded ${order.refund_summary.refunded} ${order.refund_summary.currency} in ${order.refund_summary.refunds} refund(s)`) : null;
+  show(
+    h("h2", {}, `Order ${order.order_id}`),
+    details,
+    holdCard,
+    aftersales || refunded ? [h("h3", {}, "After-sales"), refunded, aftersales] : null,
+    h("h3", {}, "State machine path", execution ? h("span", { class: "muted" }, ` · execution ${execution.status}`) : null),
+    path.length ? pathList : h("p", { class: "muted" }, "No execution yet."),
+    timelineSection(history.timeline),
+    integration);
+}
+
+// What the outbox published on the event bus for this order, and the webhooks sent to its platform
+// (docs/events.md). Shown to the roles that may read them; nothing for the others.
+async function optional(method, route, path) {
+  if (!(await may(method, route))) return null;
+  try {
+    return await api(method, path);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) return null;
+    throw err;
+  }
+}
+
+async function integrationSection(orderId) {
+  const id = encodeURIComponent(orderId);
+  const [published, webhooks] = await Promise.all([
+    optional("GET", "/events", `/events?order_id=${id}`),
+    optional("GET", "/webhooks/deliveries", `/webhooks/deliveries?order_id=${id}`),
+  ]);
+  const parts = [];
+  if (published) {
+    parts.push(h("h3", {}, "Published events", h("span", { class: "muted" }, ` · bus source ${published.source}`)),
+      h("div", { class: "scroll" }, h("table", { id: "published-events" },
+        h("thead", {}, h("tr", {}, ["Occurred", "Detail-type", "Event id", "Status", "Data"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, published.events.length ? published.events.map((e) => h("tr", { "data-type": e.detail_type },
+          h("td", { class: "when" }, when(e.detail.occurred_at)),
+          h("td", {}, e.detail_type),
+          h("td", { class: "muted" }, e.detail.event_id),
+          h("td", {}, e.detail.status || e.detail.shipment_status || ""),
+          h("td", { class: "data" }, JSON.stringify(e.detail.data || { carrier: e.detail.carrier, tracking_number: e.detail.tracking_number }))))
+          : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "Nothing published yet."))))));
+  }
+  if (webhooks && webhooks.deliveries.length) {
+    parts.push(h("h3", {}, "Webhooks to the platform"),
+      h("div", { class: "scroll" }, h("table", { id: "webhook-deliveries" },
+        h("thead", {}, h("tr", {}, ["Event", "Status", "Attempts", "Answer", "Last attempt"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, webhooks.deliveries.map((d) => h("tr", { "data-status": d.status },
+          h("td", {}, d.event_type, h("div", { class: "muted" }, d.event_id)),
+          h("td", {}, d.status),
+          h("td", { class: "num" }, String(d.attempts)),
+          h("td", {}, d.response_status ? String(d.response_status) : d.last_error || ""),
+          h("td", { class: "when" }, when(d.last_attempt_at))))))));
+  }
+  return parts;
+}
