@@ -17,6 +17,7 @@ from functions.core.observability import logger
 
 FIRST_WINDOW = timedelta(days=1)  # a new shop's first pull looks back one day
 MAX_WINDOW = timedelta(days=1)  # TOP: start_modified and end_modified within one day
+MAX_WINDOWS = 7  # a cursor a week behind catches up in one run; further behind, over the next runs
 
 
 @dataclass(frozen=True)
@@ -41,39 +42,45 @@ def pull_all(now: datetime | None = None) -> list[Pulled]:
 
 
 def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
+    """Pull one shop, one TOP-sized window after another until now (at most MAX_WINDOWS per run)."""
     connector = connector_for(platform)
     if not isinstance(connector, Pullable):
         raise ValueError(f"{platform} is not pulled")
     settings = get_channel_settings()
-    document = registry.get_shop(platform, shop) or {}
+    base_url = str((registry.get_shop(platform, shop) or {})["api_base_url"])
     credentials = registry.credentials(platform, shop)
     cursor = registry.cursor(platform, shop)
-    since = (cursor or now - FIRST_WINDOW) - timedelta(seconds=settings.pull_overlap_seconds)
-    until = min(now, since + MAX_WINDOW)
-    outcomes: dict[str, int] = {}
-    found = malformed = 0
+    since = cursor - timedelta(seconds=settings.pull_overlap_seconds) if cursor else now - FIRST_WINDOW
+    start, outcomes, found, malformed = since, dict[str, int](), 0, 0
     if credentials is None:
-        return Pulled(platform, shop, since, until, 0, {}, 0, "no credentials")
-    for page in range(1, settings.pull_max_pages + 1):
-        call = connector.pull_call(credentials, since, until, page, now)
-        answer = outbound.send(str(document["api_base_url"]), call)
-        if not answer.ok:
-            logger.warning("channel pull failed", extra={"platform": platform, "status": answer.status})
-            return Pulled(platform, shop, since, until, found, outcomes, malformed, answer.error or "failed")
-        notices, more = connector.pull_page(answer.json())
-        for notice, raw in notices:
-            found += 1
-            try:
-                result = apply(platform, shop, notice, _source(raw, notice.topic))
-            except NativeError:
-                malformed += 1
-                continue
-            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
-        if not more:
+        return Pulled(platform, shop, since, since, 0, {}, 0, "no credentials")
+    for _ in range(MAX_WINDOWS):
+        until = min(now, since + MAX_WINDOW)
+        for page in range(1, settings.pull_max_pages + 1):
+            answer = outbound.send(base_url, connector.pull_call(credentials, since, until, page, now))
+            if not answer.ok:
+                logger.warning("channel pull failed", extra={"platform": platform, "status": answer.status})
+                return Pulled(
+                    platform, shop, start, since, found, outcomes, malformed, answer.error or "failed"
+                )
+            notices, more = connector.pull_page(answer.json())
+            for notice, raw in notices:
+                found += 1
+                try:
+                    result = apply(platform, shop, notice, _source(raw, notice.topic))
+                except NativeError:
+                    malformed += 1  # logged by the notice's id only; the rest of the page goes on
+                    logger.warning("pulled order malformed", extra={"platform": platform})
+                    continue
+                outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+            if not more:
+                break
+        registry.set_cursor(platform, shop, until, found)
+        if until >= now:
             break
-    registry.set_cursor(platform, shop, until, found)
+        since = until
     logger.info("channel pulled", extra={"platform": platform, "found": found, "outcomes": outcomes})
-    return Pulled(platform, shop, since, until, found, outcomes, malformed)
+    return Pulled(platform, shop, start, until, found, outcomes, malformed)
 
 
 def _source(raw: bytes, topic: str) -> dict[str, Any]:
