@@ -167,8 +167,11 @@ def post_webhook(platform: PlatformPath) -> Response[dict[str, Any]]:
         return _error(401, refused.code, refused.message)
     except NativeError as malformed:
         return _error(422, "NATIVE_VALIDATION_ERROR", malformed.message, fields=malformed.fields)
+    acknowledge = getattr(connector_for(platform), "acknowledge", {})  # 抖店 wants {"code": 0, ...}
     return Response(
-        status_code=received.http_status, content_type=content_types.APPLICATION_JSON, body=received.body()
+        status_code=received.http_status,
+        content_type=content_types.APPLICATION_JSON,
+        body={**acknowledge, **received.body()},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.connectors import shopify, taobao
+from functions.connectors import douyin, jd, pinduoduo, shopify, taobao, woocommerce
 from functions.connectors.contract import Connector
 from functions.core.errors import RefusedError
 
@@ -10,6 +10,10 @@ CONNECTORS: dict[str, Connector] = {
     "shopify": shopify.CONNECTOR,
     "taobao": taobao.CONNECTOR,
     "tmall": taobao.TMALL,  # Tmall shops speak TOP as Taobao shops do; their orders keep platform "tmall"
+    "jd": jd.CONNECTOR,
+    "douyin": douyin.CONNECTOR,
+    "pinduoduo": pinduoduo.CONNECTOR,
+    "woocommerce": woocommerce.CONNECTOR,
 }
 
 

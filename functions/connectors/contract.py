@@ -99,7 +99,7 @@ class NativeOrder:
     shipped: bool = False  # the platform says it shipped already (outside this OMS)
 
 
-NoticeKind = Literal["order", "cancel", "refund", "ignore"]
+NoticeKind = Literal["order", "cancel", "refund", "fetch", "ignore"]  # fetch: read the order first
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,15 @@ class Pullable(Protocol):
     ) -> NativeCall: ...
 
     def pull_page(self, answer: Any) -> tuple[list[tuple[Notice, bytes]], bool]: ...
+
+
+@runtime_checkable
+class Fetchable(Protocol):
+    """Platforms whose pushes name an order without its content: the connector reads it first."""
+
+    def detail_call(self, credentials: Credentials, native_id: str, now: datetime) -> NativeCall: ...
+
+    def detail_notice(self, answer: Any) -> Notice: ...
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

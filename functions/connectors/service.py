@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from functions.connectors import capture, registry
+from functions.connectors import capture, outbound, registry
 from functions.connectors.connectors import connector_for
-from functions.connectors.contract import Connector, Credentials, LineRef, NativeError, Notice, SignatureError
+from functions.connectors.contract import (
+    Connector,
+    Credentials,
+    Fetchable,
+    LineRef,
+    NativeError,
+    Notice,
+    SignatureError,
+)
 from functions.connectors.mapping import UNMAPPED_SKU, our_order_id, platform_order_id, to_order
 from functions.core import clock
+from functions.core.errors import RefusedError
 from functions.core.observability import logger
 
 _SECRET_HEADERS = ("hmac", "sign", "token", "authorization", "cookie")
@@ -73,9 +82,29 @@ def receive_push(platform: str, headers: Mapping[str, str], query: Mapping[str, 
     if credentials is None:
         raise SignatureError("UNAUTHENTICATED", f"{platform} shop {shop} has no secret")
     connector.verify(headers, query, raw, credentials, clock.now())
-    notice = connector.parse(headers, query, raw)
+    notice = read(platform, shop, connector, connector.parse(headers, query, raw))
     kept = {k: v for k, v in headers.items() if not any(s in k.lower() for s in _SECRET_HEADERS)}
     return apply(platform, shop, notice, {"raw": raw.decode("utf-8"), "headers": kept, "query": dict(query)})
+
+
+def read(platform: str, shop: str, connector: Connector, notice: Notice) -> Notice:
+    """A notice that names an order without its content: read the order from the platform's API."""
+    if notice.kind != "fetch":
+        return notice
+    if not isinstance(connector, Fetchable):
+        raise NativeError.field("tag", f"{platform} sent a notice its connector cannot read")
+    document = registry.get_shop(platform, shop) or {}
+    if not document.get("api_base_url"):
+        raise NativeError.field("shop", f"{platform} shop {shop} has no api_base_url to read the order from")
+    answer = outbound.send(
+        str(document["api_base_url"]),
+        connector.detail_call(credentials_of(platform, shop), notice.native_id, clock.now()),
+    )
+    if not answer.ok:
+        raise RefusedError(
+            "RETRY", f"{platform} did not answer the order read ({answer.status}); retry", status=503
+        )
+    return connector.detail_notice(answer.json())
 
 
 def apply(platform: str, shop: str, notice: Notice, source: Mapping[str, Any]) -> Received:
@@ -100,7 +129,7 @@ def apply(platform: str, shop: str, notice: Notice, source: Mapping[str, Any]) -
         )
         return result
 
-    if notice.kind == "ignore":
+    if notice.kind in ("ignore", "fetch"):
         return answer("ignored")
     if notice.kind in ("cancel", "refund"):
         if existing is None:
@@ -156,7 +185,7 @@ def release_parked(platform: str, shop: str) -> list[Received]:
         raw = str(entry["raw"]).encode("utf-8")
         headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
         query = {str(k): str(v) for k, v in (entry.get("query") or {}).items()}
-        notice = connector.parse(headers, query, raw)
+        notice = read(platform, shop, connector, connector.parse(headers, query, raw))
         results.append(
             apply(platform, shop, notice, {"raw": entry["raw"], "headers": headers, "query": query})
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,9 @@ from functions.connectors import top
 from functions.connectors.common import china_time
 
 _FULFILLMENTS = re.compile(r"^/shopify/([^/]+)/admin/api/[^/]+/orders/([0-9]+)/fulfillments\.json$")
+_WOO_TRACKING = re.compile(
+    r"^/woo/([^/]+)/wp-json/wc-shipment-tracking/v3/orders/([0-9]+)/shipment-trackings$"
+)
 
 
 @dataclass
@@ -38,6 +42,8 @@ class FakePlatform:
         self.top_apps: dict[str, TopApp] = {}
         self.trades: dict[str, dict[str, Any]] = {}  # tid -> trade (the fullinfo shape)
         self.shopify_tokens: dict[str, str] = {}  # shop domain -> admin API access token
+        self.apps: dict[str, str] = {}  # JOS / PDD / 抖店 app key -> app secret
+        self.douyin_orders: dict[str, dict[str, Any]] = {}  # order_id -> shop_order_detail
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -53,6 +59,13 @@ class FakePlatform:
 
     def add_shopify_shop(self, shop: str, access_token: str) -> None:
         self.shopify_tokens[shop] = access_token
+
+    def add_app(self, app_key: str, secret: str) -> None:
+        self.apps[app_key] = secret
+
+    def put_douyin_order(self, order: dict[str, Any]) -> None:
+        with self._lock:
+            self.douyin_orders[str(order["order_id"])] = order
 
     def received(self, name: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -107,7 +120,57 @@ class FakePlatform:
         match = _FULFILLMENTS.match(parts.path)
         if match and method == "POST":
             return self._fulfillment(match.group(1), match.group(2), headers, body)
+        if parts.path.startswith("/douyin/") and method == "POST":
+            return 200, self._douyin(
+                parts.path.removeprefix("/douyin/").replace("/", "."), dict(parse_qsl(parts.query))
+            )
+        if parts.path == "/jd/routerjson" and method == "POST":
+            return 200, self._md5_signed(dict(parse_qsl(body.decode())), "method", "app_key")
+        if parts.path == "/pdd/api/router" and method == "POST":
+            return 200, self._md5_signed(dict(parse_qsl(body.decode())), "type", "client_id")
+        match = _WOO_TRACKING.match(parts.path)
+        if match and method == "POST":
+            with self._lock:
+                self.calls.append(
+                    {
+                        "name": "shipment-trackings.create",
+                        "shop": match.group(1),
+                        "order_id": match.group(2),
+                        "body": json.loads(body or b"{}"),
+                    }
+                )
+            return 201, {"tracking_id": uuid.uuid4().hex[:10], **json.loads(body or b"{}")}
         return 404, {"errors": "Not Found"}
+
+    def _douyin(self, method: str, query: dict[str, str]) -> dict[str, Any]:
+        from functions.connectors.douyin import api_sign
+
+        secret = self.apps.get(query.get("app_key", ""))
+        if secret is None or query.get("sign") != api_sign(
+            query["app_key"], secret, method, query.get("param_json", ""), query.get("timestamp", "")
+        ):
+            return {"code": 40004, "msg": "签名校验失败", "data": None}
+        business = json.loads(query.get("param_json") or "{}")
+        if method == "order.orderDetail":
+            order = self.douyin_orders.get(str(business.get("shop_order_id")))
+            if order is None:
+                return {"code": 50002, "msg": "订单不存在", "data": None}
+            return {"code": 10000, "msg": "success", "data": {"shop_order_detail": order}}
+        with self._lock:
+            self.calls.append({"name": method, **business})
+        return {"code": 10000, "msg": "success", "data": {}}
+
+    def _md5_signed(self, params: dict[str, str], method_key: str, app_key: str) -> dict[str, Any]:
+        from functions.connectors import md5sign
+
+        secret = self.apps.get(params.get(app_key, ""))
+        if secret is None or params.get("sign") != md5sign.sign(params, secret):
+            return {"error_response": {"code": "19", "zh_desc": "签名错误", "en_desc": "Invalid signature"}}
+        with self._lock:
+            self.calls.append(
+                {"name": params.get(method_key, ""), **{k: v for k, v in params.items() if k != "sign"}}
+            )
+        return {f"{params.get(method_key, '').replace('.', '_')}_response": {"is_success": True}}
 
     def _top(self, params: dict[str, str]) -> dict[str, Any]:
         app = self.top_apps.get(params.get("app_key", ""))
