@@ -123,6 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
     from functions.core import repository
     from functions.core.models import order_id_for
     from oms.local.clock import SystemClock
+    from oms.local.fake_platform import start_demo_channels
     from oms.local.http import serve
     from oms.local.stack import LocalStack
 
@@ -158,10 +159,12 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  oms history {demo_id} --url {server.url}", flush=True)
             print(f"Metrics (funnel, stage latency): curl -sS {server.url}/metrics", flush=True)
             _local_webhooks(server.url)
+            channels = start_demo_channels(server.url, stack.clock.now())
             print(flush=True)
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)
+            channels.stop()
         finally:
             server.shutdown()
     finally:

@@ -280,3 +280,157 @@ def top_push_query(app_key: str, secret: str, topic: str, body: bytes, at: datet
 
 
 Seeder = Callable[[FakePlatform], None]
+
+
+# ---------------------------------------------------------------- `oms serve`: one demo shop per connector
+
+DEMO_SKUS = ("TEA-LONGJING-250G", "MUG-CERAMIC-350")
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    platform: str
+    shop: str  # our key, in /channels/{platform}/shops/{shop}
+    native_shop_id: str  # how the platform names it in a push (header or field)
+    app_key: str
+    secret: str
+    api_base_url: str
+    pull: bool = False
+
+
+def _demo_secret(name: str) -> str:
+    import hashlib
+    import hmac
+
+    from oms.local.stack import LOCAL_SIGNING_KEY
+
+    return hmac.new(LOCAL_SIGNING_KEY.encode(), f"demo-channel:{name}".encode(), hashlib.sha256).hexdigest()
+
+
+def demo_shops(fake_url: str) -> list[DemoShop]:
+    return [
+        DemoShop(
+            "shopify",
+            "demo-shop.myshopify.com",
+            "demo-shop.myshopify.com",
+            "",
+            _demo_secret("shopify"),
+            f"{fake_url}/shopify/demo-shop.myshopify.com",
+        ),
+        DemoShop(
+            "tmall",
+            "tmall-demo",
+            "OMS演示旗舰店",
+            "12345678",
+            _demo_secret("tmall"),
+            f"{fake_url}/top/router/rest",
+            pull=True,
+        ),
+        DemoShop("jd", "jd-demo", "10001", "jd-demo-app", _demo_secret("jd"), f"{fake_url}/jd/routerjson"),
+        DemoShop(
+            "douyin",
+            "douyin-demo",
+            "20001",
+            "7000000000000000001",
+            _demo_secret("douyin"),
+            f"{fake_url}/douyin",
+        ),
+        DemoShop(
+            "pinduoduo",
+            "pdd-demo",
+            "30001",
+            "pdd-demo-client",
+            _demo_secret("pinduoduo"),
+            f"{fake_url}/pdd/api/router",
+        ),
+        DemoShop(
+            "woocommerce",
+            "woo-demo",
+            "woo.example.com",
+            "",
+            _demo_secret("woocommerce"),
+            f"{fake_url}/woo/woo.example.com",
+        ),
+    ]
+
+
+def start_demo_channels(base_url: str, now: datetime) -> FakePlatform:
+    """Start the fake platform, register one demo shop per connector, seed Tmall trades for the pull,
+    and print what a newcomer needs to push as each platform (docs/connectors.md)."""
+    from functions.connectors import registry
+    from functions.connectors.contract import Credentials
+
+    fake = FakePlatform().start()
+    print(
+        f"Channel connectors (docs/connectors.md): native pushes to {base_url}/channels/<platform>/webhooks",
+        flush=True,
+    )
+    for demo in demo_shops(fake.url):
+        token = f"demo-token-{demo.platform}"
+        registry.put_credentials(demo.platform, demo.shop, Credentials(demo.secret, token, demo.app_key))
+        registry.put_shop(
+            demo.platform,
+            demo.shop,
+            {
+                "platform": demo.platform,
+                "shop": demo.shop,
+                "api_base_url": demo.api_base_url,
+                "pull": demo.pull,
+                "native_shop_id": demo.native_shop_id if demo.native_shop_id != demo.shop else None,
+                "updated_at": now.isoformat(),
+                "updated_by": "oms-serve",
+            },
+        )
+        if demo.platform == "shopify":
+            fake.add_shopify_shop(demo.shop, token)
+        elif demo.platform == "tmall":
+            fake.add_top_app(demo.app_key, demo.secret, token, demo.native_shop_id)
+        elif demo.app_key:
+            fake.add_app(demo.app_key, demo.secret)
+        named = f" (pushes name it {demo.native_shop_id})" if demo.native_shop_id != demo.shop else ""
+        app = f" app_key={demo.app_key}" if demo.app_key else ""
+        print(f"  {demo.platform:<12} shop {demo.shop}{named}{app} secret={demo.secret}", flush=True)
+    for number, sku in enumerate(DEMO_SKUS, start=1):
+        fake.put_trade(_demo_trade(number, sku, now))
+    print(
+        f"Fake platform APIs (Tmall pull every 5 minutes finds {len(DEMO_SKUS)} trades; ship-backs land "
+        f"here): {fake.url}",
+        flush=True,
+    )
+    return fake
+
+
+def _demo_trade(number: int, sku: str, now: datetime) -> dict[str, Any]:
+    at = top.timestamp(now)
+    return {
+        "tid": 3000000000000000000 + number,
+        "status": "WAIT_SELLER_SEND_GOODS",
+        "seller_nick": "OMS演示旗舰店",
+        "buyer_open_uid": f"AAdemo{number}",
+        "created": at,
+        "modified": at,
+        "pay_time": at,
+        "payment": "58.00",
+        "total_fee": "48.00",
+        "post_fee": "10.00",
+        "receiver_name": "张三",
+        "receiver_mobile": "13800000000",
+        "receiver_state": "浙江省",
+        "receiver_city": "杭州市",
+        "receiver_district": "余杭区",
+        "receiver_address": "文一西路969号",
+        "receiver_zip": "311121",
+        "orders": {
+            "order": [
+                {
+                    "oid": 3000000000000000100 + number,
+                    "num_iid": 600000000001,
+                    "sku_id": "1",
+                    "outer_sku_id": sku,
+                    "title": sku,
+                    "price": "48.00",
+                    "num": 1,
+                }
+            ]
+        },
+    }
