@@ -11,13 +11,20 @@ from typing import Literal
 
 from functions.core import repository
 from functions.core.errors import RefusedError
+from datetime import datetime
+from decimal import Decimal
+
 from functions.core.models import Address, Order, OrderIn
 from functions.core.status import TERMINAL
 from functions.ingest.service import ingest_order
 from functions.intercept.logic import AFTER_SHIPMENT, InterceptIn
 from functions.intercept.service import request_interception
+from functions.payment.models import PaymentCallback
+from functions.payment.service import AmountMismatchError, PaymentRefusedError, pay_order
 
-Outcome = Literal["created", "unchanged", "updated", "intercepted", "after_sales", "final", "exception"]
+Outcome = Literal[
+    "created", "unchanged", "updated", "paid", "intercepted", "after_sales", "final", "exception", "refused"
+]
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,14 @@ def _note(order_id: str, event_type: str, actor: str, detail: dict[str, str]) ->
         order = repository.get_order(order_id)
         if repository.annotate(order, event_type=event_type, actor=actor, set_fields={}, detail=detail):
             return
+
+
+def pay(order_id: str, payment_id: str, amount: Decimal, paid_at: datetime, actor: str) -> Outcome:
+    """The platform says an order that arrived unpaid is now paid: the payment callback, as the
+    platform would have sent it (idempotent by payment_id)."""
+    try:
+        pay_order(order_id, PaymentCallback(payment_id=payment_id, amount=amount, paid_at=paid_at), actor)
+    except (AmountMismatchError, PaymentRefusedError):
+        _note(order_id, "channel.payment_refused", actor, {"payment_id": payment_id})
+        return "refused"
+    return "paid"

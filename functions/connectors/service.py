@@ -172,6 +172,11 @@ def apply(platform: str, shop: str, notice: Notice, source: Mapping[str, Any]) -
         outcome = capture.intercept(order_id, notice.reason or f"cancelled on {platform}", actor)
     else:
         outcome = capture.change_address(order_id, native.address, actor)
+        if native.paid and existing.payment.status == "unpaid" and existing.payment_received is None:
+            paid = capture.pay(
+                order_id, native.payment_id or "", native.total, native.paid_at or native.modified_at, actor
+            )
+            outcome = paid if outcome == "unchanged" else outcome
     if refs:
         registry.set_modified(order_id, native.modified_at)
     return answer(outcome)

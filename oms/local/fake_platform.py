@@ -167,9 +167,8 @@ class FakePlatform:
         if secret is None or params.get("sign") != md5sign.sign(params, secret):
             return {"error_response": {"code": "19", "zh_desc": "签名错误", "en_desc": "Invalid signature"}}
         with self._lock:
-            self.calls.append(
-                {"name": params.get(method_key, ""), **{k: v for k, v in params.items() if k != "sign"}}
-            )
+            business = json.loads(params.get("360buy_param_json") or "{}")  # JOS: business params as JSON
+            self.calls.append({"name": params.get(method_key, ""), **params, **business})
         return {f"{params.get(method_key, '').replace('.', '_')}_response": {"is_success": True}}
 
     def _top(self, params: dict[str, str]) -> dict[str, Any]:

@@ -99,3 +99,47 @@ def test_malformed_payload_names_the_platform_field_and_writes_nothing(oms, stac
     assert response.status == 422, response.body
     assert field in [f["field"] for f in response.json()["error"]["fields"]]
     assert oms.get(our_order_id(shop.platform, shop.key, shop.native_id(document))).status == 404
+
+
+SHIP_BACK = {
+    "woocommerce": "shipment-trackings.create",
+    "jd": "jingdong.pop.order.shipment",
+    "pinduoduo": "pdd.logistics.online.send",
+    "douyin": "order.logisticsAdd",
+}
+
+
+def test_shipping_is_answered_with_the_platforms_own_call(oms, stack, shop, fake):
+    _, order_id, _ = _held_order(oms, stack, shop)
+    decisions: list[Any] = []
+
+    def approved() -> bool:  # 503 RETRY until the hold's wait is registered
+        path, decision = f"/orders/{order_id}/review", {"decision": "approve", "comment": "ok"}
+        decisions.append(oms.as_role("ops").call("POST", path, decision))
+        return decisions[-1].status != 503
+
+    stack.run_until(approved, timeout=30)
+    assert decisions[-1].status == 200, decisions[-1].body
+    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED", timeout=30)
+    shipment = oms.order(order_id)["shipments"][0]
+    name = SHIP_BACK[shop.platform]
+    stack.run_until(lambda: bool(fake.received(name)), timeout=30)
+    (call,) = fake.received(name)
+    assert shipment["tracking_number"] in {str(v) for v in _flatten(call)}
+
+    def recorded() -> list[tuple[str, str]]:
+        answer = oms.as_role("ops").call("GET", f"/webhooks/deliveries?order_id={order_id}").json()
+        return [
+            (d["status"], d["native_call"]) for d in answer["deliveries"] if d["platform"] == shop.platform
+        ]
+
+    stack.run_until(lambda: bool(recorded()), timeout=30)  # recorded right after the platform answered
+    assert recorded() == [("delivered", name)]
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _flatten(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _flatten(v)]
+    return [value]

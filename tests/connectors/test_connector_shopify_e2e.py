@@ -113,9 +113,13 @@ def test_orders_create_with_valid_hmac_ships_and_is_answered_with_a_fulfillment(
     assert sorted((li["id"], li["quantity"]) for li in call["fulfillment"]["line_items"]) == sorted(
         (li["id"], li["quantity"]) for li in order["line_items"]
     )
-    deliveries = oms.as_role("ops").call("GET", f"/webhooks/deliveries?order_id={answer['order_id']}").json()
-    shopify = [d for d in deliveries["deliveries"] if d["platform"] == "shopify"]
-    assert [(d["status"], d["native_call"]) for d in shopify] == [("delivered", "fulfillment.create")]
+
+    def recorded() -> list[tuple[str, str]]:
+        found = oms.as_role("ops").call("GET", f"/webhooks/deliveries?order_id={answer['order_id']}").json()
+        return [(d["status"], d["native_call"]) for d in found["deliveries"] if d["platform"] == "shopify"]
+
+    stack.run_until(lambda: bool(recorded()), timeout=30)  # recorded right after Shopify answered
+    assert recorded() == [("delivered", "fulfillment.create")]
 
     again = shop.push("orders/create", order)  # Shopify's retry of the same delivery
     assert again.status == 200
@@ -199,3 +203,38 @@ def test_unmapped_line_holds_the_order_until_ops_map_it(oms, stack, shop):
     assert [r["outcome"] for r in response.json()["released"]] == ["created"]
     assert oms.order(held.json()["order_id"])["status"] in ("RECEIVED", "APPROVED", "ALLOCATED", "SHIPPED")
     assert oms.call("GET", f"/channels/shopify/shops/{shop.domain}/held").json()["held"] == []
+
+
+def test_paid_later_on_shopify_pays_the_order_and_changes_after_shipment_are_exceptions(oms, stack, shop):
+    sku_a = new_sku("IPOD")
+    oms.set_stock(sku_a, 5)
+    order = shopify_order(sku_a)
+    _map_case(oms, shop, order)
+    order["financial_status"] = "pending"  # e.g. a bank transfer
+    created = shop.push("orders/create", order)
+    assert created.status == 201, created.body
+    order_id = created.json()["order_id"]
+    stack.run_until(lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT", timeout=30)
+
+    paid = copy.deepcopy(order)
+    paid["financial_status"] = "paid"
+    paid["updated_at"] = "2026-01-01T09:30:00+08:00"
+    response = shop.push("orders/updated", paid)
+    assert response.status == 200, response.body
+    assert response.json()["outcome"] == "paid"
+    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED", timeout=30)
+
+    moved = copy.deepcopy(paid)
+    moved["shipping_address"]["address1"] = "1 Sparks St"
+    moved["updated_at"] = "2026-01-01T10:00:00+08:00"
+    late = shop.push("orders/updated", moved)
+    assert late.json()["outcome"] == "exception"
+    assert oms.order(order_id)["shipping_address"]["line1"] == "123 Elm St"
+    refund = fixture("shopify_refund.json")
+    refund["order_id"] = order["id"]
+    refunded = shop.push("refunds/create", refund)
+    assert refunded.status == 200, refunded.body
+    assert refunded.json()["outcome"] == "after_sales"
+    timeline = [e["type"] for e in oms.history(order_id).json()["timeline"] if e["source"] == "order"]
+    assert "channel.address_change_refused" in timeline
+    assert "channel.cancel_after_shipment" in timeline
