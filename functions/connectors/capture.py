@@ -7,13 +7,12 @@ interception path is a change to this module only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from functions.core import repository
 from functions.core.errors import RefusedError
-from datetime import datetime
-from decimal import Decimal
-
 from functions.core.models import Address, Order, OrderIn
 from functions.core.status import TERMINAL
 from functions.ingest.service import ingest_order
