@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -190,7 +189,3 @@ def _error(
         content_type=content_types.APPLICATION_JSON,
         body={"error": {"code": code, "message": message, "fields": listed}},
     )
-
-
-def dumps(document: Any) -> str:
-    return json.dumps(document, separators=(",", ":"))

@@ -63,13 +63,14 @@ def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
                 return Pulled(
                     platform, shop, start, since, found, outcomes, malformed, answer.error or "failed"
                 )
-            notices, more = connector.pull_page(answer.json())
-            for notice, raw in notices:
+            pulled, more = connector.pull_page(answer.json())
+            for raw, query in pulled:
                 found += 1
-                try:
-                    result = apply(platform, shop, notice, _source(raw, notice.topic))
+                try:  # one malformed record does not stop the rest of the page
+                    notice = connector.parse({}, query, raw)
+                    result = apply(platform, shop, notice, _source(raw, query))
                 except NativeError:
-                    malformed += 1  # logged by the notice's id only; the rest of the page goes on
+                    malformed += 1
                     logger.warning("pulled order malformed", extra={"platform": platform})
                     continue
                 outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
@@ -83,5 +84,5 @@ def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
     return Pulled(platform, shop, start, until, found, outcomes, malformed)
 
 
-def _source(raw: bytes, topic: str) -> dict[str, Any]:
-    return {"raw": raw.decode("utf-8"), "headers": {}, "query": {"topic": topic}}
+def _source(raw: bytes, query: dict[str, str]) -> dict[str, Any]:
+    return {"raw": raw.decode("utf-8"), "headers": {}, "query": query}

@@ -7,7 +7,6 @@ platform's modified time) is ignored as stale.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,6 @@ from functions.connectors.contract import (
     Connector,
     Credentials,
     Fetchable,
-    LineRef,
     NativeError,
     Notice,
     SignatureError,
@@ -197,16 +195,8 @@ def release_parked(platform: str, shop: str) -> list[Received]:
     return results
 
 
-def line_refs(document: Mapping[str, Any]) -> list[LineRef]:
-    return [LineRef(str(e["sku"]), str(e["ref"]), int(e["quantity"])) for e in document.get("lines", [])]
-
-
 def credentials_of(platform: str, shop: str) -> Credentials:
     found = registry.credentials(platform, shop)
     if found is None:
         raise SignatureError("UNAUTHENTICATED", f"{platform} shop {shop} has no secret")
     return found
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)

@@ -244,17 +244,19 @@ class TaobaoConnector:
         }
         return _form_call(top.signed(params, credentials.secret), "taobao.trades.sold.increment.get")
 
-    def pull_page(self, answer: Any) -> tuple[list[tuple[Notice, bytes]], bool]:
-        """The trades of one page (each with the push-shaped body it is kept as) and whether more follow."""
+    def pull_page(self, answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
+        """Each trade of one page as the push-shaped body (and query) it is parsed and kept as, and whether
+        more pages follow."""
         if not isinstance(answer, dict) or "error_response" in answer:
-            error = (answer or {}).get("error_response") if isinstance(answer, dict) else None
+            error = answer.get("error_response") if isinstance(answer, dict) else answer
             raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
         response = answer.get("trades_sold_increment_get_response") or {}
-        trades = ((response.get("trades") or {}).get("trade")) or []
-        found: list[tuple[Notice, bytes]] = []
-        for trade in trades:
-            raw = json.dumps({"trade_fullinfo_get_response": {"trade": trade}}, ensure_ascii=False).encode()
-            found.append((self.parse({}, {"topic": "taobao_trade_TradeChanged"}, raw), raw))
+        trades = (response.get("trades") or {}).get("trade") or []
+        query = {"topic": "taobao_trade_TradeChanged"}
+        found = [
+            (json.dumps({"trade_fullinfo_get_response": {"trade": t}}, ensure_ascii=False).encode(), query)
+            for t in trades
+        ]
         return found, bool(response.get("has_next"))
 
 
