@@ -238,3 +238,29 @@ def test_paid_later_on_shopify_pays_the_order_and_changes_after_shipment_are_exc
     timeline = [e["type"] for e in oms.history(order_id).json()["timeline"] if e["source"] == "order"]
     assert "channel.address_change_refused" in timeline
     assert "channel.cancel_after_shipment" in timeline
+
+
+def test_shops_are_isolated_and_their_secrets_never_returned(oms, stack, shop, fake):
+    other = Shop(oms, fake)
+    order = shopify_order(new_sku())
+    body = raw(order)
+    headers = shopify_headers(shop.domain, "orders/create", other.secret, body, oms.stack.clock.now())
+    crossed = oms.anonymous().call("POST", "/channels/shopify/webhooks", body.decode(), headers)
+    assert crossed.status == 401  # another shop's secret does not admit this shop's orders
+    assert crossed.json()["error"]["code"] == "BAD_SIGNATURE"
+    unknown = shopify_headers(
+        "nobody.myshopify.com", "orders/create", shop.secret, body, oms.stack.clock.now()
+    )
+    assert oms.anonymous().call("POST", "/channels/shopify/webhooks", body.decode(), unknown).status == 401
+    assert oms.anonymous().call("POST", "/channels/ebay/webhooks", body.decode(), headers).status == 404
+
+    listed = oms.as_role("viewer").call("GET", "/channels")
+    assert listed.status == 200
+    domains = {s["shop"] for s in listed.json()["shops"] if s["platform"] == "shopify"}
+    assert {shop.domain, other.domain} <= domains
+    assert shop.secret not in listed.body
+    assert shop.token not in listed.body
+    assert "shopify" in listed.json()["platforms"]
+    again = {"secret": new_secret()}
+    assert oms.as_role("ops").call("PUT", f"/channels/shopify/shops/{shop.domain}", again).status == 403
+    assert oms.anonymous().call("GET", "/channels").status == 401
