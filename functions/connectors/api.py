@@ -73,10 +73,14 @@ class SkuMapIn(BaseModel):
 
 
 @router.put("/channels/<platform>/shops/<shop>", summary="Register a platform shop", tags=["channels"])
-def put_shop(platform: PlatformPath, shop: ShopPath, body: ShopIn) -> dict[str, Any]:
+def put_shop(platform: PlatformPath, shop: ShopPath, body: ShopIn) -> Response[dict[str, Any]]:
     connector = connector_for(platform)
     if body.pull and not connector.pullable:
-        return _error(422, "VALIDATION_ERROR", f"{platform} orders are pushed, not pulled", "body.pull")  # type: ignore[return-value]
+        return _error(422, "VALIDATION_ERROR", f"{platform} orders are pushed, not pulled", "body.pull")
+    owner = registry.shop_by_native_id(platform, body.native_shop_id) if body.native_shop_id else None
+    if owner not in (None, shop):
+        message = f"{platform} shop id {body.native_shop_id} is registered as shop {owner}"
+        return _error(409, "CONFLICT", message, "body.native_shop_id")
     secret_name = registry.put_credentials(
         platform, shop, Credentials(body.secret, body.access_token, body.app_key)
     )
@@ -90,8 +94,12 @@ def put_shop(platform: PlatformPath, shop: ShopPath, body: ShopIn) -> dict[str, 
         "updated_at": clock.now().isoformat(),
         "updated_by": current_actor(router.current_event.headers),
     }
-    registry.put_shop(platform, shop, document)
-    return {k: v for k, v in document.items() if v is not None}
+    try:
+        registry.put_shop(platform, shop, document)
+    except registry.NativeShopTaken as taken:  # registered at the same moment by another request
+        return _error(409, "CONFLICT", str(taken), "body.native_shop_id")
+    shown = {k: v for k, v in document.items() if v is not None}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=shown)
 
 
 @router.get("/channels", summary="Connectors and their shops", tags=["channels"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 
 from pydantic import ValidationError
 
@@ -116,7 +115,3 @@ def to_order(
     except ValidationError as err:
         raise NativeError.of(platform, err, prefix="mapped order: ") from None
     return Mapped(order, refs, [])
-
-
-def subtotal_of(lines: list[NativeLine]) -> Decimal:
-    return sum((line.unit_price * line.quantity for line in lines), Decimal("0"))

@@ -95,10 +95,25 @@ def put_shop(platform: str, shop: str, document: Mapping[str, Any]) -> None:
                 "Put": {
                     "TableName": _table(),
                     "Item": _item({"pk": "CHANNELALIAS", "sk": f"{platform}#{native}", "shop": shop}),
+                    # a platform's shop id names one of our shops only
+                    "ConditionExpression": "attribute_not_exists(pk) OR #shop = :shop",
+                    "ExpressionAttributeNames": {"#shop": "shop"},
+                    "ExpressionAttributeValues": {":shop": {"S": shop}},
                 }
             }
         )
-    aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            owner = shop_by_native_id(platform, str(native))
+            if owner not in (None, shop):
+                raise NativeShopTaken(f"{platform} shop id {native} is registered as shop {owner}") from err
+        raise
+
+
+class NativeShopTaken(Exception):
+    """Another of our shops already answers to this platform shop id."""
 
 
 def get_shop(platform: str, shop: str) -> dict[str, Any] | None:

@@ -143,3 +143,12 @@ def _flatten(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [x for v in value for x in _flatten(v)]
     return [value]
+
+
+def test_a_platform_shop_id_names_one_of_our_shops_only(oms, stack, shop):
+    body = {"secret": new_secret(), "native_shop_id": shop.native_shop}
+    taken = oms.call("PUT", f"/channels/{shop.platform}/shops/{shop.key}-copy", body)
+    assert taken.status == 409, taken.body
+    assert taken.json()["error"]["fields"][0]["field"] == "body.native_shop_id"
+    listed = oms.call("GET", "/channels").json()["shops"]
+    assert f"{shop.key}-copy" not in {s["shop"] for s in listed}
