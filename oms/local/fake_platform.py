@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 import uuid
 from collections.abc import Callable
@@ -396,7 +397,57 @@ def start_demo_channels(base_url: str, now: datetime) -> FakePlatform:
         f"here): {fake.url}",
         flush=True,
     )
+    shopify = next(d for d in demo_shops(fake.url) if d.platform == "shopify")
+    body = json.dumps(_demo_shopify_order(now), separators=(",", ":"))
+    headers = shopify_headers(shopify.shop, "orders/create", shopify.secret, body.encode(), now)
+    signed = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
+    print("Push a Shopify orders/create as Shopify signs it:", flush=True)
+    print(
+        f"  curl -sS -X POST {base_url}/channels/shopify/webhooks {signed} -d {shlex.quote(body)}", flush=True
+    )
     return fake
+
+
+def _demo_shopify_order(now: datetime) -> dict[str, Any]:
+    return {
+        "id": 5600000000001,
+        "name": "#1001",
+        "email": "jon@example.com",
+        "currency": "CNY",
+        "created_at": now.isoformat(),
+        "updated_at": now.isoformat(),
+        "financial_status": "paid",
+        "total_price": "346.00",
+        "total_tax": "0.00",
+        "total_discounts": "0.00",
+        "customer": {
+            "id": 115310627314723954,
+            "email": "jon@example.com",
+            "first_name": "Jon",
+            "last_name": "Snow",
+        },
+        "shipping_address": {
+            "name": "Jon Snow",
+            "address1": "1 Nanjing Rd",
+            "city": "Shanghai",
+            "province_code": "SH",
+            "zip": "200000",
+            "country_code": "CN",
+            "phone": "+86 138 0000 0000",
+        },
+        "line_items": [
+            {
+                "id": 866550311766439020,
+                "product_id": 632910392,
+                "variant_id": 808950810,
+                "sku": DEMO_SKUS[0],
+                "title": "Longjing tea 250 g",
+                "quantity": 2,
+                "price": "168.00",
+            }
+        ],
+        "shipping_lines": [{"price": "10.00", "title": "Standard"}],
+    }
 
 
 def _demo_trade(number: int, sku: str, now: datetime) -> dict[str, Any]:
