@@ -168,3 +168,17 @@ def test_buyer_refund_before_shipment_intercepts_and_address_change_updates(oms,
     assert response.json()["outcome"] == "intercepted"
     stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED", timeout=30)
     assert oms.stock(sku_a)["reserved"] == 0
+
+
+def test_malformed_trade_names_the_top_field_and_writes_nothing(oms, stack, shop):
+    document = shop.trade(new_sku())
+    trade = document["trade_fullinfo_get_response"]["trade"]
+    del trade["receiver_name"]
+    trade["orders"]["order"][0]["num"] = "two"
+    response = shop.push(document)
+    assert response.status == 422, response.body
+    assert [f["field"] for f in response.json()["error"]["fields"]] == [
+        "trade_fullinfo_get_response.trade.receiver_name",
+        "trade_fullinfo_get_response.trade.orders.order.0.num",
+    ]
+    assert oms.get(our_order_id("tmall", shop.key, str(trade["tid"]))).status == 404
