@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -181,6 +181,8 @@ class Connector(Protocol):
 
 @runtime_checkable
 class Pullable(Protocol):
+    pull_window: timedelta  # the longest modified-time range the platform answers in one query
+
     def pull_call(
         self, credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
     ) -> NativeCall: ...

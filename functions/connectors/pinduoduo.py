@@ -5,6 +5,8 @@ of clock difference accepted), `data_type` (JSON), `mall_id` (the shop), `order_
 `sign` (functions/connectors/md5sign.py). Amounts are yuan. `refund_status` 2/3 (售后处理中/退款中)
 before shipment intercepts the order, 4 (退款成功) cancels it.
 Ship-back: `pdd.logistics.online.send` (order_sn, logistics_id, tracking_number).
+Pull: `pdd.order.number.list.increment.get` (start_updated_at/end_updated_at at most 30 minutes apart,
+page, use_has_next), each order kept as the push-shaped form it is parsed from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
@@ -75,7 +78,8 @@ class PddPush(Native):
 
 class PinduoduoConnector:
     platform = PLATFORM
-    pullable = False
+    pullable = True
+    pull_window = timedelta(minutes=30)  # PDD: the updated_at range of one query
 
     def _order(self, params: Mapping[str, str]) -> PddOrder:
         if params.get("type") != TYPE:
@@ -140,6 +144,56 @@ class PinduoduoConnector:
             {"Content-Type": "application/x-www-form-urlencoded"},
             name="pdd.logistics.online.send",
         )
+
+    def pull_call(
+        self, credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
+    ) -> NativeCall:
+        return pull_call(credentials, since, until, page, now)
+
+    def pull_page(self, answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
+        return pull_page(answer)
+
+
+def pull_call(
+    credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
+) -> NativeCall:
+    params = md5sign.signed(
+        {
+            "type": "pdd.order.number.list.increment.get",
+            "client_id": credentials.app_key,
+            "access_token": credentials.access_token,
+            "timestamp": str(int(now.timestamp())),
+            "data_type": "JSON",
+            "start_updated_at": str(int(since.timestamp())),
+            "end_updated_at": str(int(until.timestamp())),
+            "order_status": "5",  # every status
+            "refund_status": "5",
+            "is_lucky_flag": "0",
+            "page": str(page),
+            "page_size": "100",
+            "use_has_next": "true",
+        },
+        credentials.secret,
+    )
+    return NativeCall(
+        "POST",
+        "",
+        urlencode(params).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        name="pdd.order.number.list.increment.get",
+    )
+
+
+def pull_page(answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
+    if not isinstance(answer, dict) or "error_response" in answer:
+        error = answer.get("error_response") if isinstance(answer, dict) else answer
+        raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
+    response = answer.get("order_sn_increment_get_response") or {}
+    found: list[tuple[bytes, dict[str, str]]] = [
+        (urlencode({"type": TYPE, "order_info": order_info_json(order)}).encode(), {})
+        for order in response.get("order_sn_list") or []
+    ]
+    return found, bool(response.get("has_next"))
 
 
 def native_order(order: PddOrder) -> NativeOrder:

@@ -16,8 +16,7 @@ from functions.core import clock
 from functions.core.observability import logger
 
 FIRST_WINDOW = timedelta(days=1)  # a new shop's first pull looks back one day
-MAX_WINDOW = timedelta(days=1)  # TOP: start_modified and end_modified within one day
-MAX_WINDOWS = 7  # a cursor a week behind catches up in one run; further behind, over the next runs
+MAX_SPAN_PER_RUN = timedelta(days=2)  # further behind, the cursor catches up over the next runs
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,8 @@ def pull_all(now: datetime | None = None) -> list[Pulled]:
 
 
 def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
-    """Pull one shop, one TOP-sized window after another until now (at most MAX_WINDOWS per run)."""
+    """Pull one shop, one window of the platform's size after another (TOP: a day, PDD: 30 minutes), until
+    now or MAX_SPAN_PER_RUN."""
     connector = connector_for(platform)
     if not isinstance(connector, Pullable):
         raise ValueError(f"{platform} is not pulled")
@@ -54,8 +54,8 @@ def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
     start, outcomes, found, malformed = since, dict[str, int](), 0, 0
     if credentials is None:
         return Pulled(platform, shop, since, since, 0, {}, 0, "no credentials")
-    for _ in range(MAX_WINDOWS):
-        until = min(now, since + MAX_WINDOW)
+    while True:
+        until = min(now, since + connector.pull_window)
         for page in range(1, settings.pull_max_pages + 1):
             answer = outbound.send(base_url, connector.pull_call(credentials, since, until, page, now))
             if not answer.ok:
@@ -77,7 +77,7 @@ def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
             if not more:
                 break
         registry.set_cursor(platform, shop, until, found)
-        if until >= now:
+        if until >= now or until - start >= MAX_SPAN_PER_RUN:
             break
         since = until
     logger.info("channel pulled", extra={"platform": platform, "found": found, "outcomes": outcomes})

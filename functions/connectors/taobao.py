@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -144,6 +144,7 @@ class RefundMessage(Native):
 
 class TaobaoConnector:
     pullable = True
+    pull_window = timedelta(days=1)  # start_modified and end_modified within one day
 
     def __init__(self, platform: str) -> None:
         self.platform = platform

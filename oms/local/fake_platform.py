@@ -45,6 +45,7 @@ class FakePlatform:
         self.shopify_tokens: dict[str, str] = {}  # shop domain -> admin API access token
         self.apps: dict[str, str] = {}  # JOS / PDD / 抖店 app key -> app secret
         self.douyin_orders: dict[str, dict[str, Any]] = {}  # order_id -> shop_order_detail
+        self.pdd_orders: dict[str, tuple[str, dict[str, Any]]] = {}  # order_sn -> (access token, order_info)
         self.calls: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -63,6 +64,11 @@ class FakePlatform:
 
     def add_app(self, app_key: str, secret: str) -> None:
         self.apps[app_key] = secret
+
+    def put_pdd_order(self, access_token: str, order: dict[str, Any]) -> None:
+        """An order of the mall that `access_token` was granted for (pdd.order.number.list.increment.get)."""
+        with self._lock:
+            self.pdd_orders[str(order["order_sn"])] = (access_token, order)
 
     def put_douyin_order(self, order: dict[str, Any]) -> None:
         with self._lock:
@@ -167,10 +173,37 @@ class FakePlatform:
         secret = self.apps.get(params.get(app_key, ""))
         if secret is None or params.get("sign") != md5sign.sign(params, secret):
             return {"error_response": {"code": "19", "zh_desc": "签名错误", "en_desc": "Invalid signature"}}
+        if params.get(method_key) == "pdd.order.number.list.increment.get":
+            return self._pdd_increment(params)
         with self._lock:
             business = json.loads(params.get("360buy_param_json") or "{}")  # JOS: business params as JSON
             self.calls.append({"name": params.get(method_key, ""), **params, **business})
         return {f"{params.get(method_key, '').replace('.', '_')}_response": {"is_success": True}}
+
+    def _pdd_increment(self, params: dict[str, str]) -> dict[str, Any]:
+        start, end = int(params["start_updated_at"]), int(params["end_updated_at"])
+        if end - start > 1800:
+            return {"error_response": {"error_code": 10000, "error_msg": "时间跨度不能超过30分钟"}}
+        page, size = int(params.get("page", "1")), int(params.get("page_size", "100"))
+        with self._lock:
+            self.calls.append({"name": "pdd.order.number.list.increment.get", "page": page})
+            matching = sorted(
+                (
+                    order
+                    for token, order in self.pdd_orders.values()
+                    if token == params.get("access_token")
+                    and start <= china_time(order["updated_at"]).timestamp() <= end
+                ),
+                key=lambda order: (order["updated_at"], order["order_sn"]),
+            )
+        chunk = matching[(page - 1) * size : page * size]
+        return {
+            "order_sn_increment_get_response": {
+                "total_count": len(matching),
+                "has_next": page * size < len(matching),
+                "order_sn_list": chunk,
+            }
+        }
 
     def _top(self, params: dict[str, str]) -> dict[str, Any]:
         app = self.top_apps.get(params.get("app_key", ""))
