@@ -90,7 +90,6 @@ class WooOrder(Native):
     prices_include_tax: bool = False
     customer_id: int = 0
     customer_note: str | None = None
-    transaction_id: str | None = None
     billing: _Billing = _Billing()
     shipping: _Shipping
     line_items: list[_LineItem] = Field(min_length=1, max_length=100)
@@ -218,7 +217,7 @@ def native_order(order: WooOrder) -> NativeOrder:
         placed_at=created,
         modified_at=_utc(order.date_modified_gmt) if order.date_modified_gmt else created,
         paid=paid,
-        payment_id=(order.transaction_id or f"woocommerce:{order.id}") if paid else None,
+        payment_id=f"woocommerce:{order.id}" if paid else None,  # transaction ids are free text
         paid_at=_utc(order.date_paid_gmt) if paid and order.date_paid_gmt else (created if paid else None),
         remark=order.customer_note or None,
         cancelled=order.status in CANCELLED,
