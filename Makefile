@@ -67,6 +67,7 @@ LAMBDA_FUNCTIONS += AfterSalesFunction AfterSalesTimerFunction
 LAMBDA_FUNCTIONS += SalesAggregatorFunction
 LAMBDA_FUNCTIONS += EventsPublisherFunction WebhookDeliveryFunction
 LAMBDA_FUNCTIONS += DelayCheckFunction
+LAMBDA_FUNCTIONS += ChannelPullFunction ChannelShipBackFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -154,6 +154,7 @@ def _serve(args: argparse.Namespace) -> int:
     from functions.core import repository
     from oms.local import logs, persistence
     from oms.local.clock import SystemClock
+    from oms.local.fake_platform import start_demo_channels
     from oms.local.http import serve
     from oms.local.stack import LocalStack
 
@@ -200,10 +201,13 @@ def _serve(args: argparse.Namespace) -> int:
         autosave = persistence.Autosave(stack, state_dir).start()
         try:
             _banner(server.url, restored, state_dir, function_logs.path, verbose=args.verbose)
+            channels = start_demo_channels(server.url, stack.clock.now())
+            print(flush=True)
             logs.echo_order_events(stack.runtime, lambda line: print(line, flush=True))
             while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
                 pass
             print("Shutting down.", flush=True)
+            channels.stop()
         finally:
             server.shutdown()
     finally:

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.aftersales.api import router as aftersales_router
 from functions.allocate.api import router as inventory_router
 from functions.api import errors, openapi, security
+from functions.connectors.api import router as channels_router
 from functions.core import errors as oms_errors
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import instrumented, logger, tracer
@@ -44,6 +45,7 @@ app.include_router(logistics_router)
 app.include_router(aftersales_router)
 app.include_router(events_router)
 app.include_router(webhooks_router)
+app.include_router(channels_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 

@@ -104,6 +104,13 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("PUT", "/webhooks/{platform}"): ADMIN,
     ("GET", "/webhooks"): ADMIN,
     ("GET", "/webhooks/deliveries"): OPS,
+    # Channel connectors (functions/connectors): shops are admin's, SKU maps ops'; a push is signed the
+    # platform's own way with its shop's secret, so one shop's secret admits only that shop's orders.
+    ("PUT", "/channels/{platform}/shops/{shop}"): ADMIN,
+    ("GET", "/channels"): READERS,
+    ("PUT", "/channels/{platform}/shops/{shop}/sku-map"): OPS,
+    ("GET", "/channels/{platform}/shops/{shop}/held"): READERS,
+    ("POST", "/channels/{platform}/webhooks"): frozenset({PUBLIC}),
 }
 
 
