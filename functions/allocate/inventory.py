@@ -17,7 +17,7 @@ from functions.core import repository, workflow
 from functions.core.errors import ConflictError, TransientError
 from functions.core.models import StockLevel, StockMovement, StockShard
 from functions.core.observability import logger
-from functions.core.rules import active_rules
+from functions.core.repository import active_rules
 
 MAX_SYNC_ROUNDS = 5
 WAKE_BATCH = 100  # waitlist entries looked at per restock

@@ -36,8 +36,14 @@ from functions.core.models import (
     StockShard,
 )
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.repository import OrderChange, OrderMovedError, TransactionRejected, TransactItem
-from functions.core.rules import AllocationRules, RuleSet, active_rules
+from functions.core.repository import (
+    OrderChange,
+    OrderMovedError,
+    TransactionRejected,
+    TransactItem,
+    active_rules,
+)
+from functions.core.rules import AllocationRules, RuleSet
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
 
@@ -150,7 +156,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         try:
             allocated = _commit_allocation(order, plan, reservations, rules, execution_id)
         except TransactionRejected as rejected:
-            logger.info("stock moved under us; re-planning", extra={"failed_items": rejected.failed_indexes})
+            logger.info("stock moved under us; re-planning", extra={"failed_items": sorted(rejected.tags)})
             continue
         except OrderMovedError:
             current = repository.get_order(order_id)

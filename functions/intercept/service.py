@@ -20,7 +20,7 @@ from functions.core import clock, repository, workflow
 from functions.core.errors import OmsError, RefusedError, TransientError
 from functions.core.models import Interception, Order
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.rules import active_rules
+from functions.core.repository import active_rules
 from functions.intercept.logic import (
     STAGE_BY_STATUS,
     InterceptIn,

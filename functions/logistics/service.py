@@ -12,8 +12,7 @@ from pydantic import BaseModel
 
 from functions.aftersales.logic import DECIDED_BY_OPS
 from functions.aftersales.models import CaseIn, CaseLineIn
-from functions.aftersales.service import open_case
-from functions.core import clock, repository
+from functions.core import application, clock, repository
 from functions.core.errors import RefusedError, TransientError
 from functions.core.models import (
     ExceptionCase,
@@ -61,7 +60,7 @@ def open_case_items(
     events_before: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> list[TransactItem]:
     """The case, the parcel no longer watched for progress (its case is), and on every order of the
-    parcel `events_before` then exception.opened. Index 0 is the case (fails if already opened)."""
+    parcel `events_before` then exception.opened. The case (EXCEPTION_TAG) fails if already opened."""
     after = tracking.model_copy(
         update={"exception_ids": [*tracking.exception_ids, case.exception_id], "progress_due": None}
     )
@@ -120,9 +119,9 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
         }
         items = open_case_items(case, tracking, orders, SWEEP_ACTOR, [("shipment.delayed", delayed)])
         try:
-            repository.run_transaction(items)
+            repository.commit(items)
         except TransactionRejected as rejected:
-            if 0 in rejected.failed_indexes:
+            if rejected.failed(repository.EXCEPTION_TAG):
                 return None  # this stall was flagged already (the check fired twice)
             continue  # the parcel or an order moved: read again
         for order in orders:
@@ -209,7 +208,9 @@ def _refund(case: ExceptionCase, lines: dict[str, list[Reservation]], actor: str
             lines=[CaseLineIn(sku=r.sku, quantity=r.quantity) for r in order_lines],  # a sku once per parcel
             reference=case.exception_id,
         )
-        opened = open_case(order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}")
+        opened = application.open_aftersales_case(
+            order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}"
+        )
         cases[order_id] = opened.case_id
     return cases
 
@@ -274,7 +275,7 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             )
             items += change
         try:
-            repository.run_transaction(items)
+            repository.commit(items)
         except TransactionRejected:
             continue  # resolved meanwhile, or an order moved: read again
         for order in orders:

@@ -34,7 +34,7 @@ from functions.core.errors import (
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Order, OrderIn, PaymentReceived, Reservation, RuleHit
 from functions.core.observability import MetricName, count, logger
-from functions.core.rules import active_rules
+from functions.core.repository import active_rules
 from functions.core.status import TERMINAL, OrderStatus
 from functions.payment import timers
 from functions.payment.logic import (

@@ -16,8 +16,7 @@ from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.observability import MetricName, bind_platform, count
-from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem
-from functions.core.rules import active_rules
+from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem, active_rules
 from functions.core.status import OrderStatus
 from functions.ship.delivery import deliver_if_complete, initial_delivery, tracking_record
 from functions.ship.logic import choose_carrier, parcel_of, plan_group_shipments, virtual_shipment
