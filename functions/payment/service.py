@@ -95,13 +95,7 @@ def schedule_timeout(order: Order) -> None:
         return
     if order.pay_deadline <= clock.now():
         return  # due already: the sweep's next run takes it
-    try:
-        timers.create_timeout_schedule(order)
-    except ClientError as err:
-        logger.warning(
-            "timeout schedule not created; the sweep will cancel the order on time",
-            extra={"error_code": err.response.get("Error", {}).get("Code")},
-        )
+    timers.create_timeout_schedule(order)
 
 
 # ---------------------------------------------------------------- the payment callback
