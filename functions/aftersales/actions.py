@@ -29,16 +29,16 @@ from functions.aftersales.models import (
     case_id_of_refund,
 )
 from functions.core import application, clock, repository
-from functions.core.errors import RefusedError, TransientError
+from functions.core.errors import RefusedError
 from functions.core.models import Order, RefundSummary
 from functions.core.observability import logger
-from functions.core.repository import TransactionRejected, TransactItem
+from functions.core.repository import ReadAgain, TransactionRejected, TransactItem
 
 # ---------------------------------------------------------------- people and callbacks (API)
 
 
 def decide(case_id: str, decision: Literal["approve", "reject"], comment: str, actor: str) -> Case:
-    for _ in range(MAX_ROUNDS):
+    def attempt() -> Case:
         case = get_case(case_id)
         if (
             case.decision == ("approved" if decision == "approve" else "rejected")
@@ -67,11 +67,13 @@ def decide(case_id: str, decision: Literal["approve", "reject"], comment: str, a
         if moved is not None:
             resume(moved)
             return moved
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS, gave_up=f"case {case_id} kept changing; retry")
 
 
 def return_shipped(case_id: str, body: ReturnShipped, actor: str) -> Case:
-    for _ in range(MAX_ROUNDS):
+    def attempt() -> Case:
         case = get_case(case_id)
         if case.return_waybill == body.waybill:
             return case
@@ -96,11 +98,13 @@ def return_shipped(case_id: str, body: ReturnShipped, actor: str) -> Case:
         if moved is not None:
             timers.delete_return_deadline(case_id)
             return moved
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS, gave_up=f"case {case_id} kept changing; retry")
 
 
 def receive(case_id: str, body: Received, actor: str) -> Case:
-    for _ in range(MAX_ROUNDS):
+    def attempt() -> Case:
         case = get_case(case_id)
         if case.status == CaseStatus.RECEIVED or case.received_at is not None:
             return case
@@ -124,13 +128,16 @@ def receive(case_id: str, body: Received, actor: str) -> Case:
             timers.delete_return_deadline(case_id)
             resume(moved)
             return moved
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS, gave_up=f"case {case_id} kept changing; retry")
 
 
 def inspect(case_id: str, body: Inspection, actor: str) -> Case:
     """Resellable: the units go back on sale in the warehouse they shipped from (ledger `returned`);
     damaged: written off (ledger `writeoff`, stock unchanged). One transaction with the case change."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> Case:
         case = get_case(case_id)
         if case.inspection is not None:
             if case.inspection != body.result:
@@ -165,12 +172,14 @@ def inspect(case_id: str, body: Inspection, actor: str) -> Case:
                 extra=extra,
             )
         except TransactionRejected:
-            continue  # a line's return count moved (another case's inspection): read again
+            raise ReadAgain from None  # a line's return count moved (another case's inspection): read again
         if moved is not None:
             _wake_backorders(moved_skus)
             resume(moved)
             return moved
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS, gave_up=f"case {case_id} kept changing; retry")
 
 
 def _wake_backorders(skus: list[str]) -> None:
@@ -211,7 +220,8 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
     case_id = case_id_of_refund(refund_id)
     if case_id is None:
         raise CaseNotFoundError(f"refund {refund_id}")
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> RefundOutcome:
         case = get_case(case_id)
         refund = repository.get_refund(case.order_id, refund_id)
         if refund is None:
@@ -260,7 +270,7 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
             )
         except TransactionRejected as rejected:
             if rejected.failed(repository.REFUND_TAG):
-                continue  # confirmed concurrently: read again, answer "already applied"
+                raise ReadAgain from None  # confirmed concurrently: read again, answer "already applied"
             raise RefusedError(
                 "OVER_REFUND", f"refund {refund_id} would refund more than was paid for a line", 409
             ) from rejected
@@ -268,4 +278,8 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
             resume(moved)
             logger.info("refund confirmed", extra={"case_id": case_id, "refund_id": refund_id})
             return RefundOutcome(moved, applied=True)
-    raise TransientError(f"refund {refund_id}: the case kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"refund {refund_id}: the case kept changing; retry"
+    )

@@ -24,7 +24,7 @@ from functions.core import aws, clock, repository, workflow
 from functions.core.errors import OrderNotFoundError, RefusedError, TransientError
 from functions.core.models import Order
 from functions.core.observability import MetricName, count, logger
-from functions.core.repository import TransactionRejected, TransactItem, active_rules
+from functions.core.repository import ReadAgain, TransactionRejected, TransactItem, active_rules
 
 MAX_ROUNDS = 6
 RULES_ACTOR = "rules:aftersales"
@@ -168,7 +168,9 @@ def open_case_request(order_id: str, case: CaseIn, actor: str) -> tuple[Case, bo
 def _open(order_id: str, request: CaseIn, actor: str) -> tuple[Case, bool]:
     case_id = case_id_for(order_id, request.reference)
     rules = active_rules().aftersales
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> tuple[Case, bool]:
+        nonlocal case_id
         existing = repository.get_case(order_id, case_id) if request.reference else None
         if existing is not None:
             found = parse_case(existing)
@@ -240,17 +242,20 @@ def _open(order_id: str, request: CaseIn, actor: str) -> tuple[Case, bool]:
             )
         except TransactionRejected as rejected:
             if rejected.failed(repository.CASE_TAG) and request.reference:
-                continue  # the same reference was opened concurrently: return that case
+                raise ReadAgain from None  # the same reference was opened concurrently: return that case
             if rejected.failed(repository.CASE_TAG):
                 case_id = case_id_for(order_id, None)  # a random id collided: draw again
-            continue  # a line counter moved (another case claimed): plan again on what is left
+            raise ReadAgain from None  # a line counter moved (another case claimed): plan again
         if stored is None:
-            continue  # the order moved: read it again
+            raise ReadAgain  # the order moved: read it again
         count(MetricName.AFTERSALES_CASES_OPENED, order.platform, action=request.kind)
         logger.info("after-sales case opened", extra={"case_id": case_id, "kind": request.kind})
         _start(case)
         return case, True
-    raise TransientError(f"order {order_id} kept changing while the case was opened; retry")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"order {order_id} kept changing while the case was opened; retry"
+    )
 
 
 def _start(case: Case) -> str:

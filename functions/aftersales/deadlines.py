@@ -15,8 +15,8 @@ from functions.aftersales.models import (
     CaseStatus,
 )
 from functions.core import clock, repository
-from functions.core.errors import TransientError
 from functions.core.observability import logger
+from functions.core.repository import ReadAgain
 
 # ---------------------------------------------------------------- the return-shipping deadline (timer)
 
@@ -25,7 +25,8 @@ def return_deadline_passed(case_id: str, now: datetime | None = None) -> bool:
     """The buyer did not ship the return in time: close the case (what it claimed is given back).
     Idempotent: a second firing, or one for a case that moved on, changes nothing. True when closed."""
     now = now or clock.now()
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> bool:
         try:
             case = get_case(case_id)
         except CaseNotFoundError:
@@ -46,7 +47,9 @@ def return_deadline_passed(case_id: str, now: datetime | None = None) -> bool:
             resume(closed)
             logger.info("case closed: return not shipped in time", extra={"case_id": case_id})
             return True
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS, gave_up=f"case {case_id} kept changing; retry")
 
 
 def sweep_return_deadlines() -> list[str]:

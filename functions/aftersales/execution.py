@@ -24,10 +24,10 @@ from functions.aftersales.models import (
     CaseStatus,
 )
 from functions.core import application, clock, repository, workflow
-from functions.core.errors import RefusedError, TransientError
+from functions.core.errors import RefusedError
 from functions.core.models import Order
 from functions.core.observability import logger
-from functions.core.repository import active_rules
+from functions.core.repository import ReadAgain, active_rules
 
 # ---------------------------------------------------------------- the execution: advance and wait
 
@@ -41,7 +41,8 @@ class Advanced:
 
 def advance(case_id: str) -> Advanced:
     """Do what the case's status calls for, until it has to wait; say for what."""
-    for _ in range(MAX_ROUNDS * 3):
+
+    def attempt() -> Advanced:
         case = get_case(case_id)
         step = logic.next_step(case, case.assessed_at is not None)
         if step in WAIT_STATUS:
@@ -51,7 +52,9 @@ def advance(case_id: str) -> Advanced:
         waited = _STEPS[step](case)
         if waited is not None:
             return Advanced(step="poll", wait_seconds=waited, status=case.status)
-    raise TransientError(f"case {case_id} kept changing; retry")
+        raise ReadAgain
+
+    return repository.retrying(attempt, rounds=MAX_ROUNDS * 3, gave_up=f"case {case_id} kept changing; retry")
 
 
 def _assess(case: Case) -> int | None:

@@ -39,6 +39,7 @@ from functions.core.observability import MetricName, bind_platform, count, logge
 from functions.core.repository import (
     OrderChange,
     OrderMovedError,
+    ReadAgain,
     TransactionRejected,
     TransactItem,
     active_rules,
@@ -446,7 +447,8 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
     Idempotent: a second call (or a call racing the first) finds the order CANCELLED and releases
     nothing, because each reservation item can be deleted once.
     """
-    for _ in range(MAX_PLANNING_ROUNDS):
+
+    def attempt() -> ReleaseResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         if order.status == OrderStatus.CANCELLED:
@@ -473,8 +475,11 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
                 repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
             )
         except OrderMovedError:
-            continue
+            raise ReadAgain from None
         if waiting is not None:  # its execution waits for a restock: let it end now (Allocate: cancelled)
             workflow.send_task_success(waiting, {"cancelled": True})
         return ReleaseResult(status=OrderStatus.CANCELLED, released=aggregate.reservations)
-    raise TransientError(f"order {order_id} kept changing while cancelling")
+
+    return repository.retrying(
+        attempt, rounds=MAX_PLANNING_ROUNDS, gave_up=f"order {order_id} kept changing while cancelling"
+    )

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from functions.aftersales.logic import DECIDED_BY_OPS
 from functions.aftersales.models import CaseIn, CaseLineIn
 from functions.core import application, clock, repository
-from functions.core.errors import RefusedError, TransientError
+from functions.core.errors import RefusedError
 from functions.core.models import (
     ExceptionCase,
     ExceptionResolution,
@@ -23,7 +23,7 @@ from functions.core.models import (
 )
 from functions.core.observability import MetricName, count, logger
 from functions.core.replacement import ReplacementLine, create_replacement_order
-from functions.core.repository import TransactionRejected, TransactItem
+from functions.core.repository import ReadAgain, TransactionRejected, TransactItem
 from functions.logistics.logic import Action, Kind, exception_id_for, writeoff_lines, writes_off
 
 SWEEP_ACTOR = "timer:delay-check"
@@ -91,7 +91,8 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
     Conditional on the record still being the one read (same version, so the same deadline): a second
     firing of the check, or progress that arrived meanwhile, changes nothing. Returns the case id.
     """
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> str | None:
         tracking = repository.get_tracking(shipment_id)
         if tracking is None or tracking.progress_due is None or tracking.progress_due > now:
             return None  # progressed, delivered, already flagged, or in an exception case meanwhile
@@ -123,13 +124,16 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
         except TransactionRejected as rejected:
             if rejected.failed(repository.EXCEPTION_TAG):
                 return None  # this stall was flagged already (the check fired twice)
-            continue  # the parcel or an order moved: read again
+            raise ReadAgain from None  # the parcel or an order moved: read again
         for order in orders:
             count(MetricName.SHIPMENTS_DELAYED, order.platform)
             count(MetricName.LOGISTICS_EXCEPTIONS_OPENED, order.platform, reason="delayed")
         logger.info("shipment delayed", extra={"shipment_id": shipment_id, "exception_id": case.exception_id})
         return case.exception_id
-    raise TransientError(f"shipment {shipment_id} kept changing while flagging its delay")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"shipment {shipment_id} kept changing while flagging its delay"
+    )
 
 
 def sweep_delays(limit: int = 500) -> DelaySweepResult:
@@ -219,7 +223,8 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
     """Close an open case: reship (replacement orders), refund (after-sales refund cases), or dismiss.
     Damaged or lost goods reshipped or refunded are written off in the stock ledger. A repeat of the
     same resolution answers the stored one; another one is a conflict."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> ResolveResult:
         case = get_case(exception_id)
         if case.status == "resolved":
             assert case.resolution is not None
@@ -277,9 +282,12 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
         try:
             repository.commit(items)
         except TransactionRejected:
-            continue  # resolved meanwhile, or an order moved: read again
+            raise ReadAgain from None  # resolved meanwhile, or an order moved: read again
         for order in orders:
             count(MetricName.LOGISTICS_EXCEPTIONS_RESOLVED, order.platform, action=action)
         resolved = case.model_copy(update={"status": "resolved", "resolution": resolution})
         return ResolveResult(case=resolved, repeated=False)
-    raise TransientError(f"exception {exception_id} kept changing while resolving it")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"exception {exception_id} kept changing while resolving it"
+    )

@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from functions.core import application, clock, repository
-from functions.core.errors import ConflictError, RefusedError, TransientError
+from functions.core.errors import ConflictError, RefusedError
 from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
-from functions.core.repository import TransactionRejected, TransactItem, active_rules
+from functions.core.repository import ReadAgain, TransactionRejected, TransactItem, active_rules
 from functions.core.status import OrderStatus, can_transition
 from functions.logistics.logic import watched
 from functions.ship.delivery import summary_of
@@ -78,7 +78,8 @@ def emit_tracking(outcome: str) -> None:
 
 def record_event(shipment_id: str, event: TrackingEvent, *, carrier: str | None) -> TrackingResult:
     """Apply one carrier event to a parcel (idempotent by event id, tolerant of order)."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> TrackingResult:
         tracking = find_tracking(shipment_id, carrier=carrier)
         if event.tracking_number != tracking.tracking_number:
             raise RefusedError(
@@ -96,8 +97,13 @@ def record_event(shipment_id: str, event: TrackingEvent, *, carrier: str | None)
                 kept = repository.get_tracking_event(shipment_id, event.event_id)
                 if kept is not None:  # the same event, racing itself
                     return _duplicate(tracking, event, kept)
-            continue  # the parcel or one of its orders moved: read again and decide again
-    raise TransientError(f"shipment {shipment_id} kept changing while applying event {event.event_id}")
+            raise ReadAgain from None  # the parcel or one of its orders moved: read again and decide again
+
+    return repository.retrying(
+        attempt,
+        rounds=MAX_ROUNDS,
+        gave_up=f"shipment {shipment_id} kept changing while applying event {event.event_id}",
+    )
 
 
 def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:

@@ -68,14 +68,14 @@ def test_retrying_reads_again_until_the_write_lands_then_gives_up() -> None:
             raise ReadAgain("moved")
         return "done"
 
-    assert repository.retrying(attempt, rounds=5, what="case x") == "done"
+    assert repository.retrying(attempt, rounds=5, gave_up="case x kept changing; retry") == "done"
     assert len(rounds) == 3
 
     def never() -> str:
         raise ReadAgain("moved")
 
     with pytest.raises(TransientError, match="case x kept changing; retry"):
-        repository.retrying(never, rounds=2, what="case x")
+        repository.retrying(never, rounds=2, gave_up="case x kept changing; retry")
 
 
 def test_transition_commits_the_order_its_event_and_the_extras_together(uow: Ledger) -> None:

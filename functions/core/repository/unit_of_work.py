@@ -169,12 +169,12 @@ def commit(writes: Sequence[Write], conflicts: Conflicts | None = None) -> None:
     unit_of_work().add(*writes).commit(conflicts)
 
 
-def retrying(attempt: Callable[[], T], *, rounds: int, what: str) -> T:
+def retrying(attempt: Callable[[], T], *, rounds: int, gave_up: str) -> T:
     """Run `attempt` (read, decide, write) until it stops raising ReadAgain, at most `rounds` times;
-    then TransientError, which the state machine or the caller retries with back-off."""
+    then TransientError(`gave_up`), which the state machine or the caller retries with back-off."""
     for _ in range(rounds):
         try:
             return attempt()
         except ReadAgain:
             continue
-    raise TransientError(f"{what} kept changing; retry")
+    raise TransientError(gave_up)
