@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.core import aws
 from functions.core.repository.fake import Ledger, fake_unit_of_work
 from functions.core.settings import get_settings
 
@@ -19,8 +20,14 @@ def table_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
+def _no_dynamodb() -> None:
+    raise AssertionError("a service unit test reached DynamoDB: answer that read in the test")
+
+
 @pytest.fixture
-def uow(table_env: None) -> Iterator[Ledger]:
-    """Every unit of work the code under test opens commits to this ledger instead of DynamoDB."""
+def uow(table_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    """Every unit of work the code under test opens commits to this ledger instead of DynamoDB; any
+    other DynamoDB call fails the test."""
+    monkeypatch.setattr(aws, "dynamodb", _no_dynamodb)
     with fake_unit_of_work() as ledger:
         yield ledger
