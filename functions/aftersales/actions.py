@@ -32,7 +32,7 @@ from functions.core import application, clock, repository
 from functions.core.errors import RefusedError
 from functions.core.models import Order, RefundSummary
 from functions.core.observability import logger
-from functions.core.repository import ReadAgain, TransactionRejected, TransactItem
+from functions.core.repository import ReadAgain, TransactionRejected, Write
 
 # ---------------------------------------------------------------- people and callbacks (API)
 
@@ -147,7 +147,7 @@ def inspect(case_id: str, body: Inspection, actor: str) -> Case:
         if refused is not None:
             raise refused
         counters = repository.line_counters(case.order_id)
-        extra: list[TransactItem] = []
+        extra: list[Write] = []
         moved_skus: list[str] = []
         for line in case.lines:
             if not line.warehouses:

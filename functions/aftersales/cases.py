@@ -24,7 +24,7 @@ from functions.core import aws, clock, repository, workflow
 from functions.core.errors import OrderNotFoundError, RefusedError, TransientError
 from functions.core.models import Order
 from functions.core.observability import MetricName, count, logger
-from functions.core.repository import ReadAgain, TransactionRejected, TransactItem, active_rules
+from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 
 MAX_ROUNDS = 6
 RULES_ACTOR = "rules:aftersales"
@@ -95,7 +95,7 @@ def apply_change(
     order_event: str | None = None,
     detail: dict[str, Any] | None = None,
     order_fields: Callable[[Order], dict[str, Any]] | None = None,
-    extra: list[TransactItem] | None = None,
+    extra: list[Write] | None = None,
     remove: tuple[str, ...] = (),
 ) -> Case | None:
     """Change the case (conditional on the version it was read at), with `extra` items and, with
@@ -310,7 +310,7 @@ def issue_refund(case: Case, note: str | None = None) -> None:
         logger.info("refund issued", extra={"case_id": case.case_id, "refund_id": refund_id})
 
 
-def close_case(case: Case, reason: str | None = None, extra: list[TransactItem] | None = None) -> Case | None:
+def close_case(case: Case, reason: str | None = None, extra: list[Write] | None = None) -> Case | None:
     reason = reason or {
         CaseStatus.REJECTED: "rejected",
         CaseStatus.REFUNDED: "refunded",

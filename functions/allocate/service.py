@@ -41,7 +41,7 @@ from functions.core.repository import (
     OrderMovedError,
     ReadAgain,
     TransactionRejected,
-    TransactItem,
+    Write,
     active_rules,
 )
 from functions.core.rules import AllocationRules, RuleSet
@@ -191,7 +191,7 @@ def _leaving_backorder(order: Order) -> dict[str, Any]:
     return {repository.WAIT_TOKEN: None} if order.status == OrderStatus.BACKORDERED else {}
 
 
-def _backorder_cleanup(order: Order) -> list[TransactItem]:
+def _backorder_cleanup(order: Order) -> list[Write]:
     info = order.allocation
     if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
         return []
@@ -251,7 +251,7 @@ def _commit_allocation(
 
 def _merge_plan(
     order: Order, rules: AllocationRules, budget: int
-) -> tuple[MergeInfo | None, OrderChange | None, list[TransactItem]]:
+) -> tuple[MergeInfo | None, OrderChange | None, list[Write]]:
     """合单: join the open group of this buyer and address, or open one. (merge, leader change, items)"""
     if rules.merge_window_minutes <= 0 or not physical_lines(order.lines) or budget < 3:
         return None, None, []

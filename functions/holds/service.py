@@ -87,7 +87,7 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
 
     review = ManualReview(decision=decision, comment=comment, actor=actor, at=clock.now())
     set_fields: dict[str, object] = {"manual_review": review.model_dump(mode="json")}
-    extra: list[repository.TransactItem] = []
+    extra: list[repository.Write] = []
     if decision == "reject":
         set_fields["rejection"] = rejection_for(comment).model_dump()
         extra = repository.release_items(order_id, aggregate.reservations)

@@ -23,7 +23,7 @@ from functions.core.models import (
 )
 from functions.core.observability import MetricName, count, logger
 from functions.core.replacement import ReplacementLine, create_replacement_order
-from functions.core.repository import ReadAgain, TransactionRejected, TransactItem
+from functions.core.repository import ReadAgain, TransactionRejected, Write
 from functions.logistics.logic import Action, Kind, exception_id_for, writeoff_lines, writes_off
 
 SWEEP_ACTOR = "timer:delay-check"
@@ -58,13 +58,13 @@ def open_case_items(
     orders: list[Order],
     actor: str,
     events_before: list[tuple[str, dict[str, Any]]] | None = None,
-) -> list[TransactItem]:
+) -> list[Write]:
     """The case, the parcel no longer watched for progress (its case is), and on every order of the
     parcel `events_before` then exception.opened. The case (EXCEPTION_TAG) fails if already opened."""
     after = tracking.model_copy(
         update={"exception_ids": [*tracking.exception_ids, case.exception_id], "progress_due": None}
     )
-    items: list[TransactItem] = [
+    items: list[Write] = [
         repository.exception_item(case),
         repository.tracking_update_item(tracking, after),
     ]
@@ -253,7 +253,7 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             refund_case_ids=refund_cases,
             written_off=written_off,
         )
-        items: list[TransactItem] = [repository.exception_resolve_item(case, resolution)]
+        items: list[Write] = [repository.exception_resolve_item(case, resolution)]
         items += [repository.writeoff_item(r.sku, r.warehouse, r.quantity, exception_id) for r in written_off]
         orders = [repository.get_order(order_id) for order_id in case.order_ids]
         for order in orders:

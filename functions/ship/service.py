@@ -21,7 +21,7 @@ from functions.core.repository import (
     OrderChange,
     OrderMovedError,
     ReadAgain,
-    TransactItem,
+    Write,
     active_rules,
 )
 from functions.core.status import OrderStatus
@@ -105,7 +105,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
             order_id, shipping, at, carriers={wh: c.carrier for wh, c in choices.items()}
         )
         changes: list[OrderChange] = []
-        records: list[TransactItem] = []
+        records: list[Write] = []
         parcels: dict[str, list[Shipment]] = {}
         for member in members:
             member_id = member.order.order_id

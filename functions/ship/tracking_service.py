@@ -18,7 +18,7 @@ from functions.core import application, clock, repository
 from functions.core.errors import ConflictError, RefusedError
 from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
-from functions.core.repository import ReadAgain, TransactionRejected, TransactItem, active_rules
+from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 from functions.core.status import OrderStatus, can_transition
 from functions.logistics.logic import watched
 from functions.ship.delivery import summary_of
@@ -116,7 +116,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
         "reason": decision.reason,
     }
     sla = active_rules().carriers.sla_hours(tracking.carrier)
-    items: list[TransactItem] = []
+    items: list[Write] = []
     orders_after: dict[str, str] = {}
     exception_id: str | None = None
     status = tracking.status

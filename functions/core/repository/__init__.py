@@ -180,9 +180,6 @@ from functions.core.repository.unit_of_work import (
     using,
 )
 
-# Kept for callers written before the unit of work: a transaction item is a Write.
-TransactItem = Write
-
 __all__ = [
     "ASDUE_SHARDS",
     "BUYER_ORDER_TTL_SECONDS",
@@ -223,7 +220,6 @@ __all__ = [
     "StaleRulesError",
     "StockChangedError",
     "StoredRules",
-    "TransactItem",
     "TransactionRejected",
     "UnitOfWork",
     "Write",
