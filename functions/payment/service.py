@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from functions.core import aws, clock, repository
 from functions.core.errors import (
     IllegalTransitionError,
+    OmsError,
     OrderNotFoundError,
     PaymentTimeoutError,
     TransientError,
@@ -66,11 +67,11 @@ RESUME_GRACE = timedelta(minutes=2)
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 
 
-class AmountMismatchError(Exception):
+class AmountMismatchError(OmsError):
     """Bad input: the callback's amount is not the order total (422, nothing written)."""
 
 
-class PaymentRefusedError(Exception):
+class PaymentRefusedError(OmsError):
     """The order cannot take this payment; it has been flagged for refund (409)."""
 
     def __init__(self, code: str, message: str) -> None:

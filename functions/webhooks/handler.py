@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
+from functions.core.errors import OmsError
 from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_webhook_settings
 from functions.webhooks.service import Message, deliver
@@ -37,7 +38,7 @@ class QueueBatch(BaseModel):
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-class NotDeliveredError(Exception):
+class NotDeliveredError(OmsError):
     """The platform did not take the message yet: it comes back from the queue (or goes to the DLQ)."""
 
 
