@@ -69,23 +69,18 @@ from functions.core.repository.orders import (
     annotate,
     apply_changes,
     change_items,
-    clear_wait_token,
-    close_payment_timer,
     create_order,
     created_sort_key,
     find_order,
     get_event,
     get_order,
     get_orders,
-    get_wait_token,
     list_orders_by_status,
     load_aggregate,
     order_events_change,
     order_pk,
     refund_flag_item,
-    replace_payment_token,
     set_execution_arn,
-    set_wait_token,
     transition,
     update_order_fields,
 )
@@ -168,6 +163,13 @@ from functions.core.repository.timers import (
     pay_due_keys,
     return_deadline_delete_item,
     return_deadline_put_item,
+)
+from functions.core.repository.tokens import (
+    clear_wait_token,
+    close_payment_timer,
+    get_wait_token,
+    replace_payment_token,
+    set_wait_token,
 )
 from functions.core.repository.unit_of_work import (
     ReadAgain,
