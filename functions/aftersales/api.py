@@ -24,10 +24,10 @@ from functions.aftersales.models import (
     order_id_of_case,
 )
 from functions.aftersales.settings import case_workflow_settings
-from functions.api.actor import current_actor
-from functions.api.errors import error_body
+from functions.core.actor import current_actor
+from functions.core.api_errors import error_body
+from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
-from functions.ingest.api import OrderIdPath
 
 case_workflow_settings()  # opening a case starts its execution: fail the cold start if unconfigured
 router = APIGatewayRouter()

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.aftersales.models import CASE_ID_PATTERN, order_id_of_case
 from functions.aftersales.service import WAIT_STATUS, advance, park
 from functions.aftersales.settings import return_timer_settings
-from functions.core.observability import bind_order, instrumented, logger, tracer
+from functions.core.observability import bind_order, logger
+from functions.core.task import stage_task
 
 return_timer_settings()  # fail the cold start, not a case, on missing configuration
 
@@ -30,11 +29,8 @@ class CaseTask(BaseModel):
     task_token: str | None = Field(default=None, min_length=1, max_length=8192)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@instrumented("aftersales")
-@event_parser(model=CaseTask)
-def lambda_handler(event: CaseTask, context: LambdaContext) -> dict[str, Any]:
+@stage_task("aftersales", CaseTask)
+def lambda_handler(event: CaseTask) -> dict[str, Any]:
     bind_order(order_id_of_case(event.case_id) or "", event.execution_id, case_id=event.case_id)
     if event.action == "park":
         if event.step not in WAIT_STATUS or event.task_token is None:

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from functions.allocate.logic import BelowReservedError, distribute_on_hand
 from functions.core import repository, workflow
-from functions.core.errors import ConflictError, TransientError
+from functions.core.errors import ConflictError
 from functions.core.models import StockLevel, StockMovement, StockShard
 from functions.core.observability import logger
-from functions.core.rules import active_rules
+from functions.core.repository import ReadAgain, active_rules
 
 MAX_SYNC_ROUNDS = 5
 WAKE_BATCH = 100  # waitlist entries looked at per restock
@@ -59,7 +59,8 @@ def sync_stock(sku: str, sync: StockSync) -> SyncOutcome:
     record = {"sync_id": sync.sync_id, "sku": sku, "warehouse": sync.warehouse, "on_hand": sync.on_hand}
     if sync.reason:
         record["reason"] = sync.reason
-    for _ in range(MAX_SYNC_ROUNDS):
+
+    def attempt() -> SyncOutcome:
         current = repository.get_stock_shards(sku, sync.warehouse)
         reserved = [0] * len(current)
         for s in current:
@@ -88,7 +89,7 @@ def sync_stock(sku: str, sync: StockSync) -> SyncOutcome:
                 sku=sku, warehouse=sync.warehouse, sync_id=sync.sync_id, duplicate=True, on_hand=sync.on_hand
             )
         except repository.StockChangedError:
-            continue
+            raise ReadAgain from None
         woken = wake_backorders(sku) if sum(m.on_hand_delta for m in movements) > 0 else 0
         logger.info("stock synced", extra={"sku": sku, "warehouse": sync.warehouse, "woken": woken})
         return SyncOutcome(
@@ -100,7 +101,12 @@ def sync_stock(sku: str, sync: StockSync) -> SyncOutcome:
             movements=movements,
             woken=woken,
         )
-    raise TransientError(f"{sku}@{sync.warehouse} kept changing during the sync; retry")
+
+    return repository.retrying(
+        attempt,
+        rounds=MAX_SYNC_ROUNDS,
+        gave_up=f"{sku}@{sync.warehouse} kept changing during the sync; retry",
+    )
 
 
 def wake_backorders(sku: str) -> int:

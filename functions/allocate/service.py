@@ -36,8 +36,15 @@ from functions.core.models import (
     StockShard,
 )
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.repository import OrderChange, OrderMovedError, TransactionRejected, TransactItem
-from functions.core.rules import AllocationRules, RuleSet, active_rules
+from functions.core.repository import (
+    OrderChange,
+    OrderMovedError,
+    ReadAgain,
+    TransactionRejected,
+    Write,
+    active_rules,
+)
+from functions.core.rules import AllocationRules, RuleSet
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
 
@@ -150,7 +157,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         try:
             allocated = _commit_allocation(order, plan, reservations, rules, execution_id)
         except TransactionRejected as rejected:
-            logger.info("stock moved under us; re-planning", extra={"failed_items": rejected.failed_indexes})
+            logger.info("stock moved under us; re-planning", extra={"failed_items": sorted(rejected.tags)})
             continue
         except OrderMovedError:
             current = repository.get_order(order_id)
@@ -184,7 +191,7 @@ def _leaving_backorder(order: Order) -> dict[str, Any]:
     return {repository.WAIT_TOKEN: None} if order.status == OrderStatus.BACKORDERED else {}
 
 
-def _backorder_cleanup(order: Order) -> list[TransactItem]:
+def _backorder_cleanup(order: Order) -> list[Write]:
     info = order.allocation
     if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
         return []
@@ -244,7 +251,7 @@ def _commit_allocation(
 
 def _merge_plan(
     order: Order, rules: AllocationRules, budget: int
-) -> tuple[MergeInfo | None, OrderChange | None, list[TransactItem]]:
+) -> tuple[MergeInfo | None, OrderChange | None, list[Write]]:
     """合单: join the open group of this buyer and address, or open one. (merge, leader change, items)"""
     if rules.merge_window_minutes <= 0 or not physical_lines(order.lines) or budget < 3:
         return None, None, []
@@ -440,7 +447,8 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
     Idempotent: a second call (or a call racing the first) finds the order CANCELLED and releases
     nothing, because each reservation item can be deleted once.
     """
-    for _ in range(MAX_PLANNING_ROUNDS):
+
+    def attempt() -> ReleaseResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         if order.status == OrderStatus.CANCELLED:
@@ -467,8 +475,11 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
                 repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
             )
         except OrderMovedError:
-            continue
+            raise ReadAgain from None
         if waiting is not None:  # its execution waits for a restock: let it end now (Allocate: cancelled)
             workflow.send_task_success(waiting, {"cancelled": True})
         return ReleaseResult(status=OrderStatus.CANCELLED, released=aggregate.reservations)
-    raise TransientError(f"order {order_id} kept changing while cancelling")
+
+    return repository.retrying(
+        attempt, rounds=MAX_PLANNING_ROUNDS, gave_up=f"order {order_id} kept changing while cancelling"
+    )

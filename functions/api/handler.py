@@ -11,9 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.aftersales.api import router as aftersales_router
 from functions.allocate.api import router as inventory_router
-from functions.api import errors, openapi, security
+from functions.api import openapi
 from functions.connectors.api import router as channels_router
+from functions.core import api_errors as errors
 from functions.core import errors as oms_errors
+from functions.core import security
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_api_settings, get_auth_settings

@@ -1,7 +1,7 @@
 """GET /openapi.json: the document Powertools generates from the routes and their pydantic models.
 
 Generated once per container, then post-processed so the document says what the API really does:
-every operation's errors use the one error body (functions/api/errors.py), including 422.
+every operation's errors use the one error body (functions/core/api_errors.py), including 422.
 """
 
 from __future__ import annotations

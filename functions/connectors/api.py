@@ -20,11 +20,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.api.actor import current_actor
 from functions.connectors import registry, service
 from functions.connectors.connectors import CONNECTORS, connector_for
 from functions.connectors.contract import Credentials, NativeError, SignatureError
 from functions.core import clock
+from functions.core.actor import current_actor
 
 router = APIGatewayRouter()
 

@@ -11,15 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from functions.core import repository
+from functions.core import application, repository
 from functions.core.errors import RefusedError
 from functions.core.models import Address, Order, OrderIn
 from functions.core.status import TERMINAL
-from functions.ingest.service import ingest_order
 from functions.intercept.logic import AFTER_SHIPMENT, InterceptIn
-from functions.intercept.service import request_interception
 from functions.payment.models import PaymentCallback
-from functions.payment.service import AmountMismatchError, PaymentRefusedError, pay_order
 
 Outcome = Literal[
     "created", "unchanged", "updated", "paid", "intercepted", "after_sales", "final", "exception", "refused"
@@ -34,7 +31,7 @@ class Captured:
 
 def capture(order_in: OrderIn) -> Captured:
     """Store the order and start its workflow (idempotent on platform + platform_order_id)."""
-    result = ingest_order(order_in)
+    result = application.ingest_order(order_in)
     return Captured(result.order, result.created)
 
 
@@ -50,7 +47,9 @@ def sku_known(sku: str) -> bool:
 def intercept(order_id: str, reason: str, actor: str) -> Outcome:
     """A platform-side cancellation or refund request: stop the order if it has not shipped yet."""
     try:
-        result = request_interception(order_id, InterceptIn(reason=reason[:500], action="cancel"), actor)
+        result = application.request_interception(
+            order_id, InterceptIn(reason=reason[:500], action="cancel"), actor
+        )
     except RefusedError as refused:
         if refused.code == "AFTER_SALES":
             _note(order_id, "channel.cancel_after_shipment", actor, {"reason": reason[:200]})
@@ -93,9 +92,8 @@ def _note(order_id: str, event_type: str, actor: str, detail: dict[str, str]) ->
 def pay(order_id: str, payment_id: str, amount: Decimal, paid_at: datetime, actor: str) -> Outcome:
     """The platform says an order that arrived unpaid is now paid: the payment callback, as the
     platform would have sent it (idempotent by payment_id)."""
-    try:
-        pay_order(order_id, PaymentCallback(payment_id=payment_id, amount=amount, paid_at=paid_at), actor)
-    except (AmountMismatchError, PaymentRefusedError):
+    callback = PaymentCallback(payment_id=payment_id, amount=amount, paid_at=paid_at)
+    if not application.pay_order(order_id, callback, actor):
         _note(order_id, "channel.payment_refused", actor, {"payment_id": payment_id})
         return "refused"
     return "paid"

@@ -1,7 +1,7 @@
 """Personal data (buyer name, phone, email, address) masked wherever it leaves for eyes that need not see it.
 
 Used for log records (functions.core.observability) and for responses to the viewer role
-(functions/api/security.py). At rest, the table's KMS key encrypts it (template.yaml, DataKey).
+(functions/core/security.py). At rest, the table's KMS key encrypts it (template.yaml, DataKey).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The strategy center's rule set (订单策略中心): every tunable business rule, as data.
 
-Stages read `active_rules()` and record `rules.version` on what they decide. The defaults below are
-what a new shop runs with until an admin stores a version (version 0 = defaults).
+Pure data: stages read the rule set in force with `functions.core.repository.active_rules()` (the
+loader lives beside the repository, so importing this module never loads boto3) and record
+`rules.version` on what they decide. The defaults below are what a new shop runs with until an admin
+stores a version (version 0 = defaults).
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-
-from functions.core import repository
 
 
 class _Section(BaseModel):
@@ -171,9 +171,3 @@ class RuleSet(_Section):
     payment: PaymentRules = PaymentRules()
     aftersales: AfterSalesRules = AfterSalesRules()
     carriers: CarrierRules = CarrierRules()
-
-
-def active_rules() -> RuleSet:
-    """The rule set in force now: the stored current version, or the defaults."""
-    stored = repository.get_current_rules()
-    return RuleSet.model_validate(stored) if stored is not None else RuleSet()

@@ -10,6 +10,8 @@ Creating one twice is a no-op (ConflictException) and deleting a missing one is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,3 +69,35 @@ def delete_schedule(name: str) -> bool:
             logger.warning("could not delete a schedule", extra={"error_code": code})
         return False
     return True
+
+
+@dataclass(frozen=True)
+class OneTimeTimer:
+    """One kind of timer (a pay deadline, a return deadline, a hold's escalation): a one-time schedule
+    per subject, invoking the function `target_arn()` names with {`key`: subject id, "source":
+    "schedule"}. Its sweep is the backstop, so arming is best effort: a failure is logged, not raised."""
+
+    what: str  # e.g. "return deadline": in logs and the schedule's description
+    key: str  # the payload field naming the subject: "order_id", "case_id"
+    target_arn: Callable[[], str]
+    name_of: Callable[[str, datetime | None], str]  # (subject id, due) -> schedule name (<= 64 chars)
+
+    def arm(self, subject: str, due: datetime, description: str) -> bool:
+        """Schedule the timer at `due`. False when it already exists or could not be created."""
+        try:
+            return create_one_time_schedule(
+                self.name_of(subject, due),
+                due,
+                self.target_arn(),
+                {self.key: subject, "source": "schedule"},
+                description,
+            )
+        except ClientError as err:
+            logger.warning(
+                f"{self.what} schedule not created; the sweep will act on time",
+                extra={self.key: subject, "error_code": err.response.get("Error", {}).get("Code")},
+            )
+            return False
+
+    def disarm(self, subject: str, due: datetime | None = None) -> bool:
+        return delete_schedule(self.name_of(subject, due))

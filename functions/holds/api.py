@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.api.actor import current_actor
+from functions.core.actor import current_actor
+from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
 from functions.holds import service
 from functions.holds.logic import ReviewDecisionIn, summary
-from functions.ingest.api import OrderIdPath
 
 router = APIGatewayRouter()
 

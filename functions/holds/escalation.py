@@ -13,31 +13,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
-from functions.core import timers
-from functions.core.observability import logger
 from functions.core.settings import get_hold_scheduling_settings
+from functions.core.timers import OneTimeTimer
 
 
-def schedule_name(order_id: str, due_at: datetime) -> str:
+def schedule_name(order_id: str, due_at: datetime | None) -> str:
     """One per hold: a re-held order's new hold (a new due time) gets its own schedule."""
+    if due_at is None:
+        raise ValueError("a hold's escalation schedule is named by its due time")
     return f"hold-{order_id}-{int(due_at.timestamp())}"  # <= 64 characters
+
+
+HOLD_ESCALATION = OneTimeTimer(
+    what="hold escalation",
+    key="order_id",
+    target_arn=lambda: get_hold_scheduling_settings().escalation_function_arn,
+    name_of=schedule_name,
+)
 
 
 def schedule_escalation(order_id: str, due_at: datetime) -> None:
     """Arrange for `escalate_hold(order_id)` to run at `due_at`. Never fails the hold: the sweep
     escalates the order on time even without its schedule."""
-    try:
-        timers.create_one_time_schedule(
-            schedule_name(order_id, due_at),
-            due_at,
-            get_hold_scheduling_settings().escalation_function_arn,
-            {"order_id": order_id, "source": "schedule"},
-            f"escalate the hold of {order_id} if nobody decided",
-        )
-    except ClientError as err:
-        logger.warning(
-            "hold escalation schedule not created; the sweep will escalate on time",
-            extra={"order_id": order_id, "error_code": err.response.get("Error", {}).get("Code")},
-        )
+    HOLD_ESCALATION.arm(order_id, due_at, f"escalate the hold of {order_id} if nobody decided")

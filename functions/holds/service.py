@@ -19,6 +19,7 @@ from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import ManualReview, Order
 from functions.core.observability import MetricName, bind_platform, count, emit, logger
+from functions.core.repository import ReadAgain
 from functions.core.status import OrderStatus
 from functions.holds import escalation
 from functions.holds.logic import (
@@ -86,7 +87,7 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
 
     review = ManualReview(decision=decision, comment=comment, actor=actor, at=clock.now())
     set_fields: dict[str, object] = {"manual_review": review.model_dump(mode="json")}
-    extra: list[repository.TransactItem] = []
+    extra: list[repository.Write] = []
     if decision == "reject":
         set_fields["rejection"] = rejection_for(comment).model_dump()
         extra = repository.release_items(order_id, aggregate.reservations)
@@ -142,7 +143,8 @@ def escalate_hold(order_id: str, now: datetime | None = None) -> bool:
     What the escalation timer calls. Idempotent and safe to fire late or twice: an order decided,
     re-held (a new hold has its own deadline) or already escalated is left alone.
     """
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> bool:
         order = repository.get_order(order_id)
         moment = now or clock.now()
         if order.status != OrderStatus.ON_HOLD or order.hold is None or not is_overdue(order.hold, moment):
@@ -158,7 +160,11 @@ def escalate_hold(order_id: str, now: datetime | None = None) -> bool:
         if updated is not None:
             logger.info("hold escalated", extra={"order_id": order_id})
             return True
-    raise TransientError(f"order {order_id} kept changing while escalating its hold")
+        raise ReadAgain
+
+    return repository.retrying(
+        attempt, rounds=ATTEMPTS, gave_up=f"order {order_id} kept changing while escalating its hold"
+    )
 
 
 def escalate_overdue_holds(limit: int = 1000) -> list[str]:

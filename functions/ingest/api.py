@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core import repository, workflow
-from functions.core.models import ORDER_ID_PATTERN, OrderIn
+from functions.core.api_params import OrderIdPath
+from functions.core.models import OrderIn
 from functions.core.observability import bind_order
 from functions.ingest.service import ingest_order
 
 router = APIGatewayRouter()
-
-OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="OMS order id")]
 
 
 @router.post("/orders", summary="Receive an order from a platform", tags=["orders"])

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core import clock, repository, workflow
+from functions.core import application, clock, repository, workflow
 from functions.core.errors import ConflictError
 from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
 from functions.core.observability import MetricName, count, logger
 from functions.core.status import OrderStatus
-from functions.payment.service import deadline_for, schedule_timeout
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         created_at=now,
         updated_at=now,
         request_hash=order_in.fingerprint(),
-        pay_deadline=deadline_for(order_in, now),
+        pay_deadline=application.pay_deadline_for(order_in, now),
     )
     received = HistoryEvent(
         seq=1,
@@ -60,7 +59,7 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         arn = workflow.start_order_workflow(order_id, payment=order.payment.status)
         repository.set_execution_arn(order_id, arn)
         order = order.model_copy(update={"execution_arn": arn})
-    schedule_timeout(order)  # unpaid orders: the pay deadline as a one-time schedule
+    application.schedule_payment_timeout(order)  # unpaid orders: the pay deadline as a one-time schedule
     logger.info(
         "order ingested",
         extra={

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.api.actor import current_actor
+from functions.core.actor import current_actor
+from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
-from functions.ingest.api import OrderIdPath
 from functions.intercept.logic import InterceptIn
 from functions.intercept.service import request_interception
 

@@ -17,10 +17,10 @@ from datetime import timedelta
 from typing import NoReturn
 
 from functions.core import clock, repository, workflow
-from functions.core.errors import OmsError, RefusedError, TransientError
+from functions.core.errors import OmsError, RefusedError
 from functions.core.models import Interception, Order
 from functions.core.observability import MetricName, bind_platform, count, logger
-from functions.core.rules import active_rules
+from functions.core.repository import ReadAgain, active_rules
 from functions.intercept.logic import (
     STAGE_BY_STATUS,
     InterceptIn,
@@ -50,7 +50,7 @@ class InterceptRequestResult:
 
 
 def request_interception(order_id: str, request: InterceptIn, actor: str) -> InterceptRequestResult:
-    for _ in range(ATTEMPTS):
+    def attempt() -> InterceptRequestResult:
         order = repository.get_order(order_id)
         refused = refusal(order)
         if refused is not None:
@@ -72,7 +72,11 @@ def request_interception(order_id: str, request: InterceptIn, actor: str) -> Int
         )
         if updated is not None:
             return InterceptRequestResult(updated, created=True, wait_stopped=_stop_waiting(order_id))
-    raise TransientError(f"order {order_id} kept changing while being intercepted; retry")
+        raise ReadAgain
+
+    return repository.retrying(
+        attempt, rounds=ATTEMPTS, gave_up=f"order {order_id} kept changing while being intercepted; retry"
+    )
 
 
 def raise_already(order: Order, pending: Interception) -> NoReturn:
@@ -97,7 +101,8 @@ def _stop_waiting(order_id: str) -> bool:
 
 def apply_interception(order_id: str, execution_id: str | None) -> InterceptionResult:
     """Cancel (release stock) or hold (keep stock, wait for a person), and record who asked and why."""
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> InterceptionResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         bind_platform(order.platform)
@@ -145,7 +150,7 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
                 )
                 is None
             ):
-                continue
+                raise ReadAgain
         else:
             repository.transition(
                 order,
@@ -162,4 +167,7 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
         return InterceptionResult(
             outcome=outcome_of(requested), status=decided.target, released=len(reservations)
         )
-    raise TransientError(f"order {order_id} kept changing while its interception was applied")
+
+    return repository.retrying(
+        attempt, rounds=ATTEMPTS, gave_up=f"order {order_id} kept changing while its interception was applied"
+    )

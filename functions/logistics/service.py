@@ -12,9 +12,8 @@ from pydantic import BaseModel
 
 from functions.aftersales.logic import DECIDED_BY_OPS
 from functions.aftersales.models import CaseIn, CaseLineIn
-from functions.aftersales.service import open_case
-from functions.core import clock, repository
-from functions.core.errors import RefusedError, TransientError
+from functions.core import application, clock, repository
+from functions.core.errors import RefusedError
 from functions.core.models import (
     ExceptionCase,
     ExceptionResolution,
@@ -24,7 +23,7 @@ from functions.core.models import (
 )
 from functions.core.observability import MetricName, count, logger
 from functions.core.replacement import ReplacementLine, create_replacement_order
-from functions.core.repository import TransactionRejected, TransactItem
+from functions.core.repository import ReadAgain, TransactionRejected, Write
 from functions.logistics.logic import Action, Kind, exception_id_for, writeoff_lines, writes_off
 
 SWEEP_ACTOR = "timer:delay-check"
@@ -59,13 +58,13 @@ def open_case_items(
     orders: list[Order],
     actor: str,
     events_before: list[tuple[str, dict[str, Any]]] | None = None,
-) -> list[TransactItem]:
+) -> list[Write]:
     """The case, the parcel no longer watched for progress (its case is), and on every order of the
-    parcel `events_before` then exception.opened. Index 0 is the case (fails if already opened)."""
+    parcel `events_before` then exception.opened. The case (EXCEPTION_TAG) fails if already opened."""
     after = tracking.model_copy(
         update={"exception_ids": [*tracking.exception_ids, case.exception_id], "progress_due": None}
     )
-    items: list[TransactItem] = [
+    items: list[Write] = [
         repository.exception_item(case),
         repository.tracking_update_item(tracking, after),
     ]
@@ -92,7 +91,8 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
     Conditional on the record still being the one read (same version, so the same deadline): a second
     firing of the check, or progress that arrived meanwhile, changes nothing. Returns the case id.
     """
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> str | None:
         tracking = repository.get_tracking(shipment_id)
         if tracking is None or tracking.progress_due is None or tracking.progress_due > now:
             return None  # progressed, delivered, already flagged, or in an exception case meanwhile
@@ -120,17 +120,20 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
         }
         items = open_case_items(case, tracking, orders, SWEEP_ACTOR, [("shipment.delayed", delayed)])
         try:
-            repository.run_transaction(items)
+            repository.commit(items)
         except TransactionRejected as rejected:
-            if 0 in rejected.failed_indexes:
+            if rejected.failed(repository.EXCEPTION_TAG):
                 return None  # this stall was flagged already (the check fired twice)
-            continue  # the parcel or an order moved: read again
+            raise ReadAgain from None  # the parcel or an order moved: read again
         for order in orders:
             count(MetricName.SHIPMENTS_DELAYED, order.platform)
             count(MetricName.LOGISTICS_EXCEPTIONS_OPENED, order.platform, reason="delayed")
         logger.info("shipment delayed", extra={"shipment_id": shipment_id, "exception_id": case.exception_id})
         return case.exception_id
-    raise TransientError(f"shipment {shipment_id} kept changing while flagging its delay")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"shipment {shipment_id} kept changing while flagging its delay"
+    )
 
 
 def sweep_delays(limit: int = 500) -> DelaySweepResult:
@@ -209,7 +212,9 @@ def _refund(case: ExceptionCase, lines: dict[str, list[Reservation]], actor: str
             lines=[CaseLineIn(sku=r.sku, quantity=r.quantity) for r in order_lines],  # a sku once per parcel
             reference=case.exception_id,
         )
-        opened = open_case(order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}")
+        opened = application.open_aftersales_case(
+            order_id, request, actor=f"{DECIDED_BY_OPS}{case.exception_id}:{actor}"
+        )
         cases[order_id] = opened.case_id
     return cases
 
@@ -218,7 +223,8 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
     """Close an open case: reship (replacement orders), refund (after-sales refund cases), or dismiss.
     Damaged or lost goods reshipped or refunded are written off in the stock ledger. A repeat of the
     same resolution answers the stored one; another one is a conflict."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> ResolveResult:
         case = get_case(exception_id)
         if case.status == "resolved":
             assert case.resolution is not None
@@ -247,7 +253,7 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             refund_case_ids=refund_cases,
             written_off=written_off,
         )
-        items: list[TransactItem] = [repository.exception_resolve_item(case, resolution)]
+        items: list[Write] = [repository.exception_resolve_item(case, resolution)]
         items += [repository.writeoff_item(r.sku, r.warehouse, r.quantity, exception_id) for r in written_off]
         orders = [repository.get_order(order_id) for order_id in case.order_ids]
         for order in orders:
@@ -274,11 +280,14 @@ def resolve(exception_id: str, action: Action, comment: str, actor: str) -> Reso
             )
             items += change
         try:
-            repository.run_transaction(items)
+            repository.commit(items)
         except TransactionRejected:
-            continue  # resolved meanwhile, or an order moved: read again
+            raise ReadAgain from None  # resolved meanwhile, or an order moved: read again
         for order in orders:
             count(MetricName.LOGISTICS_EXCEPTIONS_RESOLVED, order.platform, action=action)
         resolved = case.model_copy(update={"status": "resolved", "resolution": resolution})
         return ResolveResult(case=resolved, repeated=False)
-    raise TransientError(f"exception {exception_id} kept changing while resolving it")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"exception {exception_id} kept changing while resolving it"
+    )

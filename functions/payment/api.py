@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.api.actor import current_actor
+from functions.core.actor import current_actor
 from functions.core.models import ORDER_ID_PATTERN
 from functions.core.observability import bind_order
 from functions.core.settings import get_payment_scheduling_settings

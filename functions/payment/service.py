@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from functions.core import aws, clock, repository
 from functions.core.errors import (
     IllegalTransitionError,
+    OmsError,
     OrderNotFoundError,
     PaymentTimeoutError,
     TransientError,
@@ -34,7 +35,7 @@ from functions.core.errors import (
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Order, OrderIn, PaymentReceived, Reservation, RuleHit
 from functions.core.observability import MetricName, count, logger
-from functions.core.rules import active_rules
+from functions.core.repository import ReadAgain, active_rules
 from functions.core.status import TERMINAL, OrderStatus
 from functions.payment import timers
 from functions.payment.logic import (
@@ -66,11 +67,11 @@ RESUME_GRACE = timedelta(minutes=2)
 _GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
 
 
-class AmountMismatchError(Exception):
+class AmountMismatchError(OmsError):
     """Bad input: the callback's amount is not the order total (422, nothing written)."""
 
 
-class PaymentRefusedError(Exception):
+class PaymentRefusedError(OmsError):
     """The order cannot take this payment; it has been flagged for refund (409)."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -95,13 +96,7 @@ def schedule_timeout(order: Order) -> None:
         return
     if order.pay_deadline <= clock.now():
         return  # due already: the sweep's next run takes it
-    try:
-        timers.create_timeout_schedule(order)
-    except ClientError as err:
-        logger.warning(
-            "timeout schedule not created; the sweep will cancel the order on time",
-            extra={"error_code": err.response.get("Error", {}).get("Code")},
-        )
+    timers.create_timeout_schedule(order)
 
 
 # ---------------------------------------------------------------- the payment callback
@@ -109,7 +104,8 @@ def schedule_timeout(order: Order) -> None:
 
 def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:callback") -> PaymentOutcome:
     received = PaymentReceived(**callback.model_dump(), received_at=clock.now())
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> PaymentOutcome:
         order = repository.get_order(order_id)
         if callback.amount != order.amounts.total:
             raise AmountMismatchError(
@@ -135,7 +131,7 @@ def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:ca
                     },
                 )
                 if paid.payment_received is None or paid.payment_received.payment_id != received.payment_id:
-                    continue  # another payment got there first: decide again (a refund)
+                    raise ReadAgain  # another payment got there first: decide again (a refund)
                 timers.delete_timeout_schedule(order_id)
                 _resume(paid, repository.get_wait_token(order_id))
                 return PaymentOutcome(order_id=order_id, status=paid.status, outcome="applied")
@@ -149,7 +145,7 @@ def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:ca
                     remove_fields=("gsi5pk", "gsi5sk"),
                 )
                 if recorded is None:
-                    continue  # the order changed under us: read and decide again
+                    raise ReadAgain  # the order changed under us: read and decide again
                 timers.delete_timeout_schedule(order_id)
                 return PaymentOutcome(order_id=order_id, status=recorded.status, outcome="recorded")
             if decision.action == PaymentAction.REPLAY:
@@ -158,11 +154,16 @@ def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:ca
                     _resume(order, token)  # the first call may have stopped before telling the execution
                 return PaymentOutcome(order_id=order_id, status=order.status, outcome="already_recorded")
             if not _flag_refund(order, received, decision.code, actor):
-                continue
+                raise ReadAgain
             raise PaymentRefusedError(decision.code, decision.message)
         except (TransientError, IllegalTransitionError):
-            continue  # the order changed under us (the timeout, another payment): read and decide again
-    raise TransientError(f"order {order_id} kept changing while the payment was applied; retry")
+            raise ReadAgain from None  # the order changed (the timeout, another payment): decide again
+
+    return repository.retrying(
+        attempt,
+        rounds=MAX_ROUNDS,
+        gave_up=f"order {order_id} kept changing while the payment was applied; retry",
+    )
 
 
 def _flag_refund(order: Order, received: PaymentReceived, code: str, actor: str) -> bool:
@@ -195,7 +196,8 @@ def _flag_refund(order: Order, received: PaymentReceived, code: str, actor: str)
 
 def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResult:
     """Park an unpaid order until paid, or settle it now if the outcome is already known."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> ParkResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         action = decide_park(order, clock.now())
@@ -235,14 +237,17 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
             if action == ParkAction.REWAIT:
                 if repository.replace_payment_token(order_id, OrderStatus.AWAITING_PAYMENT, token):
                     return ParkResult(outcome="waiting")
-                continue  # paid or cancelled meanwhile: decide again
+                raise ReadAgain  # paid or cancelled meanwhile: decide again
             if action in (ParkAction.RESUME_PAID, ParkAction.RESUME_CANCELLED):
                 _send(order, token)
                 return ParkResult(outcome="paid" if action == ParkAction.RESUME_PAID else "cancelled")
         except (TransientError, IllegalTransitionError):
-            continue
+            raise ReadAgain from None
         raise IllegalTransitionError(order_id, order.status, OrderStatus.AWAITING_PAYMENT)
-    raise TransientError(f"order {order_id} kept changing while parking it for payment")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"order {order_id} kept changing while parking it for payment"
+    )
 
 
 # ---------------------------------------------------------------- the pay-deadline timer
@@ -250,7 +255,8 @@ def park_order(order_id: str, execution_id: str | None, token: str) -> ParkResul
 
 def expire_order(order_id: str, actor: str) -> TimerResult:
     """A timer fired for `order_id`: cancel it if it is still unpaid and due; otherwise tidy up."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> TimerResult:
         try:
             aggregate = repository.load_aggregate(order_id)
         except OrderNotFoundError:
@@ -263,7 +269,7 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
             try:
                 cancelled = _cancel(order, aggregate.reservations, actor, None, None, run)
             except (TransientError, IllegalTransitionError):
-                continue  # paid (or changed) meanwhile: decide again
+                raise ReadAgain from None  # paid (or changed) meanwhile: decide again
             won = repository.get_event(order_id, order.version + 1)
             if won is None or won.detail.get("run") != run:
                 # Another timer (the schedule again, the sweep) cancelled it first and tells the execution.
@@ -278,7 +284,10 @@ def expire_order(order_id: str, actor: str) -> TimerResult:
         elif action == TimerAction.CLOSE:
             repository.close_payment_timer(order_id, status=order.status)
         return TimerResult(order_id=order_id, action=action.value)
-    raise TransientError(f"order {order_id} kept changing while its timer ran")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"order {order_id} kept changing while its timer ran"
+    )
 
 
 def sweep(limit: int = 500) -> SweepResult:

@@ -8,7 +8,8 @@ from functions.core import clock, repository
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Hold, Order, ReviewOutcome
 from functions.core.observability import MetricName, bind_platform, count
-from functions.core.rules import ReviewRules, active_rules
+from functions.core.repository import active_rules
+from functions.core.rules import ReviewRules
 from functions.core.status import OrderStatus
 from functions.review.logic import ReviewFacts, approve_replacement, review
 
@@ -33,14 +34,7 @@ def gather_facts(order: Order, policy: ReviewRules) -> ReviewFacts:
     repository.record_buyer_order(platform, buyer, order.order_id, order.created_at)
     if policy.velocity_max_orders is None:
         return ReviewFacts()
-    return ReviewFacts(recent_orders_by_buyer=count_recent_orders(order, policy))
-
-
-def count_recent_orders(order: Order, policy: ReviewRules) -> int:
-    since = order.created_at - timedelta(minutes=policy.velocity_window_minutes)
-    return repository.count_buyer_orders(
-        order.platform, order.buyer.id, since, order.created_at, exclude=order.order_id
-    )
+    return ReviewFacts(recent_orders_by_buyer=repository.count_recent_orders(order, policy))
 
 
 def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:

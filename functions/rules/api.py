@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.api.actor import current_actor
+from functions.core.actor import current_actor
 from functions.rules import service
 from functions.rules.logic import RulesProposal, RulesUpdate
 

@@ -12,10 +12,10 @@ from typing import Any
 from functions.core import clock, repository
 from functions.core.errors import RefusedError
 from functions.core.models import Order
-from functions.core.rules import RuleSet, active_rules
+from functions.core.repository import active_rules
+from functions.core.rules import RuleSet
 from functions.core.status import OrderStatus
 from functions.review.logic import ReviewFacts, review
-from functions.review.service import count_recent_orders
 from functions.rules.logic import (
     DryRunReport,
     RulesProposal,
@@ -143,4 +143,4 @@ def dry_run(proposal: RulesProposal, limit: int) -> DryRunReport:
 def _facts(order: Order, rules: RuleSet) -> ReviewFacts:
     if rules.review.velocity_max_orders is None:
         return ReviewFacts()
-    return ReviewFacts(recent_orders_by_buyer=count_recent_orders(order, rules.review))
+    return ReviewFacts(recent_orders_by_buyer=repository.count_recent_orders(order, rules.review))

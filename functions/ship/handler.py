@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from functions.core.observability import bind_order, instrumented, logger, tracer
+from functions.core.observability import logger
 from functions.core.settings import get_settings
 from functions.core.stage import StageInput
+from functions.core.task import stage_task
 from functions.ship.service import ship_order
 
 get_settings()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@instrumented("ship")
-@event_parser(model=StageInput)
-def lambda_handler(event: StageInput, context: LambdaContext) -> dict[str, Any]:
-    bind_order(event.order_id, event.execution_id)
+@stage_task("ship", StageInput)
+def lambda_handler(event: StageInput) -> dict[str, Any]:
     result = ship_order(event.order_id, event.execution_id)
     logger.info("shipped", extra={"shipments": [s.shipment_id for s in result.shipments]})
     return result.model_dump(mode="json")

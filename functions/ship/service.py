@@ -12,12 +12,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.core import clock, repository
-from functions.core.errors import IllegalTransitionError, TransientError
+from functions.core.errors import IllegalTransitionError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import Shipment
 from functions.core.observability import MetricName, bind_platform, count
-from functions.core.repository import OrderAggregate, OrderChange, OrderMovedError, TransactItem
-from functions.core.rules import active_rules
+from functions.core.repository import (
+    OrderAggregate,
+    OrderChange,
+    OrderMovedError,
+    ReadAgain,
+    Write,
+    active_rules,
+)
 from functions.core.status import OrderStatus
 from functions.ship.delivery import deliver_if_complete, initial_delivery, tracking_record
 from functions.ship.logic import choose_carrier, parcel_of, plan_group_shipments, virtual_shipment
@@ -73,7 +79,7 @@ def _fitting(candidates: list[OrderAggregate]) -> list[OrderAggregate]:
 
 
 def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
-    for _ in range(MAX_ROUNDS):
+    def attempt() -> ShippingResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         bind_platform(order.platform)
@@ -99,7 +105,7 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
             order_id, shipping, at, carriers={wh: c.carrier for wh, c in choices.items()}
         )
         changes: list[OrderChange] = []
-        records: list[TransactItem] = []
+        records: list[Write] = []
         parcels: dict[str, list[Shipment]] = {}
         for member in members:
             member_id = member.order.order_id
@@ -142,10 +148,13 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         try:
             repository.apply_changes(changes, extra)
         except OrderMovedError:
-            continue  # an order of the group moved (or another Ship task shipped us): read again
+            raise ReadAgain from None  # an order of the group moved (or another Ship task shipped it)
         for member in members:  # a merged order shipped here is counted here (its own task finds it done)
             count(MetricName.ORDERS_SHIPPED, member.order.platform)
             if all(s.virtual for s in views[member.order.order_id]):
                 deliver_if_complete(member.order.order_id)
         return ShippingResult(shipments=views[order_id])
-    raise TransientError(f"order {order_id}: its group kept changing while shipping")
+
+    return repository.retrying(
+        attempt, rounds=MAX_ROUNDS, gave_up=f"order {order_id}: its group kept changing while shipping"
+    )

@@ -14,14 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from functions.core import clock, repository
-from functions.core.errors import ConflictError, RefusedError, TransientError
+from functions.core import application, clock, repository
+from functions.core.errors import ConflictError, RefusedError
 from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
-from functions.core.repository import TransactionRejected, TransactItem
-from functions.core.rules import active_rules
+from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 from functions.core.status import OrderStatus, can_transition
-from functions.logistics import service as logistics
 from functions.logistics.logic import watched
 from functions.ship.delivery import summary_of
 from functions.ship.tracking import DELIVERED, decide, delivery_summary, order_events, progress_due
@@ -80,7 +78,8 @@ def emit_tracking(outcome: str) -> None:
 
 def record_event(shipment_id: str, event: TrackingEvent, *, carrier: str | None) -> TrackingResult:
     """Apply one carrier event to a parcel (idempotent by event id, tolerant of order)."""
-    for _ in range(MAX_ROUNDS):
+
+    def attempt() -> TrackingResult:
         tracking = find_tracking(shipment_id, carrier=carrier)
         if event.tracking_number != tracking.tracking_number:
             raise RefusedError(
@@ -94,12 +93,17 @@ def record_event(shipment_id: str, event: TrackingEvent, *, carrier: str | None)
         try:
             return _apply(tracking, event)
         except TransactionRejected as rejected:
-            if 0 in rejected.failed_indexes:
+            if rejected.failed(repository.TRACKING_EVENT_TAG):
                 kept = repository.get_tracking_event(shipment_id, event.event_id)
                 if kept is not None:  # the same event, racing itself
                     return _duplicate(tracking, event, kept)
-            continue  # the parcel or one of its orders moved: read again and decide again
-    raise TransientError(f"shipment {shipment_id} kept changing while applying event {event.event_id}")
+            raise ReadAgain from None  # the parcel or one of its orders moved: read again and decide again
+
+    return repository.retrying(
+        attempt,
+        rounds=MAX_ROUNDS,
+        gave_up=f"shipment {shipment_id} kept changing while applying event {event.event_id}",
+    )
 
 
 def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
@@ -112,7 +116,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
         "reason": decision.reason,
     }
     sla = active_rules().carriers.sla_hours(tracking.carrier)
-    items: list[TransactItem] = []
+    items: list[Write] = []
     orders_after: dict[str, str] = {}
     exception_id: str | None = None
     status = tracking.status
@@ -137,7 +141,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
         )
     elif decision.effect == "exception":
         kind: Literal["damaged", "lost"] = "damaged" if event.status == "damaged" else "lost"
-        case = logistics.case_for(
+        case = application.logistics_case_for(
             tracking,
             kind,
             f"carrier:{tracking.carrier}",
@@ -157,7 +161,9 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
             outcome = "exception_opened"
             exception_id = case.exception_id
             orders = [repository.get_order(order_id) for order_id in tracking.order_ids]
-            items += logistics.open_case_items(case, tracking, orders, f"carrier:{tracking.carrier}")
+            items += application.open_logistics_case_writes(
+                case, tracking, orders, f"carrier:{tracking.carrier}"
+            )
             orders_after = {o.order_id: o.status.value for o in orders}
     else:
         outcome = "applied"
@@ -208,7 +214,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
     record["outcome"] = outcome
     if exception_id is not None:
         record["exception_id"] = exception_id
-    repository.run_transaction([repository.tracking_event_item(tracking.shipment_id, record), *items])
+    repository.commit([repository.tracking_event_item(tracking.shipment_id, record), *items])
     emit_tracking(outcome)
     for platform in delivered_orders:
         count(MetricName.ORDERS_DELIVERED, platform)

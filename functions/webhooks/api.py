@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.api.actor import current_actor
 from functions.core import clock, repository
+from functions.core.actor import current_actor
 from functions.webhooks.logic import WebhookEndpointIn
 
 router = APIGatewayRouter()

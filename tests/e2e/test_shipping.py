@@ -501,7 +501,7 @@ def test_a_resolution_interrupted_after_the_reship_is_finished_by_its_retry(oms,
     order, _ = oms.run(order_body([(sku, 1)]))
     (parcel,) = order["shipments"]
     exception_id = oms.track(parcel, "lost", "lost-crash", at(stack)).json()["exception_id"]
-    real = repository.run_transaction
+    real = repository.commit
     calls = {"n": 0}
 
     def crash_once(items):
@@ -510,7 +510,7 @@ def test_a_resolution_interrupted_after_the_reship_is_finished_by_its_retry(oms,
             raise TransientError("throttled")
         return real(items)
 
-    monkeypatch.setattr(repository, "run_transaction", crash_once)
+    monkeypatch.setattr(repository, "commit", crash_once)
     body = {"action": "reship", "comment": "lost in transit"}
     first = oms.as_role("ops").call("POST", f"/exceptions/{exception_id}/resolve", body)
     assert first.status == 503  # the replacement exists, the resolution was not recorded

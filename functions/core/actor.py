@@ -1,6 +1,6 @@
 """Who is calling: the one place routes ask, answered by the API's authentication.
 
-The principal comes from the Lambda authorizer's context, checked again by functions/api/security.py
+The principal comes from the Lambda authorizer's context, checked again by functions/core/security.py
 before any route runs: `user:<id>` for staff (their token's subject), `platform:<name>` for a signing
 platform. A header can no longer name the actor (X-Actor was the stand-in before authentication).
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from functions.api.security import current_principal
 from functions.core.errors import RefusedError
+from functions.core.security import current_principal
 
 ACTOR_HEADER = "X-Actor"  # no longer read: kept so old callers still import it
 

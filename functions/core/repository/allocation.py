@@ -1,0 +1,223 @@
+"""Allocation: reservations and shipments of stock, the backorder waitlist, merge (合单) groups.
+
+ORDER#<id> / RES#<sku>#<wh>            an open reservation (deleted when released or shipped)
+ORDER#<id> / SHP#<shipment>            a shipment (合单: recorded under each of its orders)
+BACKORDER#<sku> / <since>#<order id>   an order waiting for `sku`, with its execution's task token
+MERGE#<buyer+address key> / OPEN       the group orders of that buyer and address may join now
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from functions.core.models import Reservation, Shipment
+from functions.core.repository._dynamo import av, get, item, key, query_all, write
+from functions.core.repository._dynamo import put as put_record
+from functions.core.repository.orders import order_pk
+from functions.core.repository.stock import counter_update, ledger_item
+from functions.core.repository.unit_of_work import Write, delete, put, update
+
+RESERVATION_TAG = "reservation"
+
+
+def _shard_takes(r: Reservation) -> list[tuple[int, int]]:
+    if not r.shards:
+        return [(0, r.quantity)]
+    return sorted((int(shard), quantity) for shard, quantity in r.shards.items() if quantity > 0)
+
+
+def _reservation_key(order_id: str, r: Reservation) -> dict[str, Any]:
+    return key(order_pk(order_id), f"RES#{r.sku}#{r.warehouse}")
+
+
+def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Write]:
+    """Per reservation: take from available (only if enough) and record it under the order (only once)."""
+    writes: list[Write] = []
+    for r in reservations:
+        for shard, quantity in _shard_takes(r):
+            writes.append(
+                counter_update(
+                    r.sku,
+                    r.warehouse,
+                    shard,
+                    "SET available = available - :q, reserved = reserved + :q",
+                    "available >= :q",
+                    quantity,
+                )
+            )
+            writes.append(
+                ledger_item(r.sku, r.warehouse, shard, "reserve", order_id, reserved_delta=quantity)
+            )
+        writes.append(
+            put(
+                item({"pk": order_pk(order_id), "sk": f"RES#{r.sku}#{r.warehouse}", **r.model_dump()}),
+                "attribute_not_exists(pk)",
+                tag=RESERVATION_TAG,
+            )
+        )
+    return writes
+
+
+def release_items(order_id: str, reservations: Iterable[Reservation]) -> list[Write]:
+    """Give reserved stock back to available; each reservation can be released once."""
+    return _consume_reservations({order_id: reservations}, "release")
+
+
+def ship_items(order_id: str, reservations: Iterable[Reservation]) -> list[Write]:
+    """Stock leaves the warehouse: reserved and on_hand both drop; the reservation is used up."""
+    return _consume_reservations({order_id: reservations}, "ship")
+
+
+def ship_group_items(reservations_by_order: Mapping[str, Iterable[Reservation]]) -> list[Write]:
+    """合单: several orders' stock leaves together. One transaction may touch an item once, so each
+    counter moves once by the orders' total; the ledger still has one entry per order."""
+    return _consume_reservations(reservations_by_order, "ship")
+
+
+_CONSUME_UPDATES = {
+    "release": "SET available = available + :q, reserved = reserved - :q",
+    "ship": "SET on_hand = on_hand - :q, reserved = reserved - :q",
+}
+
+
+def _consume_reservations(
+    reservations_by_order: Mapping[str, Iterable[Reservation]], kind: str
+) -> list[Write]:
+    totals: dict[tuple[str, str, int], int] = {}
+    writes: list[Write] = []
+    for order_id, reservations in reservations_by_order.items():
+        for r in reservations:
+            for shard, quantity in _shard_takes(r):
+                counter = (r.sku, r.warehouse, shard)
+                totals[counter] = totals.get(counter, 0) + quantity
+                writes.append(
+                    ledger_item(
+                        r.sku,
+                        r.warehouse,
+                        shard,
+                        kind,
+                        order_id,
+                        on_hand_delta=-quantity if kind == "ship" else 0,
+                        reserved_delta=-quantity,
+                    )
+                )
+            writes.append(
+                delete(
+                    _reservation_key(order_id, r),
+                    "quantity = :q",
+                    values={":q": av(r.quantity)},
+                    tag=RESERVATION_TAG,
+                )
+            )
+    counters = [
+        counter_update(sku, warehouse, shard, _CONSUME_UPDATES[kind], "reserved >= :q", quantity)
+        for (sku, warehouse, shard), quantity in totals.items()
+    ]
+    return counters + writes
+
+
+def shipment_item(shipment: Shipment, order_id: str | None = None) -> Write:
+    """The shipment as recorded under `order_id` (default: its own order; 合单 records it under each)."""
+    return put(
+        item(
+            {
+                "pk": order_pk(order_id or shipment.order_id),
+                "sk": f"SHP#{shipment.shipment_id}",
+                **shipment.model_dump(mode="json"),
+            }
+        ),
+        "attribute_not_exists(pk)",
+        tag="shipment",
+    )
+
+
+# ---------------------------------------------------------------- backorder waitlist
+
+
+def _waitlist_key(sku: str, order_id: str, since: str) -> dict[str, Any]:
+    return key(f"BACKORDER#{sku}", f"{since}#{order_id}")
+
+
+def put_waitlist(sku: str, order_id: str, since: datetime, quantity: int, task_token: str) -> None:
+    """Register (or refresh with a new token) an order waiting for a restock of `sku`."""
+    put_record(
+        {
+            "pk": f"BACKORDER#{sku}",
+            "sk": f"{since.isoformat()}#{order_id}",
+            "order_id": order_id,
+            "sku": sku,
+            "quantity": quantity,
+            "task_token": task_token,
+        }
+    )
+
+
+def waitlist(sku: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Orders waiting for `sku`, longest waiting first."""
+    return query_all(
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": av(f"BACKORDER#{sku}")},
+        ConsistentRead=True,
+        Limit=limit,
+        max_items=limit,
+    )[:limit]
+
+
+def remove_waitlist_entry(entry: dict[str, Any]) -> bool:
+    """Take an entry off the list, only if it still holds the same token (False: someone else did)."""
+    removed = write(
+        "delete_item",
+        Key=key(entry["pk"], entry["sk"]),
+        ConditionExpression="task_token = :t",
+        ExpressionAttributeValues={":t": av(entry["task_token"])},
+    )
+    return removed is not None
+
+
+def waitlist_delete_items(order_id: str, since: datetime, skus: Iterable[str]) -> list[Write]:
+    """Writes taking an order off the waitlists of `skus` (whether or not it is on them)."""
+    return [delete(_waitlist_key(sku, order_id, since.isoformat())) for sku in sorted(set(skus))]
+
+
+# ---------------------------------------------------------------- 合单 (merge) groups
+
+MERGE_TAG = "merge"
+
+
+def _merge_key(group: str) -> dict[str, Any]:
+    return key(f"MERGE#{group}", "OPEN")
+
+
+def open_merge_group(group: str) -> dict[str, Any] | None:
+    return get(_merge_key(group))
+
+
+def merge_open_item(group: str, leader: str, closes_at: datetime, now: datetime) -> Write:
+    """Open a group led by `leader`, unless another group is still open for this buyer and address."""
+    return put(
+        item(
+            {
+                "pk": f"MERGE#{group}",
+                "sk": "OPEN",
+                "leader": leader,
+                "closes_at": closes_at.isoformat(),
+                "members": 1,
+            }
+        ),
+        "attribute_not_exists(pk) OR closes_at <= :now",
+        values={":now": av(now.isoformat())},
+        tag=MERGE_TAG,
+    )
+
+
+def merge_join_item(group: str, leader: str, now: datetime, max_orders: int) -> Write:
+    """Join the open group of `leader`: only while it is open and not full."""
+    return update(
+        _merge_key(group),
+        "SET members = members + :one",
+        "leader = :leader AND closes_at > :now AND members < :max",
+        values={":one": av(1), ":leader": av(leader), ":now": av(now.isoformat()), ":max": av(max_orders)},
+        tag=MERGE_TAG,
+    )

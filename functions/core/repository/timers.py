@@ -1,0 +1,109 @@
+"""Due timers: sparse, time-sorted index entries a sweep reads when they are due.
+
+Every timer is a key whose sort key starts with the moment it is due (fixed-width UTC, so string order
+is time order), spread over a few shards; `_due` reads every shard up to "now":
+    GSI5        PAYDUE#<shard> / <due>#<order id>       an unpaid order's payment timer (on the ORDER
+                                                          item; removed once applied and told)
+    table       ASDUE#<shard> / <due>#<case id>        an after-sales return-shipping deadline
+    QueueIndex  SHIPDUE#<shard> / <due>#<shipment id>  a parcel's tracking SLA (on its TRACKING item)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from functions.core.models import ShipmentTracking
+from functions.core.repository._dynamo import av, instant, item, query_all, shard_of
+from functions.core.repository.unit_of_work import Write, delete, put
+from functions.core.settings import get_settings
+
+PAY_DUE_INDEX = "GSI5"
+QUEUE_INDEX = "QueueIndex"
+ASDUE_SHARDS = 4
+
+
+def _due(
+    prefix: str, shards: int, now: datetime, limit: int, *, pk: str, sk: str, **query: Any
+) -> list[dict[str, Any]]:
+    """Entries due by `now`, earliest first, across every shard (at most `limit`)."""
+    found: list[dict[str, Any]] = []
+    upper = f"{instant(now)}#~"  # "~" sorts after every id, so timers due exactly now are in
+    for shard in range(shards):
+        found += query_all(
+            max_items=limit,
+            KeyConditionExpression=f"{pk} = :pk AND {sk} <= :upper",
+            ExpressionAttributeValues={":pk": av(f"{prefix}#{shard}"), ":upper": av(upper)},
+            Limit=limit,
+            **query,
+        )
+    found.sort(key=lambda raw: str(raw[sk]))
+    return found[:limit]
+
+
+# ---------------------------------------------------------------- payment timers (GSI5, on the ORDER item)
+
+
+def pay_due_keys(order_id: str, due: datetime) -> dict[str, str]:
+    shard = shard_of(order_id, get_settings().payment_timer_shards)
+    return {"gsi5pk": f"PAYDUE#{shard}", "gsi5sk": f"{instant(due)}#{order_id}"}
+
+
+def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
+    """Order ids whose payment timer is due at `now`, earliest first, across every shard."""
+    found = _due(
+        "PAYDUE",
+        get_settings().payment_timer_shards,
+        now,
+        limit,
+        pk="gsi5pk",
+        sk="gsi5sk",
+        IndexName=PAY_DUE_INDEX,
+    )
+    return [str(raw["gsi5sk"]).rsplit("#", 1)[1] for raw in found]
+
+
+# ---------------------------------------------------------------- return-shipping deadlines (ASDUE#)
+
+
+def _asdue_key(case_id: str, due: datetime) -> dict[str, Any]:
+    shard = shard_of(case_id, ASDUE_SHARDS)
+    return {"pk": av(f"ASDUE#{shard}"), "sk": av(f"{instant(due)}#{case_id}")}
+
+
+def return_deadline_put_item(order_id: str, case_id: str, due: datetime) -> Write:
+    return put(
+        {**_asdue_key(case_id, due), **item({"order_id": order_id, "case_id": case_id})}, tag="deadline"
+    )
+
+
+def return_deadline_delete_item(case_id: str, due: datetime) -> Write:
+    return delete(_asdue_key(case_id, due), tag="deadline")
+
+
+def due_return_deadlines(now: datetime, limit: int = 200) -> list[tuple[str, str]]:
+    """(order id, case id) of return deadlines due at `now`, earliest first, across the shards."""
+    found = _due("ASDUE", ASDUE_SHARDS, now, limit, pk="pk", sk="sk", ConsistentRead=True)
+    return [(str(raw["order_id"]), str(raw["case_id"])) for raw in found]
+
+
+# ---------------------------------------------------------------- tracking SLAs (QueueIndex)
+
+
+def ship_due_keys(shipment_id: str, due: datetime) -> dict[str, str]:
+    shard = shard_of(shipment_id, get_settings().shipment_due_shards)
+    return {"qpk": f"SHIPDUE#{shard}", "qsk": f"{instant(due)}#{shipment_id}"}
+
+
+def due_shipments(now: datetime, limit: int = 500) -> list[ShipmentTracking]:
+    """Parcels whose tracking SLA ran out by `now`, earliest first, across every shard (QueueIndex)."""
+    found = _due(
+        "SHIPDUE",
+        get_settings().shipment_due_shards,
+        now,
+        limit,
+        pk="qpk",
+        sk="qsk",
+        IndexName=QUEUE_INDEX,
+    )
+    return [ShipmentTracking.model_validate(raw) for raw in found]
