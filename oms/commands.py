@@ -49,6 +49,14 @@ def _console() -> Console:
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 20 else 200)
 
 
+def _keep_whole(table: Table, index: int, values: list[str]) -> None:
+    """Identifiers are copied into the next command: on a narrow terminal other columns give way, an
+    id column is never folded or cut."""
+    column = table.columns[index]
+    column.no_wrap = True
+    column.min_width = max([len(column.header) if isinstance(column.header, str) else 0, *map(len, values)])
+
+
 def watching(args: argparse.Namespace, render: Callable[[], int]) -> int:
     """Render once, or with --watch every few seconds (Ctrl-C stops) until the server stops answering."""
     if args.watch is None:
@@ -132,6 +140,7 @@ def _orders_once(args: argparse.Namespace) -> int:
     table = Table(title=f"{len(items)} orders" + (" (more: --all)" if token and not args.all else ""))
     for column in ("order", "platform", "status", "buyer", "total", "received", "why"):
         table.add_column(column, justify="right" if column == "total" else "left", no_wrap=column != "why")
+    _keep_whole(table, 0, [o["order_id"] for o in items])
     for o in items:
         table.add_row(
             o["order_id"],
@@ -160,6 +169,7 @@ def _review(args: argparse.Namespace) -> int:
             table = Table(title="Held orders, oldest first (decide: oms review ORDER_ID --approve|--reject)")
             for column in ("order", "platform", "total", "held since", "why"):
                 table.add_column(column)
+            _keep_whole(table, 0, [row[0] for row in rows])
             for row in rows:
                 table.add_row(*row)
             _console().print(table)
@@ -281,6 +291,8 @@ def _events(args: argparse.Namespace) -> int:
     table = Table(title=f"Published on the bus (source {found['source']})")
     for column in ("occurred (UTC)", "detail-type", "event id", "status", "data"):
         table.add_column(column, overflow="fold", max_width=60 if column == "data" else None)
+    _keep_whole(table, 1, [entry["detail_type"] for entry in found["events"]])
+    _keep_whole(table, 2, [str(entry["detail"].get("event_id", "")) for entry in found["events"]])
     for entry in found["events"]:
         detail = entry["detail"]
         data = detail.get("data")

@@ -103,6 +103,8 @@ def test_stage_latency_per_handler_invocation(run):
         "SalesAggregatorFunction": "sales_aggregator",
         "EventsPublisherFunction": "events_publisher",
         "WebhookDeliveryFunction": "webhook_delivery",
+        "ChannelPullFunction": "channel_pull",
+        "ChannelShipBackFunction": "channel_shipback",
     }
     for function, invocations in report.lambda_invocations.items():
         if function == PLATFORM_FUNCTION:
