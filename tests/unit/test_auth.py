@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -280,3 +281,28 @@ def test_a_token_issued_in_the_future_is_refused(ahead):
 def test_a_token_within_the_clock_skew_passes():
     token = auth.mint_token(KEY, "alice", Role.ADMIN, NOW + timedelta(seconds=30))
     assert auth.verify_token(KEY, token, NOW).id == "alice"
+
+
+VECTOR_SECRET = "3f6c1a2b9d8e7f60514233445566778899aabbccddeeff00112233445566778f"
+VECTORS = [
+    ("POST", "/orders", '{"platform":"tmall","platform_order_id":"TM-1001"}', ""),
+    ("GET", "/orders?status=SHIPPED&limit=5", "", "limit=5&status=SHIPPED"),
+    (
+        "GET",
+        "/orders?from=2026-11-11T00:00:00%2B08:00&status=HELD",
+        "",
+        "from=2026-11-11T00%3A00%3A00%2B08%3A00&status=HELD",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "body", "query"), VECTORS)
+def test_the_documented_test_vectors_are_what_the_oms_computes(method, target, body, query):
+    """docs/integrators.md's table: an integrator checks their code against these."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "integrators.md").read_text()
+    signature = auth.sign_request(VECTOR_SECRET, method, target, "1764064805123", body)
+    row = next(line for line in doc.splitlines() if f"`{method} {target}" in line)
+    assert f"`{signature}`" in row
+    assert auth.canonical_query(auth.split_target(target)[1]) == query
+    if query:
+        assert f"`{query}`" in row
