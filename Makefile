@@ -44,6 +44,10 @@ lint: install $(CHECKOV)
 	@# offline: no external modules, no guideline download; skips and their reasons: .checkov.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml --download-external-modules false -f template.yaml
 
+## make sam-validate: SAM's own validation and lint (needs the sam CLI on PATH; no AWS credentials)
+sam-validate:
+	sam validate --lint --region $${AWS_REGION:-us-east-1}
+
 simulate: install
 	$(VENV)/bin/oms simulate --orders 200 --seed 1
 
@@ -67,6 +71,7 @@ LAMBDA_FUNCTIONS += AfterSalesFunction AfterSalesTimerFunction
 LAMBDA_FUNCTIONS += SalesAggregatorFunction
 LAMBDA_FUNCTIONS += EventsPublisherFunction WebhookDeliveryFunction
 LAMBDA_FUNCTIONS += DelayCheckFunction
+LAMBDA_FUNCTIONS += SecretRotationFunction
 
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -445,16 +445,31 @@ def bearer(headers: Mapping[str, str] | None) -> str | None:
     return token.strip()
 
 
+def verify_token_with_any(keys: tuple[bytes, ...], token: str, now: datetime) -> Principal:
+    """verify_token with the current key, then the previous one (a rotation's overlap)."""
+    refused = AuthError(401, "UNAUTHENTICATED", "invalid staff token")
+    for key in keys:
+        try:
+            return verify_token(key, token, now)
+        except AuthError as err:
+            if err.code == "TOKEN_EXPIRED":  # the signature matched: this key is the token's
+                raise
+            refused = err
+    raise refused
+
+
 def authenticate(
-    headers: Mapping[str, str] | None, now: datetime, staff_key: bytes
+    headers: Mapping[str, str] | None, now: datetime, staff_keys: bytes | tuple[bytes, ...]
 ) -> tuple[Principal, SignedRequest | None]:
-    """Who is calling. A platform's signature is checked later, where the body is (API function)."""
+    """Who is calling. A platform's signature is checked later, where the body is (API function).
+    `staff_keys`: the staff-token key, or the current and previous ones during a rotation's overlap."""
     token = bearer(headers)
     signed = signed_request(headers, now)
     if token is not None and signed is not None:
         raise AuthError(401, "UNAUTHENTICATED", "send a staff token or a platform signature, not both")
     if token is not None:
-        return verify_token(staff_key, token, now), None
+        keys = (staff_keys,) if isinstance(staff_keys, bytes) else staff_keys
+        return verify_token_with_any(keys, token, now), None
     if signed is not None:
         return signed.principal, signed
     return ANONYMOUS, None
