@@ -90,7 +90,7 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
     expires = clock.now() + 2 * auth.REPLAY_WINDOW
     signer = f"carrier:{signed.platform}" if signed.kind == "carrier" else signed.platform
     if not repository.remember_signature(signer, replay_key, expires):
-        raise AuthError(401, "REPLAYED", "this signature was already used; sign every request afresh")
+        raise AuthError(401, "REPLAYED", "this request was already accepted; sign every request afresh")
 
 
 def _scope_to_platform(
