@@ -352,7 +352,12 @@ def _post(stack: LocalStack, body: dict[str, Any]) -> Any:
 
     raw = json.dumps(body)
     return stack.request(
-        "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+        "POST",
+        "/orders",
+        raw,
+        credentials.platform_headers(
+            body["platform"], raw, stack.clock.now(), method="POST", target="/orders"
+        ),
     )
 
 

@@ -104,8 +104,9 @@ def drive_tracking(
 
     def send(post: Post) -> str:
         raw = json.dumps(post.body)
-        headers = credentials.carrier_headers(post.carrier, raw, stack.clock.now())
-        answer = stack.request("POST", f"/shipments/{post.shipment_id}/tracking", raw, headers)
+        target = f"/shipments/{post.shipment_id}/tracking"
+        headers = credentials.carrier_headers(post.carrier, raw, stack.clock.now(), target=target)
+        answer = stack.request("POST", target, raw, headers)
         return str(answer.json()["outcome"]) if answer.status == 200 else f"HTTP {answer.status}"
 
     moment = start

@@ -70,7 +70,9 @@ def curl_example(base_url: str) -> str:
     body = json.dumps(demo_order_body(), separators=(",", ":"))
     signed = " ".join(
         f"-H {shlex.quote(f'{name}: {value}')}"
-        for name, value in credentials.platform_headers("tmall", body).items()
+        for name, value in credentials.platform_headers(
+            "tmall", body, method="POST", target="/orders"
+        ).items()
     )
     return (
         f"curl -sS -X POST {base_url}/orders -H 'Content-Type: application/json' {signed} "

@@ -35,7 +35,8 @@ class ApiClient:
         a platform request): (status, parsed answer); ApiError for an error status."""
         from oms.local import credentials
 
-        return self.send("POST", path, raw, credentials.platform_headers(platform, raw))
+        headers = credentials.platform_headers(platform, raw, method="POST", target=path)
+        return self.send("POST", path, raw, headers)
 
     def send(
         self,

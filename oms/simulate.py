@@ -502,7 +502,12 @@ def _run(
 
         raw = json.dumps(body)  # signed as the body's platform, like every platform request
         return stack.request(
-            "POST", "/orders", raw, credentials.platform_headers(body["platform"], raw, stack.clock.now())
+            "POST",
+            "/orders",
+            raw,
+            credentials.platform_headers(
+                body["platform"], raw, stack.clock.now(), method="POST", target="/orders"
+            ),
         )
 
     started = time.perf_counter()
@@ -779,8 +784,11 @@ class _SimulatedPlatform:
                 "paid_at": self.stack.clock.now().isoformat(),
             }
         )
-        headers = credentials.platform_headers(event["platform"], raw, self.stack.clock.now())
-        answer = self.stack.request("POST", f"/orders/{order_id}/payment", raw, headers)
+        target = f"/orders/{order_id}/payment"
+        headers = credentials.platform_headers(
+            event["platform"], raw, self.stack.clock.now(), method="POST", target=target
+        )
+        answer = self.stack.request("POST", target, raw, headers)
         outcome = answer.json().get("outcome") if answer.status == 200 else answer.json()["error"]["code"]
         with self._lock:
             self.answers[f"{answer.status} {outcome}"] += 1

@@ -99,7 +99,13 @@ class Credentials:
 
     @staticmethod
     def platform_headers(
-        platform: str, raw_body: str, stack: LocalStack, secret: str | None = None
+        platform: str,
+        raw_body: str,
+        stack: LocalStack,
+        secret: str | None = None,
+        *,
+        method: str = "POST",
+        target: str = "/orders",
     ) -> dict[str, str]:
         from functions.core import auth
         from functions.core.secrets import auth_keys
@@ -109,12 +115,12 @@ class Credentials:
         return {
             auth.HEADER_PLATFORM: platform,
             auth.HEADER_TIMESTAMP: timestamp,
-            auth.HEADER_SIGNATURE: auth.sign(secret, timestamp, raw_body),
+            auth.HEADER_SIGNATURE: auth.sign_request(secret, method, target, timestamp, raw_body),
         }
 
     @staticmethod
     def carrier_headers(
-        carrier: str, raw_body: str, stack: LocalStack, secret: str | None = None
+        carrier: str, raw_body: str, stack: LocalStack, secret: str | None = None, *, target: str
     ) -> dict[str, str]:
         """A carrier's webhook signature (X-OMS-Carrier instead of X-OMS-Platform, its own secret)."""
         from functions.core import auth
@@ -125,7 +131,7 @@ class Credentials:
         return {
             auth.HEADER_CARRIER: carrier,
             auth.HEADER_TIMESTAMP: timestamp,
-            auth.HEADER_SIGNATURE: auth.sign(secret, timestamp, raw_body),
+            auth.HEADER_SIGNATURE: auth.sign_request(secret, "POST", target, timestamp, raw_body),
         }
 
     @staticmethod
@@ -175,9 +181,19 @@ class Oms:
         """A staff token, as `oms token --role ROLE --user USER` mints it locally."""
         return Credentials.staff_headers(role, user, self.stack.clock.now())["Authorization"].split(" ", 1)[1]
 
-    def signature(self, platform: str, raw_body: str, secret: str | None = None) -> dict[str, str]:
+    def signature(
+        self,
+        platform: str,
+        raw_body: str,
+        secret: str | None = None,
+        *,
+        method: str = "POST",
+        target: str = "/orders",
+    ) -> dict[str, str]:
         """Signature headers for `raw_body`, with a fresh timestamp (and another secret, to forge)."""
-        return Credentials.platform_headers(platform, raw_body, self.stack, secret)
+        return Credentials.platform_headers(
+            platform, raw_body, self.stack, secret, method=method, target=target
+        )
 
     # ---------------------------------------------------------------- API
     def call(
@@ -196,12 +212,14 @@ class Oms:
         now = self.stack.clock.now()
         if kind == "auto":
             if (method.upper(), path.split("?")[0].rstrip("/")) == ("POST", "/orders"):
-                return Credentials.platform_headers(_platform_of(raw_body or ""), raw_body or "", self.stack)
+                return Credentials.platform_headers(
+                    _platform_of(raw_body or ""), raw_body or "", self.stack, method=method, target=path
+                )
             return Credentials.staff_headers("admin", "test-admin", now)
         if kind == "platform":
-            return Credentials.platform_headers(name, raw_body or "", self.stack)
+            return Credentials.platform_headers(name, raw_body or "", self.stack, method=method, target=path)
         if kind == "carrier":
-            return Credentials.carrier_headers(name, raw_body or "", self.stack)
+            return Credentials.carrier_headers(name, raw_body or "", self.stack, target=path)
         role, user = name.split(":", 1)
         return Credentials.staff_headers(role, user, now)
 

@@ -43,7 +43,11 @@ def wait_for(
             raise TimeoutError(f"{what} not reached within {timeout}s")
         polls += 1
         if isinstance(stack.clock, VirtualClock) and polls % 3 == 0:
-            stack.clock.advance_to_next_timer()
+            # The stack's next timer, schedules included (the sweeps run every few minutes): a retry
+            # back-off, never a parked task's timeout weeks ahead (AwaitReview gives up after 30 days).
+            upcoming = stack.next_timer()
+            if upcoming is not None:
+                stack.clock.advance_to(upcoming)
         time.sleep(0.01)
 
 

@@ -141,6 +141,14 @@ class TestHistory:
             server.shutdown()
             stack.stop()
 
+    @pytest.fixture(autouse=True)
+    def token_on_the_stack_clock(self, live, monkeypatch):
+        """A token issued in the future is refused: mint it on the stack's clock (May 2026), not today's."""
+        from oms.local import credentials
+
+        stack, _ = live
+        monkeypatch.setenv("OMS_TOKEN", credentials.staff_token("ops", "cli", stack.clock.now()))
+
     def test_prints_the_order_and_workflow_timeline(self, live, capsys):
         from functions.core import repository
 
@@ -150,7 +158,9 @@ class TestHistory:
         from oms.local import credentials
 
         raw = json.dumps(order_body([(sku, 1)]))
-        headers = credentials.platform_headers("tmall", raw, stack.clock.now())
+        headers = credentials.platform_headers(
+            "tmall", raw, stack.clock.now(), method="POST", target="/orders"
+        )
         response = stack.request("POST", "/orders", raw, headers)
         assert response.status == 201
         order_id = response.json()["order_id"]
@@ -247,7 +257,7 @@ def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_lev
                 f"{url}/orders",
                 data=raw.encode(),
                 method="POST",
-                headers=credentials.platform_headers("tmall", raw),
+                headers=credentials.platform_headers("tmall", raw, method="POST", target="/orders"),
             )
             with urllib.request.urlopen(request, timeout=30) as response:
                 answer = json.load(response)

@@ -51,7 +51,8 @@ def credentials(method: str, url: str, raw: str) -> dict[str, str]:
             platform = json.loads(raw).get("platform", "tmall")
         except (ValueError, AttributeError):
             platform = "tmall"
-        return local.platform_headers(platform if isinstance(platform, str) else "tmall", raw, now)
+        name = platform if isinstance(platform, str) else "tmall"
+        return local.platform_headers(name, raw, now, method=method, target=url)
     return local.staff_headers("admin", "http-test", now)
 
 

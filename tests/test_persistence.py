@@ -39,7 +39,9 @@ def post(stack: LocalStack, body: dict[str, Any]) -> dict[str, Any]:
     from oms.local import credentials
 
     raw = json.dumps(body)
-    headers = credentials.platform_headers(body["platform"], raw, stack.clock.now())
+    headers = credentials.platform_headers(
+        body["platform"], raw, stack.clock.now(), method="POST", target="/orders"
+    )
     answer = stack.request("POST", "/orders", raw, headers)
     assert answer.status == 201, answer.body
     return answer.json()  # type: ignore[no-any-return]

@@ -97,6 +97,29 @@ def _illegal(err: IllegalTransitionError) -> Response[dict[str, Any]]:
 @tracer.capture_lambda_handler
 @instrumented("api")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _secured(_respond(event, context))
+
+
+# On every answer, errors included (API Gateway's own answers get them from its gateway responses).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",  # JSON is never sniffed into HTML or script
+    "Cache-Control": "no-store",  # orders carry personal data: no shared or browser cache keeps them
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _secured(response: dict[str, Any]) -> dict[str, Any]:
+    if "multiValueHeaders" in response:  # Powertools' REST responses: one list per header name
+        multi = dict(response.get("multiValueHeaders") or {})
+        multi.update({name: [value] for name, value in SECURITY_HEADERS.items()})
+        return {**response, "multiValueHeaders": multi}
+    return {**response, "headers": {**(response.get("headers") or {}), **SECURITY_HEADERS}}
+
+
+def _respond(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = event.get("body") or ""
     if len(body.encode()) > settings.max_body_bytes:
         message = f"body exceeds {settings.max_body_bytes} bytes"

@@ -41,7 +41,7 @@ def decide(method: str, path: str, headers: Mapping[str, str] | None, method_arn
     """
     principal = auth.ANONYMOUS
     try:
-        principal, _ = auth.authenticate(headers, clock.now(), auth_keys().staff_key)
+        principal, _ = auth.authenticate(headers, clock.now(), auth_keys().staff_keys)
         route = auth.authorize(method, path, principal)
     except auth.AuthError as refused:
         logger.info(

@@ -3,10 +3,12 @@
 Pure logic (no AWS): the Lambda authorizer (functions/authorizer) and the API function
 (functions/api/security.py) both decide with these functions, on AWS and locally alike.
 
-* Platforms sign every request: hex HMAC-SHA256, keyed with the platform's secret, over
-  `<X-OMS-Timestamp> + "." + <raw body>`; the timestamp (Unix milliseconds) must be within five minutes
-  of the server's clock, and a signature is accepted once (the API function records it).
-* Staff send `Authorization: Bearer <token>`: a JWT (HS256) whose claims name the user and one role.
+* Platforms sign every request: hex HMAC-SHA256, keyed with the platform's secret, over the canonical
+  request (scheme, method, path, sorted query, X-OMS-Timestamp, SHA-256 of the raw body, one a line;
+  docs/integrators.md has test vectors). The timestamp (Unix milliseconds) must be within five minutes
+  of the server's clock, and a canonical request is accepted once (the API function records its hash).
+* Staff send `Authorization: Bearer <token>`: a JWT (HS256) whose claims name the user and one role;
+  a token issued in the future (beyond a minute of clock skew) is refused.
 * Carriers sign their tracking webhooks the same way as platforms, naming themselves in `X-OMS-Carrier`
   (instead of `X-OMS-Platform`) and keyed with the carrier's own secret (docs/shipping.md).
 * PERMISSIONS maps (method, route) to who may call it. A route that is not in it is refused.
@@ -20,17 +22,20 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, urlsplit
 
 HEADER_PLATFORM = "X-OMS-Platform"
 HEADER_CARRIER = "X-OMS-Carrier"
 HEADER_TIMESTAMP = "X-OMS-Timestamp"
 HEADER_SIGNATURE = "X-OMS-Signature"
 REPLAY_WINDOW = timedelta(minutes=5)
+SIGNATURE_SCHEME = "OMS-HMAC-SHA256"  # the first line of every canonical request
+TOKEN_CLOCK_SKEW = timedelta(minutes=1)  # how far ahead of ours the minting clock may run
 TOKEN_ISSUER = "oms"  # noqa: S105 - the iss claim, not a secret
 MAX_TOKEN_TTL = timedelta(days=7)
 
@@ -224,6 +229,13 @@ def carrier_secret(master: bytes, carrier: str, overrides: Mapping[str, str] | N
     return hmac.new(master, f"oms-carrier-v1:{carrier}".encode(), hashlib.sha256).hexdigest()
 
 
+def webhook_secret(webhook_master: bytes, platform: str) -> str:
+    """The key outbound webhooks to `platform` are signed with, derived from the webhook master key: a
+    separate secret, so the function that POSTs to platform-chosen URLs never holds the signing key
+    that platform and staff credentials derive from."""
+    return hmac.new(webhook_master, f"oms-webhook-v1:{platform}".encode(), hashlib.sha256).hexdigest()
+
+
 def staff_token_key(master: bytes) -> bytes:
     return hmac.new(master, b"oms-staff-token-v1", hashlib.sha256).digest()
 
@@ -241,9 +253,53 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def sign(secret: str, timestamp: str, body: str | bytes) -> str:
+    """The body signature of outbound webhook deliveries: HMAC-SHA256 over `<timestamp>.<raw body>`.
+
+    Requests to the OMS are signed over the whole canonical request instead (sign_request)."""
     raw = body.encode("utf-8") if isinstance(body, str) else body
     message = timestamp.encode() + b"." + raw
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+QueryPairs = Iterable[tuple[str, str]]
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="-_.~")  # RFC 3986 unreserved characters stay, everything else is %XX
+
+
+def canonical_query(pairs: QueryPairs) -> str:
+    """Decoded (name, value) pairs, each percent-encoded, sorted, joined as `a=1&b=2` (empty if none)."""
+    return "&".join(sorted(f"{_encode(name)}={_encode(value)}" for name, value in pairs))
+
+
+def canonical_request(method: str, path: str, query: QueryPairs, timestamp: str, body: str | bytes) -> str:
+    """What a platform or carrier signs: one field a line, the body as its SHA-256 (hex)."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    return "\n".join(
+        (
+            SIGNATURE_SCHEME,
+            method.upper(),
+            path or "/",
+            canonical_query(query),
+            timestamp,
+            hashlib.sha256(raw).hexdigest(),
+        )
+    )
+
+
+def split_target(target: str) -> tuple[str, list[tuple[str, str]]]:
+    """The path and the decoded query pairs of a request target (`/orders?status=HELD`, or a full URL)."""
+    parts = urlsplit(target)
+    return parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)
+
+
+def sign_request(secret: str, method: str, target: str, timestamp: str, body: str | bytes) -> str:
+    """The X-OMS-Signature of a request to the OMS; `target` is the path after the API's base URL, with
+    its query string (the base URL's own path, such as the stage `/Prod`, is not part of it)."""
+    path, query = split_target(target)
+    message = canonical_request(method, path, query, timestamp, body)
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def timestamp_ms(at: datetime) -> str:
@@ -298,11 +354,20 @@ def signed_request(headers: Mapping[str, str] | None, now: datetime) -> SignedRe
     return SignedRequest(signer, timestamp, signature, "carrier" if carrier is not None else "platform")
 
 
-def verify_body(request: SignedRequest, secret: str, body: str | bytes) -> None:
-    """Constant-time comparison of the signature with the one the body and timestamp call for."""
-    expected = sign(secret, request.timestamp, body)
+def verify_request(
+    request: SignedRequest, secret: str, method: str, path: str, query: QueryPairs, body: str | bytes
+) -> str:
+    """Constant-time check of the signature against the canonical request; returns the request's replay
+    key (SHA-256 of the canonical request: the same request is accepted once, any other one is new)."""
+    message = canonical_request(method, path, query, request.timestamp, body)
+    expected = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, request.signature):
-        raise AuthError(401, "BAD_SIGNATURE", "signature does not match the timestamp and body")
+        raise AuthError(
+            401,
+            "BAD_SIGNATURE",
+            "signature does not match the canonical request (method, path, query, timestamp, body)",
+        )
+    return hashlib.sha256(message.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- staff tokens (JWT, HS256)
@@ -364,10 +429,14 @@ def verify_token(key: bytes, token: str, now: datetime) -> Principal:
         or role not in set(Role)
         or not isinstance(exp, int)
         or not isinstance(iat, int)
+        or isinstance(exp, bool)
+        or isinstance(iat, bool)
     ):
         raise refused
     if exp <= now.timestamp():
         raise AuthError(401, "TOKEN_EXPIRED", "staff token expired; mint a new one")
+    if iat > (now + TOKEN_CLOCK_SKEW).timestamp():
+        raise refused  # issued in the future: it would outlive MAX_TOKEN_TTL counted from now
     if exp - iat > MAX_TOKEN_TTL.total_seconds():
         raise refused  # lives longer than any token this OMS issues
     return Principal("staff", sub, str(role))
@@ -383,16 +452,31 @@ def bearer(headers: Mapping[str, str] | None) -> str | None:
     return token.strip()
 
 
+def verify_token_with_any(keys: tuple[bytes, ...], token: str, now: datetime) -> Principal:
+    """verify_token with the current key, then the previous one (a rotation's overlap)."""
+    refused = AuthError(401, "UNAUTHENTICATED", "invalid staff token")
+    for key in keys:
+        try:
+            return verify_token(key, token, now)
+        except AuthError as err:
+            if err.code == "TOKEN_EXPIRED":  # the signature matched: this key is the token's
+                raise
+            refused = err
+    raise refused
+
+
 def authenticate(
-    headers: Mapping[str, str] | None, now: datetime, staff_key: bytes
+    headers: Mapping[str, str] | None, now: datetime, staff_keys: bytes | tuple[bytes, ...]
 ) -> tuple[Principal, SignedRequest | None]:
-    """Who is calling. A platform's body signature is checked later, where the body is (API function)."""
+    """Who is calling. A platform's signature is checked later, where the body is (API function).
+    `staff_keys`: the staff-token key, or the current and previous ones during a rotation's overlap."""
     token = bearer(headers)
     signed = signed_request(headers, now)
     if token is not None and signed is not None:
         raise AuthError(401, "UNAUTHENTICATED", "send a staff token or a platform signature, not both")
     if token is not None:
-        return verify_token(staff_key, token, now), None
+        keys = (staff_keys,) if isinstance(staff_keys, bytes) else staff_keys
+        return verify_token_with_any(keys, token, now), None
     if signed is not None:
         return signed.principal, signed
     return ANONYMOUS, None

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -67,7 +68,7 @@ class Buyer(_Strict):
 
 class OrderLine(_Strict):
     sku: Sku
-    quantity: int = Field(ge=1, le=10_000)
+    quantity: StrictInt = Field(ge=1, le=10_000)  # "5" and true are refused, not coerced
     unit_price: Money
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     # Gift cards, services, digital goods: no warehouse, no stock; fulfilled by a virtual shipment.

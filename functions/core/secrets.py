@@ -5,6 +5,9 @@ Document: {"signing_key": "<random>", "platforms": {"<platform>": "<secret>", ..
 A platform (or carrier) with no explicit entry signs with a secret derived from the signing key
 (functions.core.auth.platform_secret, carrier_secret), so adding a platform needs no deployment and
 rotating one platform means giving it an explicit entry.
+Staff tokens are signed with `token_key` (hex) once SecretRotationFunction has rotated it, else with a
+key derived from the signing key; `previous_token_key` stays accepted until the next rotation
+(functions/rotation).
 Fetched once and kept for AUTH_CACHE_SECONDS, so a rotation takes effect within that time.
 """
 
@@ -24,6 +27,8 @@ class AuthKeys:
     master: bytes
     platforms: dict[str, str] = field(default_factory=dict)
     carriers: dict[str, str] = field(default_factory=dict)
+    token_key: bytes | None = None  # set by the rotation; until then the key derives from `master`
+    previous_token_key: bytes | None = None
 
     def platform_secret(self, platform: str) -> str:
         return auth.platform_secret(self.master, platform, self.platforms)
@@ -33,7 +38,13 @@ class AuthKeys:
 
     @property
     def staff_key(self) -> bytes:
-        return auth.staff_token_key(self.master)
+        """The key new staff tokens are signed with."""
+        return self.token_key or auth.staff_token_key(self.master)
+
+    @property
+    def staff_keys(self) -> tuple[bytes, ...]:
+        """The keys a staff token may be signed with: the current one, then the one before a rotation."""
+        return (self.staff_key, self.previous_token_key) if self.previous_token_key else (self.staff_key,)
 
     @classmethod
     def parse(cls, secret_string: str) -> AuthKeys:
@@ -51,7 +62,21 @@ class AuthKeys:
             isinstance(k, str) and isinstance(v, str) and len(v) >= 32 for k, v in carriers.items()
         ):
             raise ValueError("auth secret: carriers must map codes to secrets of at least 32 characters")
-        return cls(master=key.encode(), platforms=dict(platforms), carriers=dict(carriers))
+        token_keys = [_hex_key(document, name) for name in ("token_key", "previous_token_key")]
+        return cls(key.encode(), dict(platforms), dict(carriers), *token_keys)
+
+
+def _hex_key(document: dict[str, object], name: str) -> bytes | None:
+    value = document.get(name)
+    if value is None:
+        return None
+    try:
+        key = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) < 32:
+        raise ValueError(f"auth secret: {name} must be at least 32 bytes, hex")
+    return key
 
 
 _lock = threading.Lock()

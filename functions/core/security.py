@@ -3,8 +3,9 @@
 Before any route runs:
 * the principal comes from the authorizer's context, and the permissions table is consulted again
   (defence in depth: an API without the authorizer still refuses);
-* a platform's signature is checked over the raw body (the authorizer never sees the body) and
-  recorded, so the same signature is accepted once (conditional put, see repository.remember_signature);
+* a platform's signature is checked over the canonical request, raw body included (the authorizer never
+  sees the body), and the request's hash recorded, so the same request is accepted once (conditional
+  put, see repository.remember_signature);
 * a platform reaches only its own orders (object level, BOLA): every route with {order_id} loads the
   order and answers 404 for another platform's, exactly as for an order that does not exist; its list
   is pinned to its own platform; it can post orders only in its own name.
@@ -67,6 +68,13 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return str(body).encode("utf-8")
 
 
+def _query_pairs(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """The decoded query parameters as API Gateway passes them (every value of a repeated name)."""
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    return [(name, value) for name in multi or single for value in (multi.get(name) or [single[name]])]
+
+
 def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
     signed = auth.signed_request(event.get("headers"), clock.now())
     if signed is None or signed.platform != principal.id or signed.kind != principal.kind:
@@ -77,11 +85,12 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
         if signed.kind == "carrier"
         else keys.platform_secret(signed.platform)
     )
-    auth.verify_body(signed, secret, _raw_body(event))
+    method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
+    replay_key = auth.verify_request(signed, secret, method, path, _query_pairs(event), _raw_body(event))
     expires = clock.now() + 2 * auth.REPLAY_WINDOW
     signer = f"carrier:{signed.platform}" if signed.kind == "carrier" else signed.platform
-    if not repository.remember_signature(signer, signed.signature, expires):
-        raise AuthError(401, "REPLAYED", "this signature was already used; sign every request afresh")
+    if not repository.remember_signature(signer, replay_key, expires):
+        raise AuthError(401, "REPLAYED", "this request was already accepted; sign every request afresh")
 
 
 def _scope_to_platform(

@@ -136,10 +136,23 @@ def get_events_settings() -> EventsSettings:
 def _clear_event_settings() -> None:
     get_events_settings.cache_clear()
     get_webhook_settings.cache_clear()
+    get_webhook_key_settings.cache_clear()
 
 
-class WebhookSettings(AuthSettings):
-    """Outbound webhooks (functions/webhooks): platform secrets sign, the queue takes messages back."""
+class WebhookKeySettings(Settings):
+    """The webhook signing secret: its own master key, never the auth secret (functions/webhooks/keys.py)."""
+
+    webhook_secret_arn: str = Field(min_length=1, validation_alias="WEBHOOK_SECRET_ARN")
+    auth_cache_seconds: int = Field(default=300, ge=0, le=3600, validation_alias="AUTH_CACHE_SECONDS")
+
+
+@cache
+def get_webhook_key_settings() -> WebhookKeySettings:
+    return WebhookKeySettings()  # type: ignore[call-arg]
+
+
+class WebhookSettings(WebhookKeySettings):
+    """Outbound webhooks (functions/webhooks): derived webhook keys sign, the queue takes messages back."""
 
     webhook_queue_url: str = Field(min_length=1, validation_alias="WEBHOOK_QUEUE_URL")
     webhook_timeout_seconds: float = Field(

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core import clock, repository
 from functions.core.actor import current_actor
+from functions.webhooks.keys import webhook_secret
 from functions.webhooks.logic import WebhookEndpointIn
 
 router = APIGatewayRouter()
@@ -24,7 +25,8 @@ def put_webhook(platform: PlatformPath, body: WebhookEndpointIn) -> dict[str, An
         "updated_by": current_actor(router.current_event.headers),
     }
     repository.put_webhook_endpoint(platform, document)
-    return {"platform": platform, **document}
+    # The key the platform verifies deliveries with (derived, so the same on every call; admin only).
+    return {"platform": platform, **document, "signing_secret": webhook_secret(platform)}
 
 
 @router.get("/webhooks", summary="Every platform's webhook endpoint", tags=["webhooks"])

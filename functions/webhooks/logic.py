@@ -1,8 +1,8 @@
 """Outbound webhooks, the pure part: which endpoints are acceptable, how a delivery is signed, back-off.
 
-Signed exactly as platforms sign their requests to the OMS (docs/integrators.md), with the same
-per-platform secret, so a platform verifies with code it already has:
-    X-OMS-Timestamp: Unix ms;  X-OMS-Signature: hex HMAC-SHA256(secret, "<timestamp>.<raw body>")
+Signed with the platform's webhook key (functions/webhooks/keys.py; PUT /webhooks/{platform} returns
+it), never with the secret the platform signs its own requests with (docs/integrators.md):
+    X-OMS-Timestamp: Unix ms;  X-OMS-Signature: hex HMAC-SHA256(webhook key, "<timestamp>.<raw body>")
 plus X-OMS-Event-Id / Idempotency-Key (the event id: the same on every redelivery) and X-OMS-Event-Type.
 """
 

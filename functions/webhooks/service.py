@@ -17,8 +17,8 @@ from typing import Any
 
 from functions.core import aws, clock, repository
 from functions.core.observability import bind_order, logger
-from functions.core.secrets import auth_keys
 from functions.core.settings import get_webhook_settings
+from functions.webhooks.keys import webhook_secret
 from functions.webhooks.logic import (
     MAX_ATTEMPTS,
     Outcome,
@@ -71,7 +71,7 @@ def deliver(message: Message) -> Result:
         repository.record_webhook_delivery(order_id, event_id, platform, document)
         return Result("blocked")
     body = body_of(detail)
-    secret = auth_keys().platform_secret(platform)
+    secret = webhook_secret(platform)
     headers = signed_headers(platform, secret, event_type, event_id, body, now)
     status, error = _post(str(endpoint["url"]), body, headers)
     attempt = message.receive_count

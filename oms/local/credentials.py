@@ -36,28 +36,42 @@ def staff_headers(role: str, user: str, now: datetime | None = None) -> dict[str
     return {"Authorization": f"Bearer {staff_token(role, user, now)}"}
 
 
-def platform_headers(platform: str, raw_body: str, now: datetime | None = None) -> dict[str, str]:
-    """Signature headers for one request. Timestamps are strictly increasing in this process, so two
-    identical bodies sent in the same millisecond still carry different signatures (not a replay)."""
+def platform_headers(
+    platform: str, raw_body: str, now: datetime | None = None, *, method: str, target: str
+) -> dict[str, str]:
+    """Signature headers for one request (`target`: its path and query). Timestamps are strictly
+    increasing in this process, so two identical requests sent in the same millisecond still carry
+    different signatures (not a replay)."""
     timestamp = _next_timestamp(now)
     return {
         auth.HEADER_PLATFORM: platform,
         auth.HEADER_TIMESTAMP: timestamp,
-        auth.HEADER_SIGNATURE: auth.sign(platform_secret(platform), timestamp, raw_body),
+        auth.HEADER_SIGNATURE: auth.sign_request(
+            platform_secret(platform), method, target, timestamp, raw_body
+        ),
     }
+
+
+def webhook_secret(platform: str) -> str:
+    """The key the local stack signs webhooks to `platform` with (every local secret is the dev key)."""
+    return auth.webhook_secret(LOCAL_SIGNING_KEY.encode(), platform)
 
 
 def carrier_secret(carrier: str) -> str:
     return KEYS.carrier_secret(carrier)
 
 
-def carrier_headers(carrier: str, raw_body: str, now: datetime | None = None) -> dict[str, str]:
+def carrier_headers(
+    carrier: str, raw_body: str, now: datetime | None = None, *, target: str, method: str = "POST"
+) -> dict[str, str]:
     """A carrier's tracking webhook signature (X-OMS-Carrier, the carrier's secret)."""
     timestamp = _next_timestamp(now)
     return {
         auth.HEADER_CARRIER: carrier,
         auth.HEADER_TIMESTAMP: timestamp,
-        auth.HEADER_SIGNATURE: auth.sign(carrier_secret(carrier), timestamp, raw_body),
+        auth.HEADER_SIGNATURE: auth.sign_request(
+            carrier_secret(carrier), method, target, timestamp, raw_body
+        ),
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from oms.local.template import Template
@@ -30,6 +30,7 @@ class Decision:
     context: dict[str, Any] | None  # passed to the API function when allowed
     status: int = 200
     body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # the gateway response's ResponseParameters
 
 
 class Gateway:
@@ -109,8 +110,9 @@ class Gateway:
         spec = self.responses.get(kind, {})
         template = (spec.get("ResponseTemplates") or {}).get("application/json")
         status = int(spec.get("StatusCode", _SOURCE_ERRORS[kind]))
+        headers = _static_headers(spec)
         if template is None:
-            return Decision(None, status, json.dumps({"message": kind.replace("_", " ").title()}))
+            return Decision(None, status, json.dumps({"message": kind.replace("_", " ").title()}), headers)
 
         def value(match: re.Match[str]) -> str:
             text = str(context.get(match.group(1), ""))
@@ -120,4 +122,14 @@ class Gateway:
         body = body.replace("$context.httpMethod", method).replace(
             "$context.resourcePath", json.dumps(path)[1:-1]
         )
-        return Decision(None, status, body)
+        return Decision(None, status, body, headers)
+
+
+def _static_headers(spec: dict[str, Any]) -> dict[str, str]:
+    """The ResponseParameters headers with static ('quoted') values, as API Gateway sends them."""
+    headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
+    return {
+        name: str(value)[1:-1]
+        for name, value in headers.items()
+        if len(str(value)) >= 2 and str(value)[0] == str(value)[-1] == "'"
+    }

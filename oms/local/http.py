@@ -114,7 +114,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", errors="replace")
         timestamp = self.headers.get(auth.HEADER_TIMESTAMP) or ""
-        expected = auth.sign(credentials.platform_secret(platform), timestamp, body)
+        expected = auth.sign(credentials.webhook_secret(platform), timestamp, body)
         try:
             detail = json.loads(body)
         except ValueError:

@@ -422,7 +422,8 @@ class LocalStack:
         if self.gateway is not None:  # API Gateway runs the Lambda authorizer first
             decision = self.gateway.authorize(self.runtime.invoke, event)
             if decision.context is None and decision.status != 200:
-                return HttpResponse(decision.status, {"Content-Type": "application/json"}, decision.body)
+                headers = {"Content-Type": "application/json", **decision.headers}
+                return HttpResponse(decision.status, headers, decision.body)
             if decision.context is not None:
                 event["requestContext"]["authorizer"] = decision.context
         response = self.runtime.invoke(self.api_function, event)

@@ -107,14 +107,24 @@ def test_openapi_needs_no_credentials(oms):
 # ---------------------------------------------------------------- platform signatures
 
 
-def signed(oms, platform: str, raw: str, *, secret: str | None = None, at=None) -> dict[str, str]:
+def signed(
+    oms,
+    platform: str,
+    raw: str,
+    *,
+    secret: str | None = None,
+    at=None,
+    method: str = "POST",
+    target: str = "/orders",
+) -> dict[str, str]:
     if at is None:
-        return oms.signature(platform, raw, secret)
+        return oms.signature(platform, raw, secret, method=method, target=target)
     from functions.core.secrets import auth_keys
 
     ts = auth.timestamp_ms(at)
     key = secret or auth_keys().platform_secret(platform)
-    return {"X-OMS-Platform": platform, "X-OMS-Timestamp": ts, "X-OMS-Signature": auth.sign(key, ts, raw)}
+    signature = auth.sign_request(key, method, target, ts, raw)
+    return {"X-OMS-Platform": platform, "X-OMS-Timestamp": ts, "X-OMS-Signature": signature}
 
 
 def test_bad_signature_is_401_and_nothing_is_written(oms):
@@ -189,7 +199,12 @@ def test_a_replay_racing_the_original_is_refused(oms):
 
 
 def test_signed_get_with_empty_body(oms, tmall_order):
-    response = oms.anonymous().call("GET", f"/orders/{tmall_order}", None, signed(oms, "tmall", ""))
+    response = oms.anonymous().call(
+        "GET",
+        f"/orders/{tmall_order}",
+        None,
+        signed(oms, "tmall", "", method="GET", target=f"/orders/{tmall_order}"),
+    )
     assert response.status == 200
 
 

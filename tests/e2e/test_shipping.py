@@ -288,7 +288,7 @@ def test_only_the_parcels_carrier_may_post_and_only_signed(oms, stack):
     assert oms.anonymous().call("POST", path, body).status == 401
     raw = json.dumps(body)
     forged = oms.anonymous().call(
-        "POST", path, raw, {"X-OMS-Carrier": parcel["carrier"], **_sig(oms, raw, "not-the-secret")}
+        "POST", path, raw, {"X-OMS-Carrier": parcel["carrier"], **_sig(oms, path, raw, "not-the-secret")}
     )
     assert forged.status == 401
     wrong_number = oms.as_carrier(parcel["carrier"]).call("POST", path, {**body, "tracking_number": "X1"})
@@ -297,11 +297,12 @@ def test_only_the_parcels_carrier_may_post_and_only_signed(oms, stack):
     assert repository.get_tracking(parcel["shipment_id"]).status == "picked"
 
 
-def _sig(oms: Any, raw: str, secret: str) -> dict[str, str]:
+def _sig(oms: Any, path: str, raw: str, secret: str) -> dict[str, str]:
     from functions.core import auth
 
     timestamp = auth.timestamp_ms(oms.stack.clock.now())
-    return {"X-OMS-Timestamp": timestamp, "X-OMS-Signature": auth.sign(secret, timestamp, raw)}
+    signature = auth.sign_request(secret, "POST", path, timestamp, raw)
+    return {"X-OMS-Timestamp": timestamp, "X-OMS-Signature": signature}
 
 
 def test_a_platform_reads_only_shipments_of_its_own_orders(oms):

@@ -101,12 +101,18 @@ def test_status_changes_are_posted_signed_with_the_platform_secret(oms, stack, s
         "order.shipped",
         "fulfilment.updated",
     ]
-    secret = auth_keys().platform_secret(platform)
+    from functions.webhooks.keys import webhook_secret
+
+    secret = webhook_secret(platform)
+    assert secret != auth_keys().platform_secret(platform)  # not the key the platform signs requests with
+    # the admin hands the platform its webhook key: PUT /webhooks/{platform} answers it
+    again = oms.call("PUT", f"/webhooks/{platform}", {"url": sink.url}).json()
+    assert again["signing_secret"] == secret
     for request in received:
         headers, body = request["headers"], request["body"]
         assert headers[auth.HEADER_PLATFORM.lower()] == platform
         expected = auth.sign(secret, headers[auth.HEADER_TIMESTAMP.lower()], body)
-        assert headers[auth.HEADER_SIGNATURE.lower()] == expected  # verifiable with the platform's own secret
+        assert headers[auth.HEADER_SIGNATURE.lower()] == expected  # verifiable with its webhook key
         detail = json.loads(body)
         assert (
             headers[HEADER_EVENT_ID.lower()] == headers[HEADER_IDEMPOTENCY_KEY.lower()] == detail["event_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,12 @@ MASTER = b"m" * 40
 KEY = auth.staff_token_key(MASTER)
 
 
-def signed_headers(secret: str, body: str, at: datetime = NOW, platform: str = "tmall") -> dict[str, str]:
+def signed_headers(
+    secret: str, body: str, at: datetime = NOW, platform: str = "tmall", target: str = "/orders"
+) -> dict[str, str]:
     ts = auth.timestamp_ms(at)
-    return {"X-OMS-Platform": platform, "X-OMS-Timestamp": ts, "X-OMS-Signature": auth.sign(secret, ts, body)}
+    signature = auth.sign_request(secret, "POST", target, ts, body)
+    return {"X-OMS-Platform": platform, "X-OMS-Timestamp": ts, "X-OMS-Signature": signature}
 
 
 # ---------------------------------------------------------------- platform signatures
@@ -36,8 +40,8 @@ def test_good_signature_passes_and_header_names_are_case_insensitive():
     signed = auth.signed_request(headers, NOW)
     assert signed is not None
     assert signed.principal == Principal("platform", "tmall", auth.PLATFORM)
-    auth.verify_body(signed, secret, '{"a":1}')
-    auth.verify_body(signed, secret, b'{"a":1}')
+    auth.verify_request(signed, secret, "POST", "/orders", [], '{"a":1}')
+    auth.verify_request(signed, secret, "post", "/orders", [], b'{"a":1}')
 
 
 @pytest.mark.parametrize(
@@ -50,7 +54,7 @@ def test_bad_signature_is_refused(secret, body):
     signed = auth.signed_request(signed_headers(secret or right, '{"a":1}' if secret else body), NOW)
     assert signed is not None
     with pytest.raises(AuthError) as refused:
-        auth.verify_body(signed, right, '{"a":1}')
+        auth.verify_request(signed, right, "POST", "/orders", [], '{"a":1}')
     assert (refused.value.status, refused.value.code) == (401, "BAD_SIGNATURE")
 
 
@@ -220,3 +224,85 @@ def test_principal_context_round_trip_and_forgeries():
     assert Principal.from_context({"kind": "staff", "id": "x", "role": "root"}) == auth.ANONYMOUS
     assert Principal.from_context({"kind": "platform", "id": "jd", "role": "admin"}) == auth.ANONYMOUS
     assert Principal.from_context(None) == auth.ANONYMOUS
+
+
+# ---------------------------------------------------------------- canonical request (hostile cases)
+
+
+def test_the_canonical_request_names_method_path_sorted_query_timestamp_and_body_hash():
+    text = auth.canonical_request("get", "/orders", [("status", "HELD"), ("limit", "5")], "1700000000000", "")
+    assert text.split("\n") == [
+        "OMS-HMAC-SHA256",
+        "GET",
+        "/orders",
+        "limit=5&status=HELD",
+        "1700000000000",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ]
+
+
+def test_query_values_are_percent_encoded_before_sorting():
+    assert auth.canonical_query([("b", "x y"), ("a", "é/&="), ("a", "1")]) == "a=%C3%A9%2F%26%3D&a=1&b=x%20y"
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("GET", "/orders"), ("POST", "/orders/x"), ("POST", "/orders?platform=jd"), ("PUT", "/orders")],
+    ids=["other-method", "other-path", "added-query", "put"],
+)
+def test_a_signature_is_refused_for_any_other_request(method, target):
+    secret = auth.platform_secret(MASTER, "tmall")
+    signed = auth.signed_request(signed_headers(secret, "{}"), NOW)  # signed: POST /orders, no query
+    assert signed is not None
+    path, query = auth.split_target(target)
+    with pytest.raises(AuthError) as refused:
+        auth.verify_request(signed, secret, method, path, query, "{}")
+    assert refused.value.code == "BAD_SIGNATURE"
+
+
+def test_replay_keys_differ_per_request_with_the_same_timestamp():
+    secret = auth.platform_secret(MASTER, "tmall")
+    keys = set()
+    for target in ("/orders/a", "/orders/b", "/orders?limit=1"):
+        signed = auth.signed_request(signed_headers(secret, "", target=target), NOW)
+        assert signed is not None
+        path, query = auth.split_target(target)
+        keys.add(auth.verify_request(signed, secret, "POST", path, query, ""))
+    assert len(keys) == 3
+
+
+@pytest.mark.parametrize("ahead", [timedelta(days=365), timedelta(minutes=2)], ids=["a-year", "two-minutes"])
+def test_a_token_issued_in_the_future_is_refused(ahead):
+    token = auth.mint_token(KEY, "mallory", Role.ADMIN, NOW + ahead, timedelta(days=7))
+    with pytest.raises(AuthError):
+        auth.verify_token(KEY, token, NOW)
+
+
+def test_a_token_within_the_clock_skew_passes():
+    token = auth.mint_token(KEY, "alice", Role.ADMIN, NOW + timedelta(seconds=30))
+    assert auth.verify_token(KEY, token, NOW).id == "alice"
+
+
+VECTOR_SECRET = "3f6c1a2b9d8e7f60514233445566778899aabbccddeeff00112233445566778f"
+VECTORS = [
+    ("POST", "/orders", '{"platform":"tmall","platform_order_id":"TM-1001"}', ""),
+    ("GET", "/orders?status=SHIPPED&limit=5", "", "limit=5&status=SHIPPED"),
+    (
+        "GET",
+        "/orders?from=2026-11-11T00:00:00%2B08:00&status=HELD",
+        "",
+        "from=2026-11-11T00%3A00%3A00%2B08%3A00&status=HELD",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "body", "query"), VECTORS)
+def test_the_documented_test_vectors_are_what_the_oms_computes(method, target, body, query):
+    """docs/integrators.md's table: an integrator checks their code against these."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "integrators.md").read_text()
+    signature = auth.sign_request(VECTOR_SECRET, method, target, "1764064805123", body)
+    row = next(line for line in doc.splitlines() if f"`{method} {target}" in line)
+    assert f"`{signature}`" in row
+    assert auth.canonical_query(auth.split_target(target)[1]) == query
+    if query:
+        assert f"`{query}`" in row

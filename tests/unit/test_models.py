@@ -36,6 +36,9 @@ def test_valid_body_parses():
         (("lines", 0, "quantity"), -1, ("lines", 0, "quantity")),
         (("lines", 0, "quantity"), 0, ("lines", 0, "quantity")),
         (("lines", 0, "quantity"), 10_001, ("lines", 0, "quantity")),
+        (("lines", 0, "quantity"), "5", ("lines", 0, "quantity")),  # strict: never coerced
+        (("lines", 0, "quantity"), True, ("lines", 0, "quantity")),
+        (("lines", 0, "quantity"), 5.0, ("lines", 0, "quantity")),
         (("lines", 0, "unit_price"), "-1.00", ("lines", 0, "unit_price")),
         (("lines", 0, "unit_price"), "1.005", ("lines", 0, "unit_price")),
         (("lines", 0, "sku"), "bad sku!", ("lines", 0, "sku")),

@@ -206,7 +206,11 @@ def test_a_damaged_parcel_is_no_longer_watched_a_delayed_one_is():
 
 def carrier_headers(secret: str, body: str, carrier: str = "SF", at: datetime = AT) -> dict[str, str]:
     ts = auth.timestamp_ms(at)
-    return {"X-OMS-Carrier": carrier, "X-OMS-Timestamp": ts, "X-OMS-Signature": auth.sign(secret, ts, body)}
+    signature = auth.sign_request(secret, "POST", TRACKING_PATH, ts, body)
+    return {"X-OMS-Carrier": carrier, "X-OMS-Timestamp": ts, "X-OMS-Signature": signature}
+
+
+TRACKING_PATH = "/shipments/s-1/tracking"
 
 
 def test_a_carrier_signs_like_a_platform_with_its_own_secret():
@@ -217,9 +221,9 @@ def test_a_carrier_signs_like_a_platform_with_its_own_secret():
     signed = auth.signed_request(carrier_headers(secret, "{}"), AT)
     assert signed is not None
     assert signed.principal == Principal("carrier", "SF", auth.CARRIER)
-    auth.verify_body(signed, secret, "{}")
+    auth.verify_request(signed, secret, "POST", TRACKING_PATH, [], "{}")
     with pytest.raises(AuthError):
-        auth.verify_body(signed, auth.platform_secret(master, "sf"), "{}")
+        auth.verify_request(signed, auth.platform_secret(master, "sf"), "POST", TRACKING_PATH, [], "{}")
     with pytest.raises(AuthError, match="not both"):
         auth.signed_request({**carrier_headers(secret, "{}"), "X-OMS-Platform": "tmall"}, AT)
     with pytest.raises(AuthError, match="carrier code"):
