@@ -157,6 +157,7 @@ def _dead_letter_targets(template: Template) -> set[str]:
     for fn in template.resources("AWS::Serverless::Function").values():
         props = _props(fn)
         targets |= _refs(props.get("EventInvokeConfig") or {})
+        targets |= _refs(props.get("DeadLetterQueue") or {})  # an async invocation's DLQ
         for event in (props.get("Events") or {}).values():
             event_props = event.get("Properties") or {}
             targets |= _refs(event_props.get("DestinationConfig") or {})
