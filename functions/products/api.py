@@ -62,7 +62,10 @@ def list_products(
 def import_products() -> dict[str, Any]:
     """Body: text/csv with a header (sku, name, kind, virtual_kind, weight_kg, length_cm, width_cm,
     height_cm, components as `SKU:QTY;SKU:QTY`, gift_eligible, active). Bad rows are reported, not stored."""
-    raw = router.current_event.decoded_body or ""
+    try:
+        raw = router.current_event.decoded_body or ""
+    except (UnicodeDecodeError, ValueError) as err:
+        raise BadRequestError("the CSV must be UTF-8 text") from err
     if len(raw.encode()) > MAX_CSV_BYTES:
         raise BadRequestError(f"the CSV is over {MAX_CSV_BYTES} bytes")
     try:

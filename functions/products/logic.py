@@ -116,7 +116,13 @@ def parse_csv(text: str) -> list[ParsedRow]:
 
     Raises ValueError when the file itself is unusable (no sku column, unknown columns, too many rows).
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse_rows(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as err:  # a NUL byte, an unclosed quote over the field limit: the file is unusable
+        raise ValueError(f"not a readable CSV: {err}") from err
+
+
+def _parse_rows(reader: csv.DictReader[str]) -> list[ParsedRow]:
     header = [name.strip() for name in (reader.fieldnames or [])]
     if "sku" not in header:
         raise ValueError("the header must name a 'sku' column")

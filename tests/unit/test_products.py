@@ -141,3 +141,8 @@ def test_an_import_reports_each_row_and_stores_only_the_good_ones(uow: Ledger, m
     ]
     assert report["counts"] == {"created": 1, "updated": 0, "unchanged": 1, "error": 2}
     assert len(uow.committed) == 1
+
+
+def test_a_file_csv_cannot_read_is_refused_whole_not_a_crash():
+    with pytest.raises(ValueError, match="not a readable CSV"):
+        parse_csv('sku\n"' + "x" * 200_000 + '"\n')  # a field over csv's limit
