@@ -199,3 +199,13 @@ def test_a_product_virtual_in_the_master_ships_virtually_without_the_platform_sa
     assert order["lines"][0]["virtual"] is True
     assert order["status"] == "DELIVERED"
     assert [s.get("virtual") for s in order["shipments"]] == [True]
+
+
+def test_a_merchandiser_reads_orders_with_the_buyers_personal_data_masked(oms):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order_id = oms.post(order_body([(sku, 1)])).json()["order_id"]
+    seen = oms.as_role("merchandiser").call("GET", f"/orders/{order_id}").json()
+    assert seen["shipping_address"]["name"] != "Li Lei"
+    assert seen["shipping_address"]["name"].startswith("L")
+    assert oms.call("GET", f"/orders/{order_id}").json()["shipping_address"]["name"] == "Li Lei"
