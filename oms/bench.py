@@ -349,7 +349,9 @@ def run_bench(
 def _post(stack: LocalStack, body: dict[str, Any]) -> Any:
     """POST /orders signed as the body's platform, as every platform request is."""
     from oms.local import credentials
+    from oms.local.catalog import register_order_products
 
+    register_order_products(body)
     raw = json.dumps(body)
     return stack.request(
         "POST",

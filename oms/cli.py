@@ -28,6 +28,9 @@ from oms.commands import register as register_api_commands
 from oms.run_commands import _bench, _simulate
 from oms.simulate import MAIN_WAREHOUSE
 
+# Sold by `oms serve`'s demo but never stocked: gift cards ship virtually (the product master says so).
+DEMO_VIRTUAL_SKUS = ("GIFT-CARD-100",)
+
 # What `oms serve` puts on the shelf, so the printed curl example ships straight away.
 DEMO_STOCK: dict[str, int] = {
     "TEA-LONGJING-250G": 50,
@@ -155,6 +158,7 @@ def _oms_command() -> str:
 def _serve(args: argparse.Namespace) -> int:
     from functions.core import repository
     from oms.local import logs, persistence
+    from oms.local.catalog import register_products
     from oms.local.clock import SystemClock
     from oms.local.fake_platform import start_demo_channels
     from oms.local.http import serve
@@ -190,6 +194,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
         if restored is None:
             print(f"Demo stock in {MAIN_WAREHOUSE}:", flush=True)
+            register_products(DEMO_STOCK, virtual=DEMO_VIRTUAL_SKUS)
             for sku, on_hand in DEMO_STOCK.items():
                 repository.set_stock(sku, MAIN_WAREHOUSE, on_hand)
                 print(f"  {sku:<20} on_hand={on_hand}", flush=True)

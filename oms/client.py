@@ -7,6 +7,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -14,6 +15,22 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+
+
+def ensure_products(admin: ApiClient, skus: Iterable[str], virtual: Iterable[str] = ()) -> None:
+    """Register in the product master each SKU it does not know yet (virtual ones as a service), as an
+    admin: capture refuses SKUs the master does not know."""
+    virtual_skus = set(virtual)
+    for sku in sorted(set(skus) | virtual_skus):
+        try:
+            admin.call("GET", f"/products/{sku}")
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            spec: dict[str, Any] = {"version": 0}
+            if sku in virtual_skus:
+                spec |= {"kind": "virtual", "virtual_kind": "service"}
+            admin.call("PUT", f"/products/{sku}", spec)
 
 
 class ApiClient:

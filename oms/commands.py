@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from oms.client import ApiClient, ApiError, default_url
+from oms.client import ApiClient, ApiError, default_url, ensure_products
 
 ROLES = ("ops", "customer_service", "admin", "viewer")
 STATUSES = (
@@ -334,7 +334,7 @@ def _post(args: argparse.Namespace) -> int:
             raise ValueError("the order has no platform to sign as")
         client = ApiClient(args.url, "", timeout=args.timeout)
         if scenario is not None:
-            _stock_for(client, scenario)
+            _stock_for(client, scenario, body)
         answers = [_signed_post(client, platform, raw) for _ in range(scenario.posts if scenario else 1)]
     except FileNotFoundError:
         return _fail("post", ValueError(f"{args.what!r} is neither a file nor a scenario (oms post --list)"))
@@ -359,11 +359,18 @@ def _signed_post(client: ApiClient, platform: str, raw: str) -> tuple[int, dict[
     return status, answer
 
 
-def _stock_for(client: ApiClient, scenario: Any) -> None:
-    """The scenario's set-up: WMS counts, as an admin of the local OMS."""
+def _stock_for(client: ApiClient, scenario: Any, body: dict[str, Any]) -> None:
+    """The scenario's set-up: its SKUs in the product master, WMS counts, as an admin of the local OMS."""
     from oms.local import credentials
 
     admin = ApiClient(client.base_url, credentials.staff_token("admin", "oms-post"), client.timeout)
+    if scenario.register_products:
+        lines = body.get("lines", [])
+        ensure_products(
+            admin,
+            [line["sku"] for line in lines] + [sync.sku for sync in scenario.stock],
+            virtual=[line["sku"] for line in lines if line.get("virtual") is True],
+        )
     for sync in scenario.stock:
         body = {
             "sync_id": f"oms-post-{uuid.uuid4().hex}",

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from oms.client import ApiClient, ApiError
+from oms.client import ApiClient, ApiError, ensure_products
 from oms.simulate import PAID_LATER, plan_simulation
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total); phases "post" and "wait"
@@ -81,6 +81,12 @@ def run_remote(
     plan = plan_simulation(orders, seed)
     run = uuid.uuid4().hex[:6]
     admin, ops = _clients(url, timeout)
+    ordered = [line for body in plan.orders for line in body["lines"]]
+    ensure_products(
+        admin,
+        [sku.sku for sku in plan.skus] + [line["sku"] for line in ordered],
+        virtual=[line["sku"] for line in ordered if line.get("virtual") is True],
+    )
     for sku in plan.skus:
         for warehouse, on_hand in sku.stock.items():
             count = {

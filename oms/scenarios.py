@@ -35,6 +35,7 @@ class Scenario:
     build: Callable[[str], dict[str, Any]]  # platform order id -> the order body
     posts: int = 1  # `duplicate` posts the same body twice
     stock: tuple[StockSync, ...] = field(default=())
+    register_products: bool = True  # its SKUs are put in the product master first (not unknown-sku's)
 
 
 def order(platform_order_id: str, lines: list[tuple[str, int, str]], **extra: Any) -> dict[str, Any]:
@@ -91,8 +92,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "unknown-sku",
-            "a SKU no warehouse has ever stocked: rejected for stock (stock.short), nothing reserved",
+            "a SKU the product master does not know: refused at capture (422 UNKNOWN_SKU), nothing stored",
             lambda pid: order(pid, [("NO-SUCH-SKU-1", 1, "10.00")]),
+            register_products=False,
         ),
         Scenario(
             "duplicate",

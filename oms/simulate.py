@@ -483,6 +483,7 @@ def _run(
     from functions.core.errors import OrderNotFoundError
     from functions.core.models import order_id_for
     from functions.core.status import OrderStatus
+    from oms.local.catalog import register_order_products
 
     _store_allocation_rules(stack)
     for s in plan.skus:
@@ -494,6 +495,8 @@ def _run(
     fired_before = len(stack.scheduler.fired) if stack.scheduler else 0
     total = len(plan.orders)
     payments = _SimulatedPlatform(stack)
+    for body in plan.orders:  # what each SKU is comes from the product master (gift cards: virtual)
+        register_order_products(body)
 
     def post(body: dict[str, Any]) -> HttpResponse:
         # The runtime runs the API function one invocation at a time (one container); the executions
@@ -707,6 +710,9 @@ def _sync_stock(
     stack: LocalStack, sku: str, warehouse: str, on_hand: int, sync_id: str, reason: str | None = None
 ) -> None:
     """A WMS stock sync through PUT /inventory/{sku} (idempotent by its sync id), as an admin."""
+    from oms.local.catalog import register_products
+
+    register_products([sku])
     body: dict[str, Any] = {"sync_id": sync_id, "warehouse": warehouse, "on_hand": on_hand}
     if reason:
         body["reason"] = reason

@@ -159,9 +159,20 @@ class Oms:
     or `anonymous`.
     """
 
-    def __init__(self, stack: LocalStack, identity: tuple[str, str] | None = ("auto", "")) -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        identity: tuple[str, str] | None = ("auto", ""),
+        register_products: bool = True,
+    ) -> None:
         self.stack = stack
         self.identity = identity  # ("auto", ""), ("staff", role), ("platform", name) or None
+        # Posted orders' SKUs are registered in the product master first (virtual lines as virtual
+        # products), so tests about other things need not; `without_product_seeding()` turns it off.
+        self.register_products = register_products
+
+    def without_product_seeding(self) -> Oms:
+        return Oms(self.stack, self.identity, register_products=False)
 
     def as_role(self, role: str, user: str | None = None) -> Oms:
         """Calls as a staff member with `role` (user `test-<role>` unless named)."""
@@ -201,6 +212,8 @@ class Oms:
     ) -> HttpResponse:
         """Every test's HTTP call goes through here, so credentials are added in one place."""
         raw = body if isinstance(body, str) or body is None else json.dumps(body)
+        if self.register_products and (method.upper(), path.split("?")[0].rstrip("/")) == ("POST", "/orders"):
+            self.register_order_products(raw)
         return self.stack.request(
             method, path, raw, {**self.credentials(method, path, raw), **(headers or {})}
         )
@@ -288,9 +301,24 @@ class Oms:
         ]
 
     # ---------------------------------------------------------------- stock
+    def register_order_products(self, raw_body: str | None) -> None:
+        from oms.local.catalog import register_order_products
+
+        try:
+            document = json.loads(raw_body or "")
+        except ValueError:
+            return
+        register_order_products(document)
+
+    def register_product(self, sku: str, *, virtual: bool = False) -> None:
+        from oms.local.catalog import register_products
+
+        register_products([sku], virtual=[sku] if virtual else [])
+
     def set_stock(self, sku: str, on_hand: int, warehouse: str = WAREHOUSE) -> None:
         from functions.core import repository
 
+        self.register_product(sku)
         repository.set_stock(sku, warehouse, on_hand)
 
     def stock(self, sku: str, warehouse: str = WAREHOUSE) -> dict[str, int]:

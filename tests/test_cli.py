@@ -153,7 +153,10 @@ class TestHistory:
         from functions.core import repository
 
         stack, server = live
+        from oms.local.catalog import register_products
+
         sku = new_sku()
+        register_products([sku])
         repository.set_stock(sku, "WH-MAIN", 3)
         from oms.local import credentials
 

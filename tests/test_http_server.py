@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from functions.core.models import order_id_for
+from oms.local.catalog import register_order_products, register_products
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve
 from oms.local.stack import LocalStack
@@ -86,6 +87,7 @@ def test_order_posted_over_http_ships_and_its_history_reads_back(served):
 
     stack, server = served
     sku = new_sku()
+    register_products([sku])
     repository.set_stock(sku, "WH-MAIN", 5)
     body = order_body([(sku, 2, "12.50")])
 
@@ -116,6 +118,7 @@ def test_order_posted_over_http_ships_and_its_history_reads_back(served):
 def test_a_query_string_and_client_headers_do_not_disturb_routing(served):
     stack, server = served
     body = order_body()
+    register_order_products(body)
     status, _, answer = call(
         "POST",
         f"{server.url}/orders?source=test&x=1",
@@ -222,6 +225,7 @@ def test_concurrent_clients_each_get_their_own_answer(served):
 def test_utf8_bodies_survive_the_round_trip(served):
     _, server = served
     body = order_body(buyer={"id": "buyer-cn", "name": "李雷"}, remark="请尽快发货")
+    register_order_products(body)
     status, _, answer = call("POST", f"{server.url}/orders", body)
     assert status == 201, answer
     status, _, order = call("GET", f"{server.url}/orders/{answer['order_id']}")

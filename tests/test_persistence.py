@@ -37,7 +37,9 @@ def call(stack: LocalStack, method: str, path: str, body: Any = None, role: str 
 
 def post(stack: LocalStack, body: dict[str, Any]) -> dict[str, Any]:
     from oms.local import credentials
+    from oms.local.catalog import register_order_products
 
+    register_order_products(body)
     raw = json.dumps(body)
     headers = credentials.platform_headers(
         body["platform"], raw, stack.clock.now(), method="POST", target="/orders"

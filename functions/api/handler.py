@@ -25,6 +25,7 @@ from functions.ingest.api import router as orders_router
 from functions.intercept.api import router as intercept_router
 from functions.logistics.api import router as logistics_router
 from functions.payment.api import router as payment_router
+from functions.products.api import router as products_router
 from functions.reports.api import router as reports_router
 from functions.rules.api import router as rules_router
 from functions.search.api import router as search_router
@@ -48,6 +49,7 @@ app.include_router(aftersales_router)
 app.include_router(events_router)
 app.include_router(webhooks_router)
 app.include_router(channels_router)
+app.include_router(products_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 

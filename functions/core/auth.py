@@ -52,6 +52,7 @@ class Role(StrEnum):
     OPS = "ops"  # review held orders, intercept orders
     CUSTOMER_SERVICE = "customer_service"  # after-sales cases
     ADMIN = "admin"  # rules, inventory, and everything above
+    MERCHANDISER = "merchandiser"  # the product master (商品资料)
     VIEWER = "viewer"  # read only, personal data masked
 
 
@@ -64,6 +65,7 @@ READERS: Access = frozenset(Role)
 ADMIN: Access = frozenset({Role.ADMIN})
 OPS: Access = frozenset({Role.OPS, Role.ADMIN})
 AFTERSALES: Access = frozenset({Role.CUSTOMER_SERVICE, Role.ADMIN})
+MERCHANDISING: Access = frozenset({Role.MERCHANDISER, Role.ADMIN})
 OWN_PLATFORM: Access = frozenset({PLATFORM})
 OWN_CARRIER: Access = frozenset({CARRIER})
 
@@ -116,6 +118,12 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("PUT", "/channels/{platform}/shops/{shop}/sku-map"): OPS,
     ("GET", "/channels/{platform}/shops/{shop}/held"): READERS,
     ("POST", "/channels/{platform}/webhooks"): frozenset({PUBLIC}),
+    # Product master (functions/products): merchandisers and admins write, every staff role reads.
+    ("GET", "/products"): READERS,
+    ("GET", "/products/{sku}"): READERS,
+    ("GET", "/products/{sku}/versions"): READERS,
+    ("PUT", "/products/{sku}"): MERCHANDISING,
+    ("POST", "/products/import"): MERCHANDISING,
 }
 
 

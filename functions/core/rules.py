@@ -134,7 +134,7 @@ class CarrierRule(_Section):
     """One carrier rule: every condition given must hold (an empty list or None matches anything).
 
     `destinations` match the address's region, then its country (as warehouse_regions does). Weight is
-    the parcel's (sku_weights_kg x quantity); value is the parcel's lines at their unit prices.
+    the parcel's (the product master's weight x quantity); value is the parcel's lines at their unit prices.
     """
 
     carrier: CarrierCode
@@ -153,8 +153,7 @@ class CarrierRules(_Section):
     default_carrier: CarrierCode = "SF"
     carrier_by_country: dict[str, CarrierCode] = {}
     rules: list[CarrierRule] = Field(default=[], max_length=200)
-    # SKU -> kilograms per unit; SKUs not listed weigh default_weight_kg.
-    sku_weights_kg: dict[str, Weight] = Field(default={}, max_length=100_000)
+    # A SKU's weight comes from the product master; one without a weight there weighs this much a unit.
     default_weight_kg: Weight = Decimal("0.5")
     # A shipment with no tracking progress for this long is flagged delayed (per carrier, or default).
     progress_sla_hours: int = Field(default=48, ge=1, le=30 * 24)

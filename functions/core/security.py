@@ -139,9 +139,13 @@ def unbind(token: Token[Principal]) -> None:
     _current.reset(token)
 
 
+# Roles whose work needs no buyer's name, phone or address.
+MASKED_ROLES = frozenset({Role.VIEWER, Role.MERCHANDISER})
+
+
 def present(principal: Principal, response: dict[str, Any]) -> dict[str, Any]:
-    """What leaves the API for this principal: the viewer role sees personal data masked."""
-    if principal.role != Role.VIEWER or not response.get("body"):
+    """What leaves the API for this principal: viewers and merchandisers see personal data masked."""
+    if principal.role not in MASKED_ROLES or not response.get("body"):
         return response
     try:
         document = json.loads(response["body"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from functions.core import application, clock, repository, workflow
-from functions.core.errors import ConflictError
-from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
+from functions.core.errors import ConflictError, RefusedError
+from functions.core.models import HistoryEvent, Order, OrderIn, OrderLine, order_id_for
 from functions.core.observability import MetricName, count, logger
 from functions.core.status import OrderStatus
 
@@ -15,6 +15,23 @@ from functions.core.status import OrderStatus
 class IngestResult:
     order: Order
     created: bool
+
+
+def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
+    """The order's lines with what a SKU is taken from the product master, never from the platform.
+
+    A client-sent `virtual` is ignored: the master's kind replaces it (a laptop stays physical and is
+    reserved like any laptop). An unknown or inactive SKU is refused: 422 UNKNOWN_SKU naming the line.
+    """
+    products = repository.get_products(line.sku for line in order_in.lines)
+    lines = []
+    for index, line in enumerate(order_in.lines):
+        product = products.get(line.sku)
+        if product is None or not product.active:
+            state = "is not in the product master" if product is None else "is inactive in the product master"
+            raise RefusedError("UNKNOWN_SKU", f"lines[{index}].sku: {line.sku} {state}", status=422)
+        lines.append(line.model_copy(update={"virtual": product.virtual}))
+    return lines
 
 
 def ingest_order(order_in: OrderIn) -> IngestResult:
@@ -26,9 +43,17 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
     execution name (the order id) makes a second start a no-op.
     """
     order_id = order_id_for(order_in.platform, order_in.platform_order_id)
+    try:
+        lines = _lines_from_master(order_in)
+    except RefusedError:
+        # A resend of an order stored before its SKU left the master is still the same order.
+        stored = repository.find_order(order_id)
+        if stored is None or stored.request_hash != order_in.fingerprint():
+            raise
+        return IngestResult(order=stored, created=False)
     now = clock.now()
     order = Order(
-        **order_in.model_dump(),
+        **order_in.model_copy(update={"lines": lines}).model_dump(),
         order_id=order_id,
         status=OrderStatus.RECEIVED,
         version=1,

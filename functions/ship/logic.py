@@ -141,8 +141,12 @@ def parcel_of(
     reservations_by_order: Mapping[str, Sequence[Reservation]],
     orders: Mapping[str, Order],
     rules: CarrierRules,
+    weights_kg: Mapping[str, Decimal],
 ) -> Parcel:
-    """The parcel leaving `warehouse` with these orders' lines (合单: several orders, one address)."""
+    """The parcel leaving `warehouse` with these orders' lines (合单: several orders, one address).
+
+    `weights_kg`: kilograms per unit from the product master; a SKU without one weighs the rules' default.
+    """
     weight = Decimal("0")
     value = Decimal("0")
     country, region = "", None
@@ -153,7 +157,7 @@ def parcel_of(
         for r in reservations:
             if r.warehouse != warehouse:
                 continue
-            weight += rules.sku_weights_kg.get(r.sku, rules.default_weight_kg) * r.quantity
+            weight += weights_kg.get(r.sku, rules.default_weight_kg) * r.quantity
             value += prices.get(r.sku, Decimal("0")) * r.quantity
     return Parcel(warehouse=warehouse, country=country, region=region, weight_kg=weight, value=value)
 

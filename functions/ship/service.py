@@ -7,6 +7,7 @@ one transaction; the others then find their order SHIPPED.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -36,6 +37,15 @@ MAX_TRANSACTION_ITEMS = 100
 
 class ShippingResult(BaseModel):
     shipments: list[Shipment]
+
+
+def _weights_kg(skus: set[str]) -> dict[str, Decimal]:
+    """Kilograms per unit from the product master (SKUs it gives no weight are left out)."""
+    return {
+        sku: product.weight_kg
+        for sku, product in repository.get_products(skus).items()
+        if product.weight_kg is not None
+    }
 
 
 def _group(aggregate: OrderAggregate) -> list[OrderAggregate]:
@@ -94,10 +104,13 @@ def ship_order(order_id: str, execution_id: str | None) -> ShippingResult:
         members = _fitting(_group(aggregate))
         shipping = {m.order.order_id: m.reservations for m in members}
         carriers = active_rules().carriers
+        weights = _weights_kg({r.sku for rs in shipping.values() for r in rs})
         choices = {
             warehouse: choose_carrier(
                 carriers,
-                parcel_of(warehouse, shipping, {m.order.order_id: m.order for m in members}, carriers),
+                parcel_of(
+                    warehouse, shipping, {m.order.order_id: m.order for m in members}, carriers, weights
+                ),
             )
             for warehouse in sorted({r.warehouse for rs in shipping.values() for r in rs})
         }

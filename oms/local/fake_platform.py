@@ -392,7 +392,9 @@ def start_demo_channels(base_url: str, now: datetime) -> FakePlatform:
     and print what a newcomer needs to push as each platform (docs/connectors.md)."""
     from functions.connectors import registry
     from functions.connectors.contract import Credentials
+    from oms.local.catalog import register_products
 
+    register_products(DEMO_SKUS)  # the trades' SKUs: capture refuses what the product master lacks
     fake = FakePlatform().start()
     print(
         f"Channel connectors (docs/connectors.md): native pushes to {base_url}/channels/<platform>/webhooks",

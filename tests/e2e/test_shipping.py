@@ -246,7 +246,12 @@ def test_carrier_is_chosen_by_warehouse_destination_and_weight(oms):
         {"carrier": "ZTO", "destinations": ["XJ"]},
         {"carrier": "DBL", "warehouses": ["WH-MAIN"], "min_weight_kg": "20"},
     ]
-    with carrier_rules(oms, rules=rules, sku_weights_kg={heavy: "12.5"}, carrier_by_country={"US": "UPS"}):
+    # The weight is the product master's (a merchandiser sets it); the light SKU has none: the default.
+    weighed = oms.as_role("merchandiser").call(
+        "PUT", f"/products/{heavy}", {"weight_kg": "12.5", "version": 0}
+    )
+    assert weighed.status == 200, weighed.body
+    with carrier_rules(oms, rules=rules, carrier_by_country={"US": "UPS"}):
         oms.set_stock(light, 5)
         oms.set_stock(heavy, 5)
         by_weight, _ = oms.run(order_body([(heavy, 2)]))

@@ -194,9 +194,12 @@ def test_roles():
         ("POST", order + "/aftersales"): {"customer_service", "admin", "platform"},
         ("PUT", "/rules"): {"admin"},
         ("PUT", "/inventory/SKU-1"): {"admin"},
-        ("GET", "/reports/sales"): {"viewer", "ops", "customer_service", "admin"},
+        ("GET", "/reports/sales"): {"viewer", "ops", "customer_service", "merchandiser", "admin"},
         ("POST", "/orders"): {"platform"},
-        ("GET", order): {"viewer", "ops", "customer_service", "admin", "platform"},
+        ("GET", order): {"viewer", "ops", "customer_service", "merchandiser", "admin", "platform"},
+        ("PUT", "/products/SKU-1"): {"merchandiser", "admin"},
+        ("POST", "/products/import"): {"merchandiser", "admin"},
+        ("GET", "/products"): {"viewer", "ops", "customer_service", "merchandiser", "admin"},
     }
     principals = [Principal("staff", "u", r.value) for r in Role] + [
         Principal("platform", "tmall", "platform")

@@ -250,7 +250,7 @@ def test_a_parcel_weighs_and_costs_what_its_orders_put_in_it():
 
     a, _ = stored_order(order_body([("RICE", 2, "59.90"), ("MUG", 1, "39.90")]), AT)
     b, _ = stored_order(order_body([("MUG", 3, "39.90")], shipping_address=address(region="ZJ")), AT)
-    rules = CarrierRules(sku_weights_kg={"RICE": Decimal("5.1")}, default_weight_kg=Decimal("0.4"))
+    rules = CarrierRules(default_weight_kg=Decimal("0.4"))
     together = {
         a.order_id: [
             Reservation(sku="RICE", warehouse="WH-1", quantity=2),
@@ -258,7 +258,7 @@ def test_a_parcel_weighs_and_costs_what_its_orders_put_in_it():
         ],
         b.order_id: [Reservation(sku="MUG", warehouse="WH-1", quantity=3)],
     }
-    got = parcel_of("WH-1", together, {a.order_id: a, b.order_id: b}, rules)
+    got = parcel_of("WH-1", together, {a.order_id: a, b.order_id: b}, rules, {"RICE": Decimal("5.1")})
     assert got.weight_kg == Decimal("10.2") + Decimal("1.2")  # 2 x 5.1 + 3 x 0.4 (WH-2's mug not in it)
     assert got.value == Decimal("119.80") + Decimal("119.70")
     assert got.warehouse == "WH-1"

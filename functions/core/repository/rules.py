@@ -37,6 +37,10 @@ def _stored_rules(raw: dict[str, Any]) -> StoredRules:
     document = (
         raw["document"] if "document" in raw else {k: v for k, v in raw.items() if k not in _RULES_META}
     )
+    carriers = document.get("carriers")
+    if isinstance(carriers, dict) and "sku_weights_kg" in carriers:
+        # Stored before weights moved to the product master: read without the old per-SKU map.
+        document = {**document, "carriers": {k: v for k, v in carriers.items() if k != "sku_weights_kg"}}
     return StoredRules(
         version=int(raw.get("version", document.get("version", 0))),
         document=document,
