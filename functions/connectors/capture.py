@@ -40,8 +40,10 @@ def find(order_id: str) -> Order | None:
 
 
 def sku_known(sku: str) -> bool:
-    """A merchant code names one of our SKUs when stock exists for it in some warehouse."""
-    return bool(repository.get_stock(sku))
+    """A merchant code names one of our SKUs when the product master has it, active (capture refuses
+    any other)."""
+    product = repository.get_product(sku)
+    return product is not None and product.active
 
 
 def intercept(order_id: str, reason: str, actor: str) -> Outcome:
