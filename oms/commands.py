@@ -22,22 +22,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from functions.core.status import OrderStatus
 from oms.client import ApiClient, ApiError, default_url
 
 ROLES = ("ops", "customer_service", "admin", "viewer")
-STATUSES = (
-    "RECEIVED",
-    "ON_HOLD",
-    "APPROVED",
-    "ALLOCATED",
-    "AWAITING_PAYMENT",
-    "PAID",
-    "SHIPPED",
-    "DELIVERED",
-    "REJECTED",
-    "CANCELLED",
-    "FAILED",
-)
+STATUSES = tuple(status.value for status in OrderStatus)  # every status, BACKORDERED included
 MAX_PAGES = 100
 
 

@@ -160,7 +160,10 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
                 execution_id=execution_id,
                 detail=detail,
                 set_fields=set_fields,
-                extra_items=repository.release_items(order_id, reservations),
+                extra_items=[
+                    *repository.release_items(order_id, reservations),
+                    *repository.waitlist_leave_items(order),
+                ],
             )
         logger.info("interception applied", extra={"action": requested.action, "stage": applied.stage})
         count(MetricName.ORDERS_INTERCEPTED, order.platform, action=requested.action)
