@@ -89,6 +89,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/aftersales/{case_id}/inspect"): OPS,
     ("POST", "/refunds/{refund_id}/callback"): ADMIN | OWN_PLATFORM,
     ("GET", "/holds"): READERS,
+    ("POST", "/holds/decisions"): OPS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("GET", "/inventory/{sku}/ledger"): READERS,
