@@ -90,6 +90,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/refunds/{refund_id}/callback"): ADMIN | OWN_PLATFORM,
     ("GET", "/holds"): READERS,
     ("POST", "/holds/decisions"): OPS,
+    ("POST", "/orders/interceptions"): OPS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("GET", "/inventory/{sku}/ledger"): READERS,

@@ -94,3 +94,43 @@ def test_bulk_decisions_are_bounded_and_checked_before_anything_is_written(oms, 
         == 403
     )
     assert oms.order(held)["status"] == "ON_HOLD"
+
+
+def test_bulk_interception_reports_each_order(oms, stack):
+    first, second = _held(oms, stack), _held(oms, stack)
+    sku = new_sku()
+    oms.set_stock(sku, 2)
+    shipped, _ = oms.run(order_body([(sku, 1)]))
+    unknown = "ord-" + "f" * 24
+
+    answer = oms.as_role("ops", "ops.wu").call(
+        "POST",
+        "/orders/interceptions",
+        {
+            "reason": "buyer cancelled",
+            "action": "cancel",
+            "order_ids": [first, shipped["order_id"], second, unknown],
+        },
+    )
+    assert answer.status == 200, answer.body
+    results = answer.json()["results"]
+    assert [(r["order_id"], r["outcome"]) for r in results] == [
+        (first, "requested"),
+        (shipped["order_id"], "refused"),
+        (second, "requested"),
+        (unknown, "not_found"),
+    ]
+    assert results[1]["code"] == "AFTER_SALES"
+    assert results[1]["status"] == "SHIPPED"
+    for order_id in (first, second):
+        oms.wait(oms.order(order_id)["execution_arn"])
+        order = oms.order(order_id)
+        assert order["status"] == "CANCELLED"
+        assert order["interception"]["actor"] == "user:ops.wu"
+    assert oms.order(shipped["order_id"])["status"] == "SHIPPED"
+    assert (
+        oms.as_role("viewer", "v.li")
+        .call("POST", "/orders/interceptions", {"reason": "x", "action": "cancel", "order_ids": [first]})
+        .status
+        == 403
+    )
