@@ -91,6 +91,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/holds"): READERS,
     ("POST", "/holds/decisions"): OPS,
     ("POST", "/orders/interceptions"): OPS,
+    ("GET", "/orders/export"): READERS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("GET", "/inventory/{sku}/ledger"): READERS,
@@ -167,7 +168,10 @@ def _compile(route: str) -> re.Pattern[str]:
     return re.compile("^/" + "/".join(parts) + "$")
 
 
-_ROUTES = [(method, route, _compile(route)) for method, route in PERMISSIONS]
+# Static routes first: /orders/export is not the order "export" of /orders/{order_id}.
+_ROUTES = sorted(
+    ((method, route, _compile(route)) for method, route in PERMISSIONS), key=lambda entry: "{" in entry[1]
+)
 
 
 def match_route(method: str, path: str) -> str | None:
