@@ -94,6 +94,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/orders/export"): READERS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
+    ("POST", "/inventory/import"): ADMIN,
     ("GET", "/inventory/{sku}/ledger"): READERS,
     ("GET", "/rules"): READERS,
     ("GET", "/rules/versions"): READERS,
