@@ -132,7 +132,9 @@ function orderRow(o, extra) {
 }
 function ordersTable(extra) {
   return h("div", { class: "scroll" }, h("table", { class: "orders" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
+    h("thead", {}, h("tr", {}, selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
+      onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null,
+      h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
       h("th", { class: "wide-only" }, "Buyer"), h("th", { class: "num" }, "Total"), h("th", {}, "Received"), h("th", {}, "Why"),
       extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, h("tr", { class: "loading" }, h("td", { colspan: 8, class: "muted" }, "Loading…")))));
@@ -199,9 +201,10 @@ function decideButtons(orderId, after) {
     h("button", { type: "button", class: "danger reject", onclick: () => decide("reject") }, "Reject"));
 }
 
-function holdsTable(entries, extra) {
+function holdsTable(entries, extra, selectable) {
   const rows = entries.map((e) =>
     h("tr", { "data-order": e.order_id },
+      selectable ? h("td", {}, h("input", { type: "checkbox", class: "pick", value: e.order_id, "aria-label": `select ${e.order_id}` })) : null,
       h("td", {}, h("a", { href: `#/orders/${e.order_id}`, class: "order-link" }, e.order_id)),
       h("td", { class: "wide-only" }, e.platform, h("div", { class: "muted" }, e.platform_order_id)),
       h("td", {}, e.reasons.map((r) => h("div", {}, `${r.code}: ${r.message}`,
@@ -210,7 +213,9 @@ function holdsTable(entries, extra) {
       h("td", { class: "when" }, when(e.held_since), e.escalated ? h("div", { class: "status FAILED" }, "escalated") : null),
       extra ? h("td", {}, extra(e)) : null));
   return h("div", { class: "scroll" }, h("table", { class: "orders holds" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
+    h("thead", {}, h("tr", {}, selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
+      onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null,
+      h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
       h("th", { class: "num" }, "Total"), h("th", {}, "Held since"), extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing is held.")))));
 }
@@ -226,8 +231,30 @@ async function decideNote() {
     `Read-only: your role (${c ? c.role : "none"}) may not approve or reject; ops and admin may.`);
 }
 
+// Select many held orders, then approve or reject them at once (POST /holds/decisions): a line per
+// order that was not decided (decided meanwhile by someone else, changed, unknown) is shown, not hidden.
+function bulkDecideBar(after) {
+  const comment = h("input", { id: "bulk-comment", placeholder: "comment (a rejection must say why)", size: 28, "aria-label": "bulk comment" });
+  const report = h("ul", { id: "bulk-report" });
+  const decide = (decision) => guarded(async () => {
+    const picked = [...document.querySelectorAll("input.pick:checked")].map((box) => ({ order_id: box.value }));
+    if (!picked.length) { say("Select at least one order first."); return; }
+    const done = await api("POST", "/holds/decisions", { decision, comment: comment.value || (decision === "approve" ? "approved in the console" : ""), orders: picked });
+    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const left = done.results.filter((r) => !["applied", "repeated"].includes(r.outcome));
+    say(`${decision === "approve" ? "Approve" : "Reject"} ${picked.length} orders: ${counts}.`, left.length === 0);
+    await after();
+    document.getElementById("bulk-report")?.replaceChildren(...left.map((r) =>
+      h("li", { "data-order": r.order_id }, `${r.order_id}: ${r.outcome}${r.status ? ` (now ${r.status})` : ""}${r.message ? ` - ${r.message}` : ""}`)));
+  });
+  return h("div", { class: "decide", id: "bulk-decide" }, "Selected: ", comment, " ",
+    h("button", { type: "button", class: "primary approve-selected", onclick: () => decide("approve") }, "Approve selected"), " ",
+    h("button", { type: "button", class: "reject-selected", onclick: () => decide("reject") }, "Reject selected"), report);
+}
+
 async function holdsView(params) {
   const canDecide = await may("POST", "/orders/{order_id}/review");
+  const canBulk = await may("POST", "/holds/decisions");
   const hasQueue = await hasRoute("GET", "/holds");
   const reason = params.get("reason") || "";
   const note = canDecide ? null : await decideNote();
@@ -240,7 +267,8 @@ async function holdsView(params) {
       h("a", { href: "#/holds", class: reason ? "" : "active" }, "all"),
       counts.map(([code, n]) => [" · ", h("a", { href: `#/holds?reason=${encodeURIComponent(code)}`, "data-reason": code, class: code === reason ? "active" : "" }, `${code} (${n})`)]));
     show(h("h2", {}, reason ? `Held orders: ${reason}` : "Held orders (oldest first)"), note, reasons,
-      h("div", { id: "results" }, holdsTable(page.holds || [], extra)));
+      canBulk ? bulkDecideBar(() => route(true)) : null,
+      h("div", { id: "results" }, holdsTable(page.holds || [], extra, canBulk)));
   } else {
     const list = await pagedList({ status: "ON_HOLD", limit: "25" }, extra);
     show(h("h2", {}, "Held orders"), note, h("div", { id: "results" }, list));
@@ -312,6 +340,7 @@ function busy() {
   const active = document.activeElement;
   if (active && view.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) return true;
   if ([...view.querySelectorAll("input[aria-label=comment]")].some((i) => i.value)) return true;
+  if (view.querySelector("input.pick:checked") || view.querySelector("#bulk-report li")) return true;  // a selection, a report to read
   return Boolean(view.querySelector("[data-expanded]"));
 }
 
