@@ -4,7 +4,7 @@
 // in order.js and Sales in sales.js (loaded before this file; they only define functions).
 "use strict";
 
-const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "ALLOCATED", "AWAITING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
+const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "BACKORDERED", "ALLOCATED", "AWAITING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
 // How often an open list, order page or queue reads the API again (?poll=ms overrides, for demos).
@@ -119,8 +119,18 @@ async function guarded(work) {
 
 // ------------------------------------------------------------------ order tables
 const NO_ORDERS = () => h("tr", { class: "empty" }, h("td", { colspan: 8, class: "muted" }, "No orders."));
-function orderRow(o, extra) {
+// Select-many: a checkbox per row (class "pick", value the order id) and one in the header for all.
+function pickCell(orderId) {
+  return h("td", {}, h("input", { type: "checkbox", class: "pick", value: orderId, "aria-label": `select ${orderId}` }));
+}
+function pickHeader(selectable) {
+  return selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
+    onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null;
+}
+function picked() { return [...document.querySelectorAll("input.pick:checked")].map((box) => box.value); }
+function orderRow(o, extra, selectable) {
   return h("tr", { "data-order": o.order_id },
+    selectable ? pickCell(o.order_id) : null,
     h("td", {}, h("a", { href: `#/orders/${o.order_id}`, class: "order-link" }, o.order_id)),
     h("td", { class: "wide-only" }, o.platform, h("div", { class: "muted" }, o.platform_order_id)),
     h("td", {}, statusBadge(o.status)),
@@ -130,11 +140,9 @@ function orderRow(o, extra) {
     h("td", { class: "why" }, o.problem || ""),
     extra ? h("td", {}, extra(o)) : null);
 }
-function ordersTable(extra) {
+function ordersTable(extra, selectable) {
   return h("div", { class: "scroll" }, h("table", { class: "orders" },
-    h("thead", {}, h("tr", {}, selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
-      onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null,
-      h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
+    h("thead", {}, h("tr", {}, pickHeader(selectable), h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
       h("th", { class: "wide-only" }, "Buyer"), h("th", { class: "num" }, "Total"), h("th", {}, "Received"), h("th", {}, "Why"),
       extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, h("tr", { class: "loading" }, h("td", { colspan: 8, class: "muted" }, "Loading…")))));
@@ -143,10 +151,10 @@ function ordersTable(extra) {
 // A list of orders, first page loaded before it is returned (so nothing says "No orders." while
 // the answer is on its way); "More" follows next_token and marks the list expanded (live updates
 // then leave it alone, so a reader's extra pages do not vanish under them).
-async function pagedList(query, extra) {
+async function pagedList(query, extra, selectable) {
   let next = null;
   const more = h("button", { type: "button" }, "More");
-  const box = h("div", { class: "paged" }, ordersTable(extra), more);
+  const box = h("div", { class: "paged" }, ordersTable(extra, selectable), more);
   const tbody = box.querySelector("tbody");
   let first = true;
   async function load() {
@@ -154,7 +162,7 @@ async function pagedList(query, extra) {
     if (next) params.set("next_token", next);
     const page = await api("GET", `/orders?${params}`);
     if (first) { tbody.replaceChildren(); first = false; } else box.dataset.expanded = "true";
-    for (const o of page.items) tbody.append(orderRow(o, extra));
+    for (const o of page.items) tbody.append(orderRow(o, extra, selectable));
     if (!tbody.children.length && !page.next_token) tbody.append(NO_ORDERS());
     next = page.next_token;
     more.hidden = !next;
@@ -185,8 +193,50 @@ async function ordersView(params) {
   // The date inputs are the reader's local days: turn midnight local into the instant the API wants.
   for (const key of ["from", "to"]) if (params.get(key)) query[key] = new Date(`${params.get(key)}T00:00:00`).toISOString();
   query.limit = "25";
-  const list = await pagedList(query);
-  show(h("h2", {}, "Orders"), form, h("div", { id: "results" }, list));
+  const canIntercept = await may("POST", "/orders/interceptions");
+  const canExport = await may("GET", "/orders/export");
+  const list = await pagedList(query, null, canIntercept);
+  const { limit, ...filters } = query;
+  show(h("h2", {}, "Orders"), form,
+    canExport ? h("p", {}, h("button", { type: "button", id: "export", onclick: () => guarded(() => exportCsv(filters)) }, "Export CSV")) : null,
+    canIntercept ? bulkInterceptBar(() => route(true)) : null,
+    h("div", { id: "results" }, list));
+}
+
+// The search as CSV (GET /orders/export, masked as this role sees it), saved as a file.
+async function exportCsv(filters) {
+  const response = await fetch(`/orders/export?${new URLSearchParams(filters)}`, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const rows = response.headers.get("X-Export-Rows") || "?";
+  const capped = response.headers.get("X-Export-Truncated") === "true";
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "orders.csv", id: "export-file" }, "orders.csv");
+  document.body.append(link);
+  link.click();
+  link.remove();
+  say(`Exported ${rows} orders to orders.csv${capped ? " (capped: narrow the search for the rest)" : ""}.`, !capped);
+}
+
+// Select orders in the list, then intercept them at once (POST /orders/interceptions): a line per order
+// that could not be intercepted (shipped, already final) is shown, not hidden.
+function bulkInterceptBar(after) {
+  const reason = h("input", { id: "intercept-reason", placeholder: "reason (kept on each order)", size: 28, "aria-label": "intercept reason" });
+  const action = h("select", { id: "intercept-action", "aria-label": "intercept action" },
+    h("option", { value: "hold" }, "hold for review"), h("option", { value: "cancel" }, "cancel"));
+  const report = h("ul", { id: "bulk-report" });
+  const intercept = () => guarded(async () => {
+    const chosen = picked();
+    if (!chosen.length) { say("Select at least one order first."); return; }
+    if (!reason.value.trim()) { say("Say why the orders are intercepted."); return; }
+    const done = await api("POST", "/orders/interceptions", { reason: reason.value, action: action.value, order_ids: chosen });
+    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const left = done.results.filter((r) => !["requested", "repeated"].includes(r.outcome));
+    say(`Intercept (${action.value}) ${chosen.length} orders: ${counts}.`, left.length === 0);
+    await after();
+    document.getElementById("bulk-report")?.replaceChildren(...left.map((r) =>
+      h("li", { "data-order": r.order_id }, `${r.order_id}: ${r.outcome}${r.code ? ` ${r.code}` : ""}${r.message ? ` - ${r.message}` : ""}`)));
+  });
+  return h("div", { class: "decide", id: "bulk-intercept" }, "Selected: ", action, " ", reason, " ",
+    h("button", { type: "button", class: "intercept-selected", onclick: intercept }, "Intercept selected"), report);
 }
 
 function decideButtons(orderId, after) {
@@ -204,7 +254,7 @@ function decideButtons(orderId, after) {
 function holdsTable(entries, extra, selectable) {
   const rows = entries.map((e) =>
     h("tr", { "data-order": e.order_id },
-      selectable ? h("td", {}, h("input", { type: "checkbox", class: "pick", value: e.order_id, "aria-label": `select ${e.order_id}` })) : null,
+      selectable ? pickCell(e.order_id) : null,
       h("td", {}, h("a", { href: `#/orders/${e.order_id}`, class: "order-link" }, e.order_id)),
       h("td", { class: "wide-only" }, e.platform, h("div", { class: "muted" }, e.platform_order_id)),
       h("td", {}, e.reasons.map((r) => h("div", {}, `${r.code}: ${r.message}`,
@@ -213,9 +263,7 @@ function holdsTable(entries, extra, selectable) {
       h("td", { class: "when" }, when(e.held_since), e.escalated ? h("div", { class: "status FAILED" }, "escalated") : null),
       extra ? h("td", {}, extra(e)) : null));
   return h("div", { class: "scroll" }, h("table", { class: "orders holds" },
-    h("thead", {}, h("tr", {}, selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
-      onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null,
-      h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
+    h("thead", {}, h("tr", {}, pickHeader(selectable), h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
       h("th", { class: "num" }, "Total"), h("th", {}, "Held since"), extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing is held.")))));
 }
@@ -237,12 +285,12 @@ function bulkDecideBar(after) {
   const comment = h("input", { id: "bulk-comment", placeholder: "comment (a rejection must say why)", size: 28, "aria-label": "bulk comment" });
   const report = h("ul", { id: "bulk-report" });
   const decide = (decision) => guarded(async () => {
-    const picked = [...document.querySelectorAll("input.pick:checked")].map((box) => ({ order_id: box.value }));
-    if (!picked.length) { say("Select at least one order first."); return; }
-    const done = await api("POST", "/holds/decisions", { decision, comment: comment.value || (decision === "approve" ? "approved in the console" : ""), orders: picked });
+    const chosen = picked().map((orderId) => ({ order_id: orderId }));
+    if (!chosen.length) { say("Select at least one order first."); return; }
+    const done = await api("POST", "/holds/decisions", { decision, comment: comment.value || (decision === "approve" ? "approved in the console" : ""), orders: chosen });
     const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
     const left = done.results.filter((r) => !["applied", "repeated"].includes(r.outcome));
-    say(`${decision === "approve" ? "Approve" : "Reject"} ${picked.length} orders: ${counts}.`, left.length === 0);
+    say(`${decision === "approve" ? "Approve" : "Reject"} ${chosen.length} orders: ${counts}.`, left.length === 0);
     await after();
     document.getElementById("bulk-report")?.replaceChildren(...left.map((r) =>
       h("li", { "data-order": r.order_id }, `${r.order_id}: ${r.outcome}${r.status ? ` (now ${r.status})` : ""}${r.message ? ` - ${r.message}` : ""}`)));

@@ -3,13 +3,23 @@ what was not decided shown to the person, and no bulk controls for a role that m
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from selenium.webdriver.support.ui import Select
 
 from tests.browser.support import SKIP_WITHOUT_CHROMIUM, wait_for, wait_until
 from tests.browser.test_console import held_order
-from tests.review_helpers import review
+from tests.factories import new_sku, order_body
+from tests.review_helpers import post_and_hold, review
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, SKIP_WITHOUT_CHROMIUM]
+
+
+def _held_on(oms, stack, platform: str) -> dict:
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    return dict(post_and_hold(oms, stack, order_body([(sku, 1, "6000.00")], platform=platform)))
 
 
 def test_select_many_held_orders_and_approve_them_at_once(console, oms, stack):
@@ -42,3 +52,36 @@ def test_a_viewer_sees_no_bulk_decision_controls(console, oms, stack):
     wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
     assert driver.find_elements("css selector", "#bulk-decide") == []
     assert driver.find_elements("css selector", "input.pick") == []
+
+
+def test_select_orders_in_the_list_and_intercept_them_at_once(console, oms, stack):
+    platform = f"i{uuid.uuid4().hex[:10]}"
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    shipped, _ = oms.run(order_body([(sku, 1)], platform=platform))
+    waiting = [_held_on(oms, stack, platform) for _ in range(2)]
+    driver = console(f"/orders?platform={platform}")
+    for order in (*waiting, shipped):
+        wait_for(driver, f'input.pick[value="{order["order_id"]}"]').click()
+    Select(driver.find_element("id", "intercept-action")).select_by_value("cancel")
+    driver.find_element("id", "intercept-reason").send_keys("buyer cancelled by phone")
+    driver.find_element("css selector", "button.intercept-selected").click()
+
+    flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the bulk answer")
+    assert flash == "Intercept (cancel) 3 orders: 2 requested, 1 refused."
+    report = wait_for(driver, f'#bulk-report li[data-order="{shipped["order_id"]}"]')
+    assert "refused AFTER_SALES" in report.text
+    for order in waiting:
+        oms.wait(order["execution_arn"])
+        assert oms.order(order["order_id"])["status"] == "CANCELLED"
+    assert oms.order(shipped["order_id"])["status"] == "SHIPPED"
+
+
+def test_export_button_saves_the_search_as_csv(console, oms):
+    platform = f"x{uuid.uuid4().hex[:10]}"
+    for _ in range(2):
+        oms.run(order_body(platform=platform))
+    driver = console(f"/orders?platform={platform}")
+    wait_for(driver, "button#export").click()
+    flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the export")
+    assert flash == "Exported 2 orders to orders.csv."
