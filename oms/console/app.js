@@ -216,6 +216,39 @@ async function exportCsv(filters) {
   say(`Exported ${rows} orders to orders.csv${capped ? " (capped: narrow the search for the rest)" : ""}.`, !capped);
 }
 
+// Stock import: paste or pick a CSV (sku,warehouse,on_hand[,reason]); POST /inventory/import answers a
+// result per row, shown as a table (rows that were not applied first).
+async function stockImportView() {
+  if (!(await may("POST", "/inventory/import"))) {
+    show(h("h2", {}, "Stock import"), h("p", { class: "note", id: "read-only-note" }, "Only admin may import stock counts."));
+    return;
+  }
+  const text = h("textarea", { id: "import-csv", rows: 8, cols: 60, "aria-label": "CSV", placeholder: "sku,warehouse,on_hand,reason" });
+  const file = h("input", { type: "file", accept: ".csv,text/csv", "aria-label": "CSV file",
+    onchange: async () => { if (file.files[0]) text.value = await file.files[0].text(); } });
+  const importId = h("input", { id: "import-id", size: 24, value: `import-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}`, "aria-label": "import id" });
+  const result = h("div", { id: "import-result" });
+  const send = () => guarded(async () => {
+    const response = await fetch(`/inventory/import?${new URLSearchParams({ import_id: importId.value })}`, {
+      method: "POST", headers: { Authorization: `Bearer ${token()}`, "Content-Type": "text/csv" }, body: text.value });
+    const data = await response.json();
+    if (!response.ok) throw new ApiError(response.status, data);
+    const counts = Object.entries(data.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    say(`Import ${data.import_id}: ${data.rows} rows, ${counts}.`, !data.results.some((r) => !["applied", "duplicate"].includes(r.outcome)));
+    const ordered = [...data.results].sort((a, b) => (a.outcome === "applied") - (b.outcome === "applied") || a.row - b.row);
+    result.replaceChildren(h("table", { class: "orders import" },
+      h("thead", {}, h("tr", {}, ["Row", "SKU", "Warehouse", "Result", "Why"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, ordered.map((r) => h("tr", { "data-row": r.row, "data-outcome": r.outcome },
+        h("td", {}, String(r.row)), h("td", {}, r.sku || ""), h("td", {}, r.warehouse || ""),
+        h("td", {}, h("span", { class: `status ${r.outcome === "applied" ? "SHIPPED" : "FAILED"}` }, r.outcome)),
+        h("td", {}, r.message || (r.on_hand !== null && r.on_hand !== undefined ? `on hand ${r.on_hand}` : "")))))));
+  });
+  show(h("h2", {}, "Stock import"),
+    h("p", { class: "muted" }, "Counted stock per SKU and warehouse, one row each: sku,warehouse,on_hand[,reason]. Sending the same import id again applies nothing twice."),
+    h("p", {}, file), text, h("p", {}, h("label", {}, "Import id ", importId), " ",
+      h("button", { type: "button", class: "primary", id: "import-send", onclick: send }, "Import")), result);
+}
+
 // Select orders in the list, then intercept them at once (POST /orders/interceptions): a line per order
 // that could not be intercepted (shipped, already final) is shown, not hidden.
 function bulkInterceptBar(after) {
@@ -421,9 +454,10 @@ async function route(refresh) {
     if (section === "holds") return holdsView(params);
     if (section === "exceptions") return exceptionsView();
     if (section === "reports") return reportsView(params);
+    if (section === "stock") return stockImportView();
     return ordersView(params);
   });
-  if (mine !== routed || section === "reports") return;  // Sales is a report: refreshed on demand
+  if (mine !== routed || section === "reports" || section === "stock") return;  // refreshed on demand
   stamp(`live · updated ${localTime(new Date().toISOString()).slice(11)}`);
   const tick = () => {
     if (mine !== routed) return;

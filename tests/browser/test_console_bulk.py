@@ -85,3 +85,19 @@ def test_export_button_saves_the_search_as_csv(console, oms):
     wait_for(driver, "button#export").click()
     flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the export")
     assert flash == "Exported 2 orders to orders.csv."
+
+
+def test_stock_import_page_shows_a_result_per_row(console, oms):
+    good = new_sku()
+    driver = console("/stock", role="admin")
+    area = wait_for(driver, "#import-csv")
+    area.send_keys(f"sku,warehouse,on_hand\n{good},WH-MAIN,6\n{good},WH-EAST,-2\n")
+    driver.find_element("id", "import-send").click()
+    flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the import report")
+    assert flash.endswith("2 rows, 1 applied, 1 invalid.")
+    bad = wait_for(driver, 'tr[data-outcome="invalid"]')
+    assert bad.text.startswith("3")
+    assert "on_hand" in bad.text
+    assert "on hand 6" in driver.find_element("css selector", 'tr[data-outcome="applied"]').text
+    assert oms.stock(good) == {"on_hand": 6, "reserved": 0, "available": 6}
+    assert "Only admin" in wait_for(console("/stock", role="ops"), "#read-only-note").text
