@@ -75,6 +75,7 @@ class ApiClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 text = response.read()
                 status = int(response.status)
+                kind = response.headers.get("Content-Type") or ""
         except urllib.error.HTTPError as err:
             raise _api_error(err) from err
         except (urllib.error.URLError, OSError) as err:
@@ -82,6 +83,8 @@ class ApiClient:
             raise ApiError(
                 0, "UNREACHABLE", f"cannot reach {self.base_url} ({reason}); is `oms serve` running?"
             ) from err
+        if kind.startswith("text/"):  # an export (CSV): the text as it came
+            return status, text.decode()
         return status, json.loads(text) if text else None
 
 

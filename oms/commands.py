@@ -22,22 +22,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from functions.core.status import OrderStatus
 from oms.client import ApiClient, ApiError, default_url, ensure_products
 
-ROLES = ("ops", "customer_service", "admin", "viewer")
-STATUSES = (
-    "RECEIVED",
-    "ON_HOLD",
-    "APPROVED",
-    "ALLOCATED",
-    "AWAITING_PAYMENT",
-    "PAID",
-    "SHIPPED",
-    "DELIVERED",
-    "REJECTED",
-    "CANCELLED",
-    "FAILED",
-)
+ROLES = ("ops", "customer_service", "admin", "viewer", "merchandiser")
+STATUSES = tuple(status.value for status in OrderStatus)  # every status, BACKORDERED included
 MAX_PAGES = 100
 
 
@@ -114,6 +103,8 @@ def _orders(args: argparse.Namespace) -> int:
 
 
 def _orders_once(args: argparse.Namespace) -> int:
+    if args.export is not None:
+        return _export(args)
     query = {
         "status": args.status,
         "platform": args.platform,
@@ -155,12 +146,71 @@ def _orders_once(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """The search as CSV (GET /orders/export), to a file or '-' (stdout); masked as the role sees it."""
+    query = {
+        "status": args.status,
+        "platform": args.platform,
+        "buyer": args.buyer,
+        "from": args.created_from,
+        "to": args.created_to,
+        "max_rows": args.max_rows,
+    }
+    try:
+        text = _client(args).call("GET", "/orders/export", query=query)
+    except (ApiError, ValueError) as err:
+        return _fail("orders", err)
+    if not isinstance(text, str):
+        return _fail("orders", ValueError("this OMS did not answer CSV"))
+    rows = max(0, len(text.splitlines()) - 1)
+    if args.export == "-":
+        sys.stdout.write(text)
+        return 0
+    Path(args.export).write_text(text, encoding="utf-8")
+    capped = f" (capped at {args.max_rows}: narrow the search)" if rows >= args.max_rows else ""
+    print(f"{rows} orders written to {args.export}{capped}", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------- review
+
+
+def _approve_all(args: argparse.Namespace, client: ApiClient) -> int:
+    """Approve every order held for one reason (POST /holds/decisions), after showing how many."""
+    reason = args.approve_all
+    page = client.call("GET", "/holds", query={"reason": reason, "limit": 500})
+    held = [{"order_id": e["order_id"]} for e in page["holds"]]
+    if not held:
+        print(f"no orders are held for {reason}")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return _fail("review", ValueError(f"{len(held)} orders held for {reason}: confirm with --yes"))
+        answer = input(f"Approve {len(held)} orders held for {reason}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing approved")
+            return 1
+    comment = args.comment or f"approved in bulk ({reason}) from the oms CLI"
+    done = client.call(
+        "POST", "/holds/decisions", {"decision": "approve", "comment": comment, "orders": held}
+    )
+    if args.json:
+        print(json.dumps(done))
+        return 0
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(done["counts"].items()))
+    print(f"{len(held)} orders held for {reason}: {counts}")
+    for result in done["results"]:
+        if result["outcome"] not in ("applied", "repeated"):
+            why = f"{result.get('code') or ''} {result.get('message') or ''}".strip()
+            print(f"  {result['order_id']}: {result['outcome']} {why}")
+    return 0 if all(r["outcome"] in ("applied", "repeated") for r in done["results"]) else 1
 
 
 def _review(args: argparse.Namespace) -> int:
     try:
         client = _client(args)
+        if args.approve_all is not None:
+            return _approve_all(args, client)
         if args.order_id is None:  # the held-order queue
             rows = _held(client, args.reason)
             if args.json:
@@ -427,6 +477,8 @@ def register(commands: Any) -> None:
     orders.add_argument("--to", dest="created_to", help="received before (ISO 8601 with zone)")
     orders.add_argument("--limit", type=int, default=20, help="page size, 1-100 (default 20)")
     orders.add_argument("--all", action="store_true", help=f"follow next_token (at most {MAX_PAGES} pages)")
+    orders.add_argument("--export", metavar="FILE", help="write the search as CSV to FILE ('-': stdout)")
+    orders.add_argument("--max-rows", type=int, default=5000, help="rows an export holds at most (<= 10000)")
     _connection(orders, "ops")
     add_watch(orders)
     orders.set_defaults(run=_orders)
@@ -438,6 +490,10 @@ def register(commands: Any) -> None:
     decision.add_argument("--reject", dest="decision", action="store_const", const="reject")
     review.add_argument("--comment", help="why (kept on the order's timeline)")
     review.add_argument("--reason", help="list only orders held for this reason code (e.g. HIGH_VALUE)")
+    review.add_argument(
+        "--approve-all", metavar="REASON", help="approve every order held for REASON (asks to confirm)"
+    )
+    review.add_argument("--yes", action="store_true", help="confirm --approve-all without asking")
     _connection(review, "ops")
     review.set_defaults(run=_review)
 

@@ -12,10 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.aftersales.api import router as aftersales_router
 from functions.allocate.api import router as inventory_router
 from functions.api import openapi
+from functions.changes.api import router as changes_router
 from functions.connectors.api import router as channels_router
 from functions.core import api_errors as errors
 from functions.core import errors as oms_errors
 from functions.core import security
+from functions.core.api_params import refuse_unknown_query
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
@@ -50,8 +52,10 @@ app.include_router(events_router)
 app.include_router(webhooks_router)
 app.include_router(channels_router)
 app.include_router(products_router)
+app.include_router(changes_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
+app.use([refuse_unknown_query])  # after Powertools' validation: the route is known
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:

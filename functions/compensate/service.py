@@ -48,7 +48,10 @@ def compensate_order(
         execution_id=execution_id,
         detail={"stage": failure.stage, "error": failure.error, "released": len(aggregate.reservations)},
         set_fields={"failure": failure.model_dump()},
-        extra_items=repository.release_items(order_id, aggregate.reservations),
+        extra_items=[
+            *repository.release_items(order_id, aggregate.reservations),
+            *repository.waitlist_leave_items(order),
+        ],
     )
     count(MetricName.ORDERS_FAILED, order.platform, stage=failure.stage)
     return CompensationResult(status=OrderStatus.FAILED, released=aggregate.reservations)

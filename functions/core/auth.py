@@ -96,8 +96,13 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/aftersales/{case_id}/inspect"): OPS,
     ("POST", "/refunds/{refund_id}/callback"): ADMIN | OWN_PLATFORM,
     ("GET", "/holds"): READERS,
+    ("POST", "/holds/decisions"): OPS,
+    ("POST", "/orders/interceptions"): OPS,
+    ("GET", "/orders/export"): READERS,
+    ("POST", "/orders/{order_id}/changes/address"): OPS | OWN_PLATFORM,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
+    ("POST", "/inventory/import"): ADMIN,
     ("GET", "/inventory/{sku}/ledger"): READERS,
     ("GET", "/rules"): READERS,
     ("GET", "/rules/versions"): READERS,
@@ -178,7 +183,10 @@ def _compile(route: str) -> re.Pattern[str]:
     return re.compile("^/" + "/".join(parts) + "$")
 
 
-_ROUTES = [(method, route, _compile(route)) for method, route in PERMISSIONS]
+# Static routes first: /orders/export is not the order "export" of /orders/{order_id}.
+_ROUTES = sorted(
+    ((method, route, _compile(route)) for method, route in PERMISSIONS), key=lambda entry: "{" in entry[1]
+)
 
 
 def match_route(method: str, path: str) -> str | None:

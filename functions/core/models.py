@@ -247,6 +247,17 @@ class ManualReview(_Strict):
     at: datetime
 
 
+class ChangeRecord(_Strict):
+    """A change made to an order after capture (functions/changes): kept by the caller's reference, so a
+    resent change is recognised; `fingerprint` tells a resend from another change under the same one."""
+
+    reference: str
+    kind: Literal["address"]
+    fingerprint: str
+    actor: str
+    at: datetime
+
+
 class Interception(_Strict):
     """Ops stopped the order before it shipped (POST /orders/{id}/intercept): who, why, what became of it."""
 
@@ -331,6 +342,8 @@ class Order(OrderIn):
     replaces: ReplacementOf | None = None
     # After-sales refunds of this order, summed (functions/aftersales); None until the first refund.
     refund_summary: RefundSummary | None = None
+    # Changes made after capture (functions/changes), oldest first.
+    changes: list[ChangeRecord] = []
 
     @property
     def is_paid(self) -> bool:

@@ -346,7 +346,8 @@ def integration_event(order: OrderRef, event: HistoryEvent) -> IntegrationEvent:
 
 def fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[FulfilmentUpdate]:
     """The marketplace form of a shipping status change: one per shipment the event is about (none when
-    the detail does not name its shipments as documented)."""
+    the detail does not name its shipments as documented). order.delivered pushes nothing: each parcel's
+    own shipment.delivered already carried its carrier and tracking number."""
     try:
         return _fulfilment_updates(order, event)
     except ValidationError:
@@ -364,18 +365,6 @@ def _fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[Fulfilment
             shipment_id=data.shipment_id, tracking_number=data.tracking_number, carrier=data.carrier
         )
         shipments = [(ref, event.type.split(".", 1)[1])]
-    elif event.type == "order.delivered":
-        delivered = DeliveredData.model_validate(event.detail)
-        ids = delivered.shipment_ids or ([delivered.shipment_id] if delivered.shipment_id else [])
-        shipments = [
-            (
-                ShipmentRef(
-                    shipment_id=i, carrier=delivered.carrier, tracking_number=delivered.tracking_number
-                ),
-                "delivered",
-            )
-            for i in ids
-        ]
     source = event_id(order.order_id, event.seq)
     return [
         FulfilmentUpdate(

@@ -11,7 +11,7 @@ from functions.core.actor import current_actor
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
 from functions.holds import service
-from functions.holds.logic import ReviewDecisionIn, summary
+from functions.holds.logic import BulkDecisionIn, ReviewDecisionIn, bulk_counts, summary
 
 router = APIGatewayRouter()
 
@@ -33,6 +33,26 @@ def post_review(order_id: OrderIdPath, body: ReviewDecisionIn) -> dict[str, Any]
         "manual_review": order.manual_review.model_dump(mode="json") if order.manual_review else None,
         "execution_resumed": result.resumed,
         "repeated": result.repeated,
+    }
+
+
+@router.post(
+    "/holds/decisions",
+    summary="Approve or reject up to 500 held orders at once (a result per order)",
+    tags=["holds"],
+)
+def post_decisions(body: BulkDecisionIn) -> dict[str, Any]:
+    """Each order is decided on its own, as POST /orders/{id}/review would: its history records who and
+    the bulk request id. Orders no longer on hold, or changed since `version`, come back `stale`."""
+    actor = current_actor(router.current_event.headers)
+    via = f"bulk:{router.current_event.request_context.request_id}"
+    results = service.decide_many(body, actor, via)
+    return {
+        "request_id": via.removeprefix("bulk:"),
+        "decision": body.decision,
+        "actor": actor,
+        "counts": bulk_counts(results),
+        "results": [r.model_dump(mode="json") for r in results],
     }
 
 

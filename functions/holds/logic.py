@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from functions.core.errors import RefusedError
-from functions.core.models import Hold, Order, RuleHit
+from functions.core.models import ORDER_ID_PATTERN, Hold, Order, RuleHit
 from functions.core.status import OrderStatus
 
 ManualDecision = Literal["approve", "reject"]
@@ -151,3 +151,52 @@ def summary(entries: list[HoldEntry]) -> dict[str, Any]:
         for code in {r.code for r in entry.reasons}:
             counts[code] = counts.get(code, 0) + 1
     return dict(sorted(counts.items()))
+
+
+# ---------------------------------------------------------------- many decisions at once
+
+MAX_BULK_DECISIONS = 500
+
+
+class HeldOrderRef(BaseModel):
+    """One order of a bulk decision; `version`: the version the person saw (a newer one is stale)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(pattern=ORDER_ID_PATTERN)
+    version: int | None = Field(default=None, ge=1)
+
+
+class BulkDecisionIn(ReviewDecisionIn):
+    """Body of POST /holds/decisions: one decision and comment for up to 500 held orders."""
+
+    orders: list[HeldOrderRef] = Field(min_length=1, max_length=MAX_BULK_DECISIONS)
+
+    @field_validator("orders")
+    @classmethod
+    def _each_once(cls, orders: list[HeldOrderRef]) -> list[HeldOrderRef]:
+        ids = [ref.order_id for ref in orders]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an order appears more than once")
+        return orders
+
+
+BulkOutcome = Literal["applied", "repeated", "stale", "refused", "not_found", "retry"]
+
+
+class BulkDecisionResult(BaseModel):
+    """What happened to one order of a bulk decision (every order asked gets one, in the order asked)."""
+
+    order_id: str
+    outcome: BulkOutcome
+    status: OrderStatus | None = None
+    code: str | None = None
+    message: str | None = None
+    execution_resumed: bool = False
+
+
+def bulk_counts(results: list[BulkDecisionResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    return counts

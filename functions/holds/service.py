@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.core import clock, repository, workflow
-from functions.core.errors import IllegalTransitionError, TransientError
+from functions.core.errors import IllegalTransitionError, OrderNotFoundError, RefusedError, TransientError
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import ManualReview, Order
 from functions.core.observability import MetricName, bind_platform, count, emit, logger
@@ -23,6 +23,8 @@ from functions.core.repository import ReadAgain
 from functions.core.status import OrderStatus
 from functions.holds import escalation
 from functions.holds.logic import (
+    BulkDecisionIn,
+    BulkDecisionResult,
     HoldEntry,
     ManualDecision,
     already_decided,
@@ -72,7 +74,17 @@ class DecisionResult:
     repeated: bool  # this very decision had already been applied
 
 
-def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) -> DecisionResult:
+def decide(
+    order_id: str,
+    decision: ManualDecision,
+    comment: str,
+    actor: str,
+    *,
+    seen_version: int | None = None,
+    via: str | None = None,
+) -> DecisionResult:
+    """`seen_version`: the version the person decided on (a newer order is refused STALE_ORDER, 409);
+    `via`: the bulk request that carried the decision (recorded in the history)."""
     aggregate = repository.load_aggregate(order_id)
     order = aggregate.order
     if already_decided(order, decision):
@@ -80,6 +92,10 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
     refusal = refuse_review(order)
     if refusal is not None:
         raise refusal
+    if seen_version is not None and order.version != seen_version:
+        raise RefusedError(
+            "STALE_ORDER", f"order {order_id} changed since version {seen_version} (now {order.version})"
+        )
     token = repository.get_wait_token(order_id)
     if token is None:
         # Review decided to hold, but the execution has not reached its waiting task yet.
@@ -100,6 +116,7 @@ def decide(order_id: str, decision: ManualDecision, comment: str, actor: str) ->
             "comment": comment,
             "held_for": [r.code for r in (order.hold.reasons if order.hold else [])],
             "released": len(aggregate.reservations) if extra else 0,
+            **({"via": via} if via else {}),
         },
         set_fields=set_fields,
         extra_items=extra,
@@ -121,6 +138,48 @@ def _resume(order: Order) -> bool:
     if not resumed:
         logger.warning("no execution waited on the order's token", extra={"order_id": order.order_id})
     return resumed
+
+
+def decide_many(request: BulkDecisionIn, actor: str, via: str) -> list[BulkDecisionResult]:
+    """One decision for many held orders, each on its own (one order's refusal never stops the others);
+    every order asked gets its result, stale and refused ones included."""
+    results: list[BulkDecisionResult] = []
+    for ref in request.orders:
+        try:
+            decided = decide(
+                ref.order_id, request.decision, request.comment, actor, seen_version=ref.version, via=via
+            )
+        except OrderNotFoundError:
+            results.append(BulkDecisionResult(order_id=ref.order_id, outcome="not_found", code="NOT_FOUND"))
+            continue
+        except RefusedError as err:
+            stale = err.code in ("STALE_ORDER", "NOT_ON_HOLD")
+            current = repository.find_order(ref.order_id)
+            results.append(
+                BulkDecisionResult(
+                    order_id=ref.order_id,
+                    outcome="stale" if stale else "refused",
+                    status=current.status if current else None,
+                    code=err.code,
+                    message=err.message,
+                )
+            )
+            continue
+        except (TransientError, IllegalTransitionError) as err:
+            results.append(
+                BulkDecisionResult(order_id=ref.order_id, outcome="retry", code="RETRY", message=str(err))
+            )
+            continue
+        results.append(
+            BulkDecisionResult(
+                order_id=ref.order_id,
+                outcome="repeated" if decided.repeated else "applied",
+                status=decided.order.status,
+                execution_resumed=decided.resumed,
+            )
+        )
+    logger.info("bulk review", extra={"orders": len(results), "decision": request.decision, "via": via})
+    return results
 
 
 # ---------------------------------------------------------------- the queue

@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from functions.core.actor import current_actor
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
-from functions.intercept.logic import InterceptIn
-from functions.intercept.service import request_interception
+from functions.intercept.logic import BulkInterceptIn, InterceptIn
+from functions.intercept.service import request_interception, request_interceptions
 
 router = APIGatewayRouter()
 
@@ -34,3 +34,24 @@ def post_intercept(order_id: OrderIdPath, body: InterceptIn) -> Response[dict[st
             "wait_stopped": result.wait_stopped,
         },
     )
+
+
+@router.post(
+    "/orders/interceptions",
+    summary="Intercept up to 500 orders before they ship (a result per order)",
+    tags=["orders"],
+)
+def post_interceptions(body: BulkInterceptIn) -> dict[str, Any]:
+    """Each order as POST /orders/{id}/intercept would take it (its history records who and why);
+    shipped, final and unknown orders come back refused / not_found, never left out."""
+    actor = current_actor(router.current_event.headers)
+    results = request_interceptions(body, actor)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    return {
+        "action": body.action,
+        "actor": actor,
+        "counts": counts,
+        "results": [r.model_dump(mode="json") for r in results],
+    }

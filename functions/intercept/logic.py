@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from functions.core.errors import RefusedError
-from functions.core.models import Hold, Interception, Order, RuleHit
+from functions.core.models import ORDER_ID_PATTERN, Hold, Interception, Order, RuleHit
 from functions.core.status import TERMINAL, OrderStatus
 
 Action = Literal["cancel", "hold"]
@@ -95,3 +95,34 @@ class InterceptionResult(BaseModel):
 
 def outcome_of(interception: Interception) -> Literal["cancelled", "held"]:
     return "cancelled" if interception.action == "cancel" else "held"
+
+
+# ---------------------------------------------------------------- many orders at once
+
+MAX_BULK_INTERCEPTIONS = 500
+
+
+class BulkInterceptIn(InterceptIn):
+    """Body of POST /orders/interceptions: one reason and action for up to 500 orders."""
+
+    order_ids: list[Annotated[str, StringConstraints(pattern=ORDER_ID_PATTERN)]] = Field(
+        min_length=1, max_length=MAX_BULK_INTERCEPTIONS
+    )
+
+    @field_validator("order_ids")
+    @classmethod
+    def _each_once(cls, order_ids: list[str]) -> list[str]:
+        if len(set(order_ids)) != len(order_ids):
+            raise ValueError("an order appears more than once")
+        return order_ids
+
+
+class BulkInterceptResult(BaseModel):
+    """One order of a bulk interception: requested (or already, the same request), refused, unknown."""
+
+    order_id: str
+    outcome: Literal["requested", "repeated", "refused", "not_found", "retry"]
+    status: OrderStatus | None = None
+    code: str | None = None
+    message: str | None = None
+    wait_stopped: bool = False

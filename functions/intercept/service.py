@@ -17,12 +17,14 @@ from datetime import timedelta
 from typing import NoReturn
 
 from functions.core import clock, repository, workflow
-from functions.core.errors import OmsError, RefusedError
+from functions.core.errors import OmsError, OrderNotFoundError, RefusedError, TransientError
 from functions.core.models import Interception, Order
 from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import ReadAgain, active_rules
 from functions.intercept.logic import (
     STAGE_BY_STATUS,
+    BulkInterceptIn,
+    BulkInterceptResult,
     InterceptIn,
     InterceptionResult,
     is_resend,
@@ -77,6 +79,43 @@ def request_interception(order_id: str, request: InterceptIn, actor: str) -> Int
     return repository.retrying(
         attempt, rounds=ATTEMPTS, gave_up=f"order {order_id} kept changing while being intercepted; retry"
     )
+
+
+def request_interceptions(request: BulkInterceptIn, actor: str) -> list[BulkInterceptResult]:
+    """The same interception for many orders, each on its own; every order gets its result."""
+    one = InterceptIn(reason=request.reason, action=request.action)
+    results: list[BulkInterceptResult] = []
+    for order_id in request.order_ids:
+        try:
+            done = request_interception(order_id, one, actor)
+        except OrderNotFoundError:
+            results.append(BulkInterceptResult(order_id=order_id, outcome="not_found", code="NOT_FOUND"))
+        except RefusedError as err:
+            current = repository.find_order(order_id)
+            results.append(
+                BulkInterceptResult(
+                    order_id=order_id,
+                    outcome="refused",
+                    status=current.status if current else None,
+                    code=err.code,
+                    message=err.message,
+                )
+            )
+        except TransientError as err:
+            results.append(
+                BulkInterceptResult(order_id=order_id, outcome="retry", code="RETRY", message=str(err))
+            )
+        else:
+            results.append(
+                BulkInterceptResult(
+                    order_id=order_id,
+                    outcome="requested" if done.created else "repeated",
+                    status=done.order.status,
+                    wait_stopped=done.wait_stopped,
+                )
+            )
+    logger.info("bulk interception", extra={"orders": len(results), "action": request.action})
+    return results
 
 
 def raise_already(order: Order, pending: Interception) -> NoReturn:
@@ -160,7 +199,10 @@ def apply_interception(order_id: str, execution_id: str | None) -> InterceptionR
                 execution_id=execution_id,
                 detail=detail,
                 set_fields=set_fields,
-                extra_items=repository.release_items(order_id, reservations),
+                extra_items=[
+                    *repository.release_items(order_id, reservations),
+                    *repository.waitlist_leave_items(order),
+                ],
             )
         logger.info("interception applied", extra={"action": requested.action, "stage": applied.stage})
         count(MetricName.ORDERS_INTERCEPTED, order.platform, action=requested.action)

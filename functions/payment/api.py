@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.actor import current_actor
+from functions.core.api_errors import error_body
 from functions.core.models import ORDER_ID_PATTERN
 from functions.core.observability import bind_order
 from functions.core.settings import get_payment_scheduling_settings
@@ -33,7 +34,12 @@ def post_payment(order_id: OrderIdPath, payment: PaymentCallback) -> Response[di
     try:
         outcome = pay_order(order_id, payment, current_actor(router.current_event.headers))
     except AmountMismatchError as err:
-        return _json(422, {"error": {"code": "AMOUNT_MISMATCH", "field": "amount", "message": str(err)}})
+        field = {"loc": ["body", "amount"], "field": "body.amount", "type": "amount_mismatch"}
+        body = error_body("AMOUNT_MISMATCH", str(err), [{**field, "message": str(err)}])
+        body["error"]["field"] = "amount"  # kept for callers written against the first version
+        return _json(422, body)
     except PaymentRefusedError as err:
-        return _json(409, {"error": {"code": err.code, "message": str(err), "refund_required": True}})
+        body = error_body(err.code, str(err))
+        body["error"]["refund_required"] = True
+        return _json(409, body)
     return _json(200, outcome.model_dump(mode="json"))

@@ -115,7 +115,9 @@ def aggregate(
 ) -> SalesReport:
     """Figures for the days start..end (inclusive, days of `zone`); days without orders have zeros.
 
-    Orders as they are now: refunds are not seen here (only the aggregates record them).
+    Orders as they are now, counted as the aggregates count them: replacement orders (zero-priced
+    re-sends) are not sales and count nowhere; an order's refunds (its refund summary) are taken off the
+    revenue of a sale, and recorded as refunded either way.
     """
     if end < start:
         raise ValueError("end is before start")
@@ -127,10 +129,11 @@ def aggregate(
     by_sku: dict[str, _Tally] = defaultdict(_Tally)
     for order in orders:
         day = order_day(order, where)
-        if day not in by_day:
+        if day not in by_day or order.replaces is not None:
             continue
         counts = order.status not in NOT_SALES
         currency = order.amounts.currency
+        refund = order.refund_summary
         for tally in (total, by_day[day], by_platform[(order.platform, day)]):
             tally.orders += 1
             if counts:
@@ -140,6 +143,10 @@ def aggregate(
             else:
                 tally.cancelled += 1
                 tally.cancelled_amount[currency] += order.amounts.total
+            if refund is not None:
+                tally.refunded[refund.currency] += refund.refunded
+                if counts:
+                    tally.revenue[refund.currency] -= refund.refunded
         if counts:
             for line in order.lines:
                 sku = by_sku[line.sku]

@@ -62,6 +62,8 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
             escalate_at=now + timedelta(minutes=rules.review.hold_escalation_minutes),
         )
         set_fields["hold"] = hold.model_dump(mode="json")
+    if outcome.decision == "reject" and outcome.reasons:  # the rule that rejected it, as ops rejections say
+        set_fields["rejection"] = outcome.reasons[0].model_dump()
     repository.transition(
         order,
         _STATUS_FOR[outcome.decision],

@@ -15,13 +15,14 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from functions.core import application, clock, repository
-from functions.core.errors import ConflictError, RefusedError
+from functions.core.errors import ConflictError, OrderNotFoundError, RefusedError
 from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 from functions.core.status import OrderStatus, can_transition
 from functions.logistics.logic import watched
 from functions.ship.delivery import summary_of
+from functions.ship.logic import VIRTUAL
 from functions.ship.tracking import DELIVERED, decide, delivery_summary, order_events, progress_due
 
 MAX_ROUNDS = 5
@@ -242,6 +243,8 @@ def _counts(summary: DeliverySummary) -> dict[str, Any]:
 
 def shipment_view(shipment_id: str, *, platform: str | None) -> dict[str, Any]:
     """GET /shipments/{id}: the parcel's tracking record, its carrier events and its open cases."""
+    if shipment_id.endswith(f"-{VIRTUAL}"):
+        return _virtual_view(shipment_id, platform=platform)
     tracking = find_tracking(shipment_id, platform=platform)
     view = tracking.model_dump(mode="json")
     if platform is not None:  # a platform sees its own orders of a merged parcel only
@@ -251,3 +254,34 @@ def shipment_view(shipment_id: str, *, platform: str | None) -> dict[str, Any]:
     events = repository.tracking_events(shipment_id)
     view["events"] = [{k: v for k, v in e.items() if k != "fingerprint"} for e in events]
     return view
+
+
+def _virtual_view(shipment_id: str, *, platform: str | None) -> dict[str, Any]:
+    """A virtual shipment (虚拟出库) has no parcel and no carrier: it is delivered when it is created."""
+    order_id = shipment_id.removesuffix(f"-{VIRTUAL}")
+    missing = RefusedError("NOT_FOUND", f"shipment {shipment_id} not found", status=404)
+    try:
+        order = repository.get_order(order_id)
+    except OrderNotFoundError:
+        raise missing from None
+    if platform is not None and order.platform != platform:
+        raise missing
+    shipments = [s for s in repository.load_aggregate(order_id).shipments if s.shipment_id == shipment_id]
+    if not shipments:
+        raise missing
+    (shipment,) = shipments
+    return {
+        "shipment_id": shipment_id,
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "warehouse": shipment.warehouse,
+        "order_ids": [order_id],
+        "platforms": [order.platform],
+        "status": DELIVERED,
+        "status_at": shipment.created_at.isoformat(),
+        "virtual": True,
+        "lines": [line.model_dump(mode="json") for line in shipment.lines],
+        "created_at": shipment.created_at.isoformat(),
+        "exception_ids": [],
+        "events": [],
+    }

@@ -4,7 +4,7 @@
 // in order.js and Sales in sales.js (loaded before this file; they only define functions).
 "use strict";
 
-const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "ALLOCATED", "AWAITING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
+const STATUSES = ["RECEIVED", "ON_HOLD", "APPROVED", "BACKORDERED", "ALLOCATED", "AWAITING_PAYMENT", "PAID", "SHIPPED", "DELIVERED", "REJECTED", "CANCELLED", "FAILED"];
 const view = document.getElementById("view");
 const flash = document.getElementById("flash");
 // How often an open list, order page or queue reads the API again (?poll=ms overrides, for demos).
@@ -119,8 +119,18 @@ async function guarded(work) {
 
 // ------------------------------------------------------------------ order tables
 const NO_ORDERS = () => h("tr", { class: "empty" }, h("td", { colspan: 8, class: "muted" }, "No orders."));
-function orderRow(o, extra) {
+// Select-many: a checkbox per row (class "pick", value the order id) and one in the header for all.
+function pickCell(orderId) {
+  return h("td", {}, h("input", { type: "checkbox", class: "pick", value: orderId, "aria-label": `select ${orderId}` }));
+}
+function pickHeader(selectable) {
+  return selectable ? h("th", {}, h("input", { type: "checkbox", id: "pick-all", "aria-label": "select all",
+    onchange: (event) => document.querySelectorAll("input.pick").forEach((box) => { box.checked = event.target.checked; }) })) : null;
+}
+function picked() { return [...document.querySelectorAll("input.pick:checked")].map((box) => box.value); }
+function orderRow(o, extra, selectable) {
   return h("tr", { "data-order": o.order_id },
+    selectable ? pickCell(o.order_id) : null,
     h("td", {}, h("a", { href: `#/orders/${o.order_id}`, class: "order-link" }, o.order_id)),
     h("td", { class: "wide-only" }, o.platform, h("div", { class: "muted" }, o.platform_order_id)),
     h("td", {}, statusBadge(o.status)),
@@ -130,9 +140,9 @@ function orderRow(o, extra) {
     h("td", { class: "why" }, o.problem || ""),
     extra ? h("td", {}, extra(o)) : null);
 }
-function ordersTable(extra) {
+function ordersTable(extra, selectable) {
   return h("div", { class: "scroll" }, h("table", { class: "orders" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
+    h("thead", {}, h("tr", {}, pickHeader(selectable), h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Status"),
       h("th", { class: "wide-only" }, "Buyer"), h("th", { class: "num" }, "Total"), h("th", {}, "Received"), h("th", {}, "Why"),
       extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, h("tr", { class: "loading" }, h("td", { colspan: 8, class: "muted" }, "Loading…")))));
@@ -141,10 +151,10 @@ function ordersTable(extra) {
 // A list of orders, first page loaded before it is returned (so nothing says "No orders." while
 // the answer is on its way); "More" follows next_token and marks the list expanded (live updates
 // then leave it alone, so a reader's extra pages do not vanish under them).
-async function pagedList(query, extra) {
+async function pagedList(query, extra, selectable) {
   let next = null;
   const more = h("button", { type: "button" }, "More");
-  const box = h("div", { class: "paged" }, ordersTable(extra), more);
+  const box = h("div", { class: "paged" }, ordersTable(extra, selectable), more);
   const tbody = box.querySelector("tbody");
   let first = true;
   async function load() {
@@ -152,7 +162,7 @@ async function pagedList(query, extra) {
     if (next) params.set("next_token", next);
     const page = await api("GET", `/orders?${params}`);
     if (first) { tbody.replaceChildren(); first = false; } else box.dataset.expanded = "true";
-    for (const o of page.items) tbody.append(orderRow(o, extra));
+    for (const o of page.items) tbody.append(orderRow(o, extra, selectable));
     if (!tbody.children.length && !page.next_token) tbody.append(NO_ORDERS());
     next = page.next_token;
     more.hidden = !next;
@@ -183,8 +193,83 @@ async function ordersView(params) {
   // The date inputs are the reader's local days: turn midnight local into the instant the API wants.
   for (const key of ["from", "to"]) if (params.get(key)) query[key] = new Date(`${params.get(key)}T00:00:00`).toISOString();
   query.limit = "25";
-  const list = await pagedList(query);
-  show(h("h2", {}, "Orders"), form, h("div", { id: "results" }, list));
+  const canIntercept = await may("POST", "/orders/interceptions");
+  const canExport = await may("GET", "/orders/export");
+  const list = await pagedList(query, null, canIntercept);
+  const { limit, ...filters } = query;
+  show(h("h2", {}, "Orders"), form,
+    canExport ? h("p", {}, h("button", { type: "button", id: "export", onclick: () => guarded(() => exportCsv(filters)) }, "Export CSV")) : null,
+    canIntercept ? bulkInterceptBar(() => route(true)) : null,
+    h("div", { id: "results" }, list));
+}
+
+// The search as CSV (GET /orders/export, masked as this role sees it), saved as a file.
+async function exportCsv(filters) {
+  const response = await fetch(`/orders/export?${new URLSearchParams(filters)}`, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const rows = response.headers.get("X-Export-Rows") || "?";
+  const capped = response.headers.get("X-Export-Truncated") === "true";
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "orders.csv", id: "export-file" }, "orders.csv");
+  document.body.append(link);
+  link.click();
+  link.remove();
+  say(`Exported ${rows} orders to orders.csv${capped ? " (capped: narrow the search for the rest)" : ""}.`, !capped);
+}
+
+// Stock import: paste or pick a CSV (sku,warehouse,on_hand[,reason]); POST /inventory/import answers a
+// result per row, shown as a table (rows that were not applied first).
+async function stockImportView() {
+  if (!(await may("POST", "/inventory/import"))) {
+    show(h("h2", {}, "Stock import"), h("p", { class: "note", id: "read-only-note" }, "Only admin may import stock counts."));
+    return;
+  }
+  const text = h("textarea", { id: "import-csv", rows: 8, cols: 60, "aria-label": "CSV", placeholder: "sku,warehouse,on_hand,reason" });
+  const file = h("input", { type: "file", accept: ".csv,text/csv", "aria-label": "CSV file",
+    onchange: async () => { if (file.files[0]) text.value = await file.files[0].text(); } });
+  const importId = h("input", { id: "import-id", size: 24, value: `import-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, "")}`, "aria-label": "import id" });
+  const result = h("div", { id: "import-result" });
+  const send = () => guarded(async () => {
+    const response = await fetch(`/inventory/import?${new URLSearchParams({ import_id: importId.value })}`, {
+      method: "POST", headers: { Authorization: `Bearer ${token()}`, "Content-Type": "text/csv" }, body: text.value });
+    const data = await response.json();
+    if (!response.ok) throw new ApiError(response.status, data);
+    const counts = Object.entries(data.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    say(`Import ${data.import_id}: ${data.rows} rows, ${counts}.`, !data.results.some((r) => !["applied", "duplicate"].includes(r.outcome)));
+    const ordered = [...data.results].sort((a, b) => (a.outcome === "applied") - (b.outcome === "applied") || a.row - b.row);
+    result.replaceChildren(h("table", { class: "orders import" },
+      h("thead", {}, h("tr", {}, ["Row", "SKU", "Warehouse", "Result", "Why"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, ordered.map((r) => h("tr", { "data-row": r.row, "data-outcome": r.outcome },
+        h("td", {}, String(r.row)), h("td", {}, r.sku || ""), h("td", {}, r.warehouse || ""),
+        h("td", {}, h("span", { class: `status ${r.outcome === "applied" ? "SHIPPED" : "FAILED"}` }, r.outcome)),
+        h("td", {}, r.message || (r.on_hand !== null && r.on_hand !== undefined ? `on hand ${r.on_hand}` : "")))))));
+  });
+  show(h("h2", {}, "Stock import"),
+    h("p", { class: "muted" }, "Counted stock per SKU and warehouse, one row each: sku,warehouse,on_hand[,reason]. Sending the same import id again applies nothing twice."),
+    h("p", {}, file), text, h("p", {}, h("label", {}, "Import id ", importId), " ",
+      h("button", { type: "button", class: "primary", id: "import-send", onclick: send }, "Import")), result);
+}
+
+// Select orders in the list, then intercept them at once (POST /orders/interceptions): a line per order
+// that could not be intercepted (shipped, already final) is shown, not hidden.
+function bulkInterceptBar(after) {
+  const reason = h("input", { id: "intercept-reason", placeholder: "reason (kept on each order)", size: 28, "aria-label": "intercept reason" });
+  const action = h("select", { id: "intercept-action", "aria-label": "intercept action" },
+    h("option", { value: "hold" }, "hold for review"), h("option", { value: "cancel" }, "cancel"));
+  const report = h("ul", { id: "bulk-report" });
+  const intercept = () => guarded(async () => {
+    const chosen = picked();
+    if (!chosen.length) { say("Select at least one order first."); return; }
+    if (!reason.value.trim()) { say("Say why the orders are intercepted."); return; }
+    const done = await api("POST", "/orders/interceptions", { reason: reason.value, action: action.value, order_ids: chosen });
+    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const left = done.results.filter((r) => !["requested", "repeated"].includes(r.outcome));
+    say(`Intercept (${action.value}) ${chosen.length} orders: ${counts}.`, left.length === 0);
+    await after();
+    document.getElementById("bulk-report")?.replaceChildren(...left.map((r) =>
+      h("li", { "data-order": r.order_id }, `${r.order_id}: ${r.outcome}${r.code ? ` ${r.code}` : ""}${r.message ? ` - ${r.message}` : ""}`)));
+  });
+  return h("div", { class: "decide", id: "bulk-intercept" }, "Selected: ", action, " ", reason, " ",
+    h("button", { type: "button", class: "intercept-selected", onclick: intercept }, "Intercept selected"), report);
 }
 
 function decideButtons(orderId, after) {
@@ -199,9 +284,10 @@ function decideButtons(orderId, after) {
     h("button", { type: "button", class: "danger reject", onclick: () => decide("reject") }, "Reject"));
 }
 
-function holdsTable(entries, extra) {
+function holdsTable(entries, extra, selectable) {
   const rows = entries.map((e) =>
     h("tr", { "data-order": e.order_id },
+      selectable ? pickCell(e.order_id) : null,
       h("td", {}, h("a", { href: `#/orders/${e.order_id}`, class: "order-link" }, e.order_id)),
       h("td", { class: "wide-only" }, e.platform, h("div", { class: "muted" }, e.platform_order_id)),
       h("td", {}, e.reasons.map((r) => h("div", {}, `${r.code}: ${r.message}`,
@@ -210,7 +296,7 @@ function holdsTable(entries, extra) {
       h("td", { class: "when" }, when(e.held_since), e.escalated ? h("div", { class: "status FAILED" }, "escalated") : null),
       extra ? h("td", {}, extra(e)) : null));
   return h("div", { class: "scroll" }, h("table", { class: "orders holds" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
+    h("thead", {}, h("tr", {}, pickHeader(selectable), h("th", {}, "Order"), h("th", { class: "wide-only" }, "Platform"), h("th", {}, "Why held"),
       h("th", { class: "num" }, "Total"), h("th", {}, "Held since"), extra ? h("th", {}, "Decide") : null)),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 6, class: "muted" }, "Nothing is held.")))));
 }
@@ -226,8 +312,30 @@ async function decideNote() {
     `Read-only: your role (${c ? c.role : "none"}) may not approve or reject; ops and admin may.`);
 }
 
+// Select many held orders, then approve or reject them at once (POST /holds/decisions): a line per
+// order that was not decided (decided meanwhile by someone else, changed, unknown) is shown, not hidden.
+function bulkDecideBar(after) {
+  const comment = h("input", { id: "bulk-comment", placeholder: "comment (a rejection must say why)", size: 28, "aria-label": "bulk comment" });
+  const report = h("ul", { id: "bulk-report" });
+  const decide = (decision) => guarded(async () => {
+    const chosen = picked().map((orderId) => ({ order_id: orderId }));
+    if (!chosen.length) { say("Select at least one order first."); return; }
+    const done = await api("POST", "/holds/decisions", { decision, comment: comment.value || (decision === "approve" ? "approved in the console" : ""), orders: chosen });
+    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const left = done.results.filter((r) => !["applied", "repeated"].includes(r.outcome));
+    say(`${decision === "approve" ? "Approve" : "Reject"} ${chosen.length} orders: ${counts}.`, left.length === 0);
+    await after();
+    document.getElementById("bulk-report")?.replaceChildren(...left.map((r) =>
+      h("li", { "data-order": r.order_id }, `${r.order_id}: ${r.outcome}${r.status ? ` (now ${r.status})` : ""}${r.message ? ` - ${r.message}` : ""}`)));
+  });
+  return h("div", { class: "decide", id: "bulk-decide" }, "Selected: ", comment, " ",
+    h("button", { type: "button", class: "primary approve-selected", onclick: () => decide("approve") }, "Approve selected"), " ",
+    h("button", { type: "button", class: "reject-selected", onclick: () => decide("reject") }, "Reject selected"), report);
+}
+
 async function holdsView(params) {
   const canDecide = await may("POST", "/orders/{order_id}/review");
+  const canBulk = await may("POST", "/holds/decisions");
   const hasQueue = await hasRoute("GET", "/holds");
   const reason = params.get("reason") || "";
   const note = canDecide ? null : await decideNote();
@@ -240,7 +348,8 @@ async function holdsView(params) {
       h("a", { href: "#/holds", class: reason ? "" : "active" }, "all"),
       counts.map(([code, n]) => [" · ", h("a", { href: `#/holds?reason=${encodeURIComponent(code)}`, "data-reason": code, class: code === reason ? "active" : "" }, `${code} (${n})`)]));
     show(h("h2", {}, reason ? `Held orders: ${reason}` : "Held orders (oldest first)"), note, reasons,
-      h("div", { id: "results" }, holdsTable(page.holds || [], extra)));
+      canBulk ? bulkDecideBar(() => route(true)) : null,
+      h("div", { id: "results" }, holdsTable(page.holds || [], extra, canBulk)));
   } else {
     const list = await pagedList({ status: "ON_HOLD", limit: "25" }, extra);
     show(h("h2", {}, "Held orders"), note, h("div", { id: "results" }, list));
@@ -312,6 +421,7 @@ function busy() {
   const active = document.activeElement;
   if (active && view.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) return true;
   if ([...view.querySelectorAll("input[aria-label=comment]")].some((i) => i.value)) return true;
+  if (view.querySelector("input.pick:checked") || view.querySelector("#bulk-report li")) return true;  // a selection, a report to read
   return Boolean(view.querySelector("[data-expanded]"));
 }
 
@@ -344,9 +454,10 @@ async function route(refresh) {
     if (section === "holds") return holdsView(params);
     if (section === "exceptions") return exceptionsView();
     if (section === "reports") return reportsView(params);
+    if (section === "stock") return stockImportView();
     return ordersView(params);
   });
-  if (mine !== routed || section === "reports") return;  // Sales is a report: refreshed on demand
+  if (mine !== routed || section === "reports" || section === "stock") return;  // refreshed on demand
   stamp(`live · updated ${localTime(new Date().toISOString()).slice(11)}`);
   const tick = () => {
     if (mine !== routed) return;

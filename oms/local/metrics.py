@@ -21,17 +21,25 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as 
 
 from functions.core.observability import MetricName
 
-# The order funnel, in order: metric -> funnel step name.
-FUNNEL: tuple[tuple[str, tuple[MetricName, ...]], ...] = (
-    ("received", (MetricName.ORDERS_RECEIVED,)),
-    ("approved", (MetricName.ORDERS_AUTO_APPROVED, MetricName.ORDERS_APPROVED_MANUALLY)),
-    ("held", (MetricName.ORDERS_HELD,)),
-    ("allocated", (MetricName.ORDERS_ALLOCATED,)),
-    ("shipped", (MetricName.ORDERS_SHIPPED,)),
-    ("rejected", (MetricName.ORDERS_REJECTED,)),
-    ("cancelled", (MetricName.ORDERS_CANCELLED_ON_TIMEOUT,)),
-    ("intercepted", (MetricName.ORDERS_INTERCEPTED,)),
-    ("failed", (MetricName.ORDERS_FAILED,)),
+# The order funnel, in order: step name -> the metrics it sums, each with the dimensions it must carry.
+Counted = tuple[MetricName, tuple[tuple[str, str], ...]]
+FUNNEL: tuple[tuple[str, tuple[Counted, ...]], ...] = (
+    ("received", ((MetricName.ORDERS_RECEIVED, ()),)),
+    ("approved", ((MetricName.ORDERS_AUTO_APPROVED, ()), (MetricName.ORDERS_APPROVED_MANUALLY, ()))),
+    ("held", ((MetricName.ORDERS_HELD, ()),)),
+    ("allocated", ((MetricName.ORDERS_ALLOCATED, ()),)),
+    ("shipped", ((MetricName.ORDERS_SHIPPED, ()),)),
+    ("rejected", ((MetricName.ORDERS_REJECTED, ()),)),
+    # Every way an order ends CANCELLED: unpaid past its window, or intercepted with action cancel.
+    (
+        "cancelled",
+        (
+            (MetricName.ORDERS_CANCELLED_ON_TIMEOUT, ()),
+            (MetricName.ORDERS_INTERCEPTED, (("action", "cancel"),)),
+        ),
+    ),
+    ("intercepted", ((MetricName.ORDERS_INTERCEPTED, ()),)),
+    ("failed", ((MetricName.ORDERS_FAILED, ()),)),
 )
 
 
@@ -100,7 +108,7 @@ class MetricsCollector:
         return {
             "counters": counters,
             "funnel": {
-                step: sum(counters.get(m.value, {}).get("total", 0) for m in metrics)
+                step: sum(int(self.total(m.value, **dict(dims))) for m, dims in metrics)
                 for step, metrics in FUNNEL
             },
             "latency_ms": {stage: _latency(values) for stage, values in sorted(latencies.items())},

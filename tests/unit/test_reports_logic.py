@@ -63,3 +63,27 @@ def test_orders_outside_the_range_are_ignored():
 def test_end_before_start_is_refused():
     with pytest.raises(ValueError, match="before"):
         aggregate([], date(2026, 3, 2), date(2026, 3, 1))
+
+
+def test_the_orders_recount_counts_as_the_aggregates_do_no_replacements_and_net_of_refunds():
+    """source=orders counted replacement orders and missed refunds (50 / 15025.50 vs 48 / 14817.60)."""
+    from decimal import Decimal
+
+    from functions.core.models import RefundSummary, ReplacementOf
+
+    sale = order(1, lines=[("A", 2, "100.00")])
+    refunded = order(1, lines=[("B", 1, "50.00")]).model_copy(
+        update={"refund_summary": RefundSummary(refunded=Decimal("20.00"), currency="CNY", refunds=1)}
+    )
+    replacement = order(1, lines=[("A", 1, "0.00")]).model_copy(
+        update={"replaces": ReplacementOf(order_id=sale.order_id, cause="reship", cause_id="EXC-1")}
+    )
+    cancelled_refunded = order(1, status=OrderStatus.CANCELLED, lines=[("C", 1, "30.00")]).model_copy(
+        update={"refund_summary": RefundSummary(refunded=Decimal("30.00"), currency="CNY", refunds=1)}
+    )
+    report = aggregate([sale, refunded, replacement, cancelled_refunded], date(2026, 3, 1), date(2026, 3, 1))
+    assert report.orders == 3  # the replacement is no order of its own
+    assert report.revenue == {"CNY": "230.00"}  # 200 + 50 - 20; the cancelled one's total is already off
+    assert report.refunded == {"CNY": "50.00"}
+    (day,) = report.days
+    assert (day.orders, day.sales, day.revenue, day.refunded) == (3, 2, {"CNY": "230.00"}, {"CNY": "50.00"})

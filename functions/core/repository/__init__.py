@@ -45,6 +45,7 @@ from functions.core.repository.allocation import (
     shipment_item,
     waitlist,
     waitlist_delete_items,
+    waitlist_leave_items,
 )
 from functions.core.repository.buyers import (
     BUYER_ORDER_TTL_SECONDS,
@@ -348,6 +349,7 @@ __all__ = [
     "using",
     "waitlist",
     "waitlist_delete_items",
+    "waitlist_leave_items",
     "webhook_deliveries",
     "webhook_delivery",
     "webhook_endpoint",

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from functions.core.models import Reservation, Shipment
+from functions.core.models import Order, Reservation, Shipment
 from functions.core.repository._dynamo import av, get, item, key, query_all, write
 from functions.core.repository._dynamo import put as put_record
 from functions.core.repository.orders import order_pk
 from functions.core.repository.stock import counter_update, ledger_item
 from functions.core.repository.unit_of_work import Write, delete, put, update
+from functions.core.status import OrderStatus
 
 RESERVATION_TAG = "reservation"
 
@@ -179,6 +180,15 @@ def remove_waitlist_entry(entry: dict[str, Any]) -> bool:
 def waitlist_delete_items(order_id: str, since: datetime, skus: Iterable[str]) -> list[Write]:
     """Writes taking an order off the waitlists of `skus` (whether or not it is on them)."""
     return [delete(_waitlist_key(sku, order_id, since.isoformat())) for sku in sorted(set(skus))]
+
+
+def waitlist_leave_items(order: Order) -> list[Write]:
+    """Writes taking a BACKORDERED order off every waitlist it is on (none for any other order): for
+    whatever ends its wait other than a restock (a cancellation, an interception, a failure)."""
+    info = order.allocation
+    if order.status != OrderStatus.BACKORDERED or info is None or info.backordered_since is None:
+        return []
+    return waitlist_delete_items(order.order_id, info.backordered_since, info.waitlisted)
 
 
 # ---------------------------------------------------------------- 合单 (merge) groups
