@@ -100,7 +100,7 @@ def _print_credentials(base_url: str) -> None:
     print(f"Ops console: {base_url}/console?token={tokens['ops']}", flush=True)
 
 
-_ROLES = ("ops", "customer_service", "admin", "viewer")
+_ROLES = ("ops", "customer_service", "admin", "viewer", "merchandiser")
 
 
 def _local_webhooks(base_url: str) -> None:
