@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit
@@ -70,7 +70,8 @@ def _build_tracer() -> Tracer | _TracingOff:
     return Tracer()
 
 
-tracer = _build_tracer()
+# typed as Tracer: _TracingOff answers the same calls the handlers make
+tracer = cast("Tracer", _build_tracer())
 metrics = Metrics(namespace=NAMESPACE)  # kept for handlers that add metrics the Powertools way
 
 
