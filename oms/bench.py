@@ -33,31 +33,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oms.bench_costs import (
+    DEFAULT_MODELLED_MS,
+    MODELLED_MS,
+    PRICE_DATE,
+    PRICE_REGION,
+    PRICES,
+    OrderCounts,
+    counts_summary,
+    deployed_log_level,
+    express_usage,
+    metered,
+    modelled_gb_seconds,
+    usd_per_1000,
+)
 from oms.local.clock import VirtualClock
 from oms.local.stack import LOCAL_ENVIRONMENT, LocalStack, local_stack
 from oms.simulate import MAIN_WAREHOUSE, SIM_START, plan_simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# List prices, AWS region us-east-1 (N. Virginia), as published on the pricing pages below in 2025
-# (checked 2025-11; not fetched at run time: re-check before quoting). Free tiers are ignored.
-PRICE_REGION = "us-east-1"
-PRICE_DATE = "2025-11"
-PRICES: dict[str, float] = {
-    # https://aws.amazon.com/step-functions/pricing/  Standard workflows: $0.025 per 1,000 state transitions
-    "sfn_standard_per_transition": 0.025 / 1_000,
-    # https://aws.amazon.com/lambda/pricing/  $0.20 per 1M requests; Arm: $0.0000133334 per GB-second
-    # (first 7.5 billion GB-s tier); x86: $0.0000166667
-    "lambda_per_request": 0.20 / 1_000_000,
-    "lambda_per_gb_second_arm64": 0.0000133334,
-    "lambda_per_gb_second_x86_64": 0.0000166667,
-    # https://aws.amazon.com/dynamodb/pricing/on-demand/  on-demand (since the Nov 2024 price cut):
-    # $0.625 per million write request units, $0.125 per million read request units (Standard table class)
-    "dynamodb_per_wru": 0.625 / 1_000_000,
-    "dynamodb_per_rru": 0.125 / 1_000_000,
-    # https://aws.amazon.com/api-gateway/pricing/  REST APIs: $3.50 per million (first 333 million)
-    "apigw_rest_per_request": 3.50 / 1_000_000,
-}
+__all__ = ["PRICES", "PRICE_DATE", "PRICE_REGION", "BenchReport", "run_bench"]
 
 Progress = Callable[[str], None]
 
@@ -92,6 +88,15 @@ class BenchReport:
     wall_seconds: float
     # SalesAggregatorFunction's share of the figures above, per order (docs/reports.md)
     sales_aggregates: dict[str, float] = field(default_factory=dict)
+    # issue 14's figures: billed units by workflow type, every service's dollars (oms/bench_costs.py)
+    standard_transitions_per_order: float = 0.0
+    express_requests_per_order: float = 0.0
+    express_gb_seconds_per_order: float = 0.0
+    lambda_modelled_gb_seconds_per_order: float = 0.0
+    services_per_order: dict[str, float] = field(default_factory=dict)  # events, messages, log bytes
+    waiting_order_usd_per_1000: float = 0.0
+    waiting_order_usd_breakdown_per_1000: dict[str, float] = field(default_factory=dict)
+    waiting_order_counts: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -402,13 +407,16 @@ def _run(
     seconds_before = dict(stack.runtime.lambda_seconds)
 
     say(f"pipeline: {orders} happy-path orders, {concurrency} posting threads")
-    pipeline_started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-post") as pool:
-        responses = list(pool.map(lambda b: _post(stack, b), bodies))
-    arns = [r.json()["execution_arn"] for r in responses if r.status == 201]
-    statuses = Counter(stack.wait_for_execution(arn, timeout=120)["status"] for arn in arns)
-    pipeline_seconds = time.perf_counter() - pipeline_started
-    stack.settle()  # stream consumers (outbox, sales aggregator) finish the orders' records: their cost too
+    level = deployed_log_level(stack.template.raw)
+    with metered(level) as meter:
+        pipeline_started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-post") as pool:
+            responses = list(pool.map(lambda b: _post(stack, b), bodies))
+        arns = [r.json()["execution_arn"] for r in responses if r.status == 201]
+        statuses = Counter(stack.wait_for_execution(arn, timeout=120)["status"] for arn in arns)
+        pipeline_seconds = time.perf_counter() - pipeline_started
+        stack.settle()  # stream consumers (outbox, sales aggregator) finish the orders' records: theirs too
+    fired_after_pipeline = len(stack.scheduler.fired) if stack.scheduler else 0
     order_log = log[seeded:]
     stack.runtime.dynamodb_log = None  # what follows is the bench's own reading, not the orders' cost
 
@@ -450,15 +458,23 @@ def _run(
 
     n = orders
     arch = str(stack.template.raw.get("Globals", {}).get("Function", {}).get("Architectures", ["x86_64"])[0])
-    gb_price = PRICES[f"lambda_per_gb_second_{arch}"]
-    cost = {
-        "step_functions": transitions / n * PRICES["sfn_standard_per_transition"] * 1000,
-        "lambda_requests": sum(lambdas.values()) / n * PRICES["lambda_per_request"] * 1000,
-        "lambda_duration": gb_seconds / n * gb_price * 1000,
-        "dynamodb_writes": wcu / n * PRICES["dynamodb_per_wru"] * 1000,
-        "dynamodb_reads": rcu / n * PRICES["dynamodb_per_rru"] * 1000,
-        "api_gateway": api_requests / n * PRICES["apigw_rest_per_request"] * 1000,
-    }
+    express_requests, express_gb_seconds = express_usage(stack)
+    happy = OrderCounts(
+        orders=n,
+        standard_transitions=transitions / n,
+        express_requests=express_requests / n,
+        express_gb_seconds=express_gb_seconds / n,
+        lambda_invocations={k: v / n for k, v in lambdas.items()},
+        api_requests=api_requests / n,
+        wcu=wcu / n,
+        rcu=rcu / n,
+        meter={k: v / n for k, v in meter.counts().items()},
+        schedules_fired=0.0,  # a paid-on-arrival order sets no timer
+    )
+    cost = usd_per_1000(happy, memory, arch)
+    say("waiting orders: unpaid on arrival, paid by the platform's callback")
+    waiting = _waiting_orders(stack, max(4, min(n, 20)), fired_after_pipeline)
+    waiting_cost = usd_per_1000(waiting, memory, arch)
     pipeline_rate = n / pipeline_seconds
     floor_rate = n / floor_seconds if floor_seconds > 0 else float("inf")
     return BenchReport(
@@ -492,5 +508,75 @@ def _run(
         hot_sku=hot,
         wall_seconds=round(time.perf_counter() - started, 1),
         sales_aggregates=_sales_aggregate_cost(order_log, n),
-        prices={"region": PRICE_REGION, "date": PRICE_DATE, "architecture": arch, **PRICES},
+        prices={
+            "region": PRICE_REGION,
+            "date": PRICE_DATE,
+            "architecture": arch,
+            "lambda_modelled_ms": {**MODELLED_MS, "other functions": DEFAULT_MODELLED_MS},
+            **PRICES,
+        },
+        standard_transitions_per_order=_per(transitions, n),
+        express_requests_per_order=round(happy.express_requests, 3),
+        express_gb_seconds_per_order=round(happy.express_gb_seconds, 5),
+        lambda_modelled_gb_seconds_per_order=round(modelled_gb_seconds(happy.lambda_invocations, memory), 5),
+        services_per_order={k: round(v, 2) for k, v in happy.meter.items()},
+        waiting_order_usd_per_1000=round(sum(waiting_cost.values()), 4),
+        waiting_order_usd_breakdown_per_1000={k: round(v, 5) for k, v in waiting_cost.items()},
+        waiting_order_counts=counts_summary(waiting),
+    )
+
+
+def _waiting_orders(stack: LocalStack, count: int, fired_before: int) -> OrderCounts:
+    """`count` orders that arrive unpaid and are paid by the platform's callback: everything they cost."""
+    from functions.core import repository
+    from functions.core.models import order_id_for
+    from oms.local import credentials
+
+    bodies = [{**b, "payment": {"status": "unpaid"}} for b in _happy_bodies(count, seed=7)]
+    for body in bodies:
+        body["platform_order_id"] = f"WAIT-{body['platform_order_id']}"
+        for line in body["lines"]:
+            level = repository.get_stock(line["sku"])
+            if not level or level[0].available < 100:
+                repository.set_stock(line["sku"], MAIN_WAREHOUSE, 1_000)
+    log: list[Any] = []
+    stack.runtime.dynamodb_log = log
+    lambdas_before = Counter(stack.runtime.lambda_invocations)
+    with metered(deployed_log_level(stack.template.raw)) as meter:
+        arns = [_post(stack, body).json()["execution_arn"] for body in bodies]
+        stack.settle()
+        for body in bodies:
+            order_id = order_id_for(body["platform"], body["platform_order_id"])
+            raw = json.dumps(
+                {"payment_id": f"PAY-{order_id[4:16]}", "amount": body["amounts"]["total"]}
+                | {"paid_at": stack.clock.now().isoformat()}
+            )
+            target = f"/orders/{order_id}/payment"
+            headers = credentials.platform_headers(
+                body["platform"], raw, stack.clock.now(), method="POST", target=target
+            )
+            answer = stack.request("POST", target, raw, headers)
+            if answer.status != 200:
+                raise RuntimeError(f"payment callback for {order_id} answered {answer.status}")
+        for arn in arns:
+            stack.wait_for_execution(arn, timeout=120)
+        stack.settle()
+    stack.runtime.dynamodb_log = None
+    lambdas = Counter(stack.runtime.lambda_invocations) - lambdas_before
+    transitions = sum(
+        1 + sum(1 for e in stack.execution_history(arn) if e["type"].endswith("StateEntered")) for arn in arns
+    )
+    fired = len(stack.scheduler.fired) - fired_before if stack.scheduler else 0
+    n = len(bodies)
+    return OrderCounts(
+        orders=n,
+        standard_transitions=transitions / n,
+        express_requests=0.0,
+        express_gb_seconds=0.0,
+        lambda_invocations={k: v / n for k, v in lambdas.items()},
+        api_requests=lambdas.get(stack.api_function, 0) / n,
+        wcu=sum(r.write_units + r.index_write_units for r in log) / n,
+        rcu=sum(r.read_units for r in log) / n,
+        meter={k: v / n for k, v in meter.counts().items()},
+        schedules_fired=max(0, fired) / n,
     )

@@ -18,7 +18,13 @@ REQUIRED = {
     "cold_import_ratio",
     "pipeline_vs_floor",
     "hot_sku",
+    "standard_transitions_per_order",
+    "express_requests_per_order",
+    "express_gb_seconds_per_order",
+    "dynamodb_rcu_per_order",
+    "waiting_order_usd_per_1000",
 }
+SERVICES = {"eventbridge", "sqs", "scheduler", "cloudwatch_logs", "lambda_duration", "step_functions"}
 
 
 def test_item_size_follows_dynamodb_rules():
@@ -80,3 +86,12 @@ def test_bench_json_prints_every_figure_from_one_small_run(capsys):
     assert hot["reserved"] == 3
     assert hot["out_of_stock"] + hot["successes"] + hot["errors"] == 6
     assert figures["prices"]["region"] == "us-east-1"
+    assert figures["usd_breakdown_per_1000"].keys() >= SERVICES
+    # a happy path publishes integration events and logs at the deployed level: both are counted
+    assert figures["services_per_order"]["eventbridge_entries"] >= 1
+    assert figures["usd_breakdown_per_1000"]["cloudwatch_logs"] > 0
+    # Lambda duration comes from the stated per-function table, not from this machine's wall time
+    assert figures["prices"]["lambda_modelled_ms"]["ApiFunction"] > 0
+    # an order that waits for payment costs more than one paid on arrival, and its timer was set
+    assert figures["waiting_order_usd_per_1000"] > figures["usd_per_1000_orders"]
+    assert figures["waiting_order_counts"]["schedules_created"] >= 1

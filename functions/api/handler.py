@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.aftersales.api import router as aftersales_router
-from functions.allocate.api import router as inventory_router
 from functions.api import openapi
-from functions.changes.api import router as changes_router
-from functions.connectors.api import router as channels_router
 from functions.core import api_errors as errors
 from functions.core import errors as oms_errors
 from functions.core import security
@@ -21,41 +19,61 @@ from functions.core.api_params import refuse_unknown_query
 from functions.core.errors import ConflictError, IllegalTransitionError, OrderNotFoundError, TransientError
 from functions.core.observability import instrumented, logger, tracer
 from functions.core.settings import get_api_settings, get_auth_settings
-from functions.events.api import router as events_router
-from functions.holds.api import router as holds_router
-from functions.ingest.api import router as orders_router
-from functions.intercept.api import router as intercept_router
-from functions.logistics.api import router as logistics_router
-from functions.payment.api import router as payment_router
-from functions.products.api import router as products_router
-from functions.reports.api import router as reports_router
-from functions.rules.api import router as rules_router
-from functions.search.api import router as search_router
-from functions.ship.api import router as shipping_router
-from functions.webhooks.api import router as webhooks_router
+
+# Route groups, loaded when a request first needs one (a cold start pays for its own group, not for all
+# of them and their models): module -> the paths it serves, as segment prefixes ("*" = any one segment).
+# A path no group claims loads every group, so an unknown route still gets the resolver's own 404.
+ROUTE_GROUPS: dict[str, tuple[str, ...]] = {
+    "functions.ingest.api": ("orders",),
+    "functions.search.api": ("orders",),
+    "functions.allocate.api": ("inventory",),
+    "functions.payment.api": ("orders/*/payment",),
+    "functions.holds.api": ("holds", "orders/*/review"),
+    "functions.intercept.api": ("orders/*/intercept", "orders/interceptions"),
+    "functions.rules.api": ("rules",),
+    "functions.reports.api": ("reports",),
+    "functions.ship.api": ("shipments",),
+    "functions.logistics.api": ("exceptions",),
+    "functions.aftersales.api": ("aftersales", "refunds", "orders/*/aftersales"),
+    "functions.events.api": ("events",),
+    "functions.webhooks.api": ("webhooks",),
+    "functions.connectors.api": ("channels",),
+    "functions.products.api": ("products",),
+    "functions.changes.api": ("orders/*/changes",),
+}
 
 settings = get_api_settings()  # fail the cold start, not a request, on missing configuration
 get_auth_settings()
 app = APIGatewayRestResolver(enable_validation=True)
-app.include_router(orders_router)
-app.include_router(inventory_router)
-app.include_router(payment_router)
-app.include_router(holds_router)
-app.include_router(intercept_router)
-app.include_router(rules_router)
-app.include_router(search_router)
-app.include_router(reports_router)
-app.include_router(shipping_router)
-app.include_router(logistics_router)
-app.include_router(aftersales_router)
-app.include_router(events_router)
-app.include_router(webhooks_router)
-app.include_router(channels_router)
-app.include_router(products_router)
-app.include_router(changes_router)
 errors.install(app)  # one error body for every 4xx/5xx, validation errors included
 openapi.install(app)  # GET /openapi.json
 app.use([refuse_unknown_query])  # after Powertools' validation: the route is known
+_included: set[str] = set()
+_including = threading.Lock()
+
+
+def _claims(pattern: str, segments: list[str]) -> bool:
+    parts = pattern.split("/")
+    return len(parts) <= len(segments) and all(p in ("*", s) for p, s in zip(parts, segments, strict=False))
+
+
+def groups_for(path: str) -> list[str]:
+    """The route groups that may serve `path` (every group when none claims it, /openapi.json too)."""
+    segments = [s for s in path.split("/") if s]
+    wanted = [m for m, patterns in ROUTE_GROUPS.items() if any(_claims(p, segments) for p in patterns)]
+    return wanted or list(ROUTE_GROUPS)
+
+
+def include_routes(path: str) -> None:
+    """Import and include the groups `path` needs, once per container."""
+    missing = [m for m in groups_for(path) if m not in _included]
+    if not missing:
+        return
+    with _including:
+        for module in missing:
+            if module not in _included:
+                app.include_router(importlib.import_module(module).router)
+                _included.add(module)
 
 
 def _error(status: int, code: str, message: str) -> Response[dict[str, Any]]:
@@ -142,6 +160,7 @@ def _respond(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _refusal(503, "RETRY", f"temporarily unavailable, retry: {err}")
     bound = security.bind(principal)
     try:
+        include_routes(str(event.get("path") or "/"))
         response = app.resolve(event, context)
     finally:
         security.unbind(bound)

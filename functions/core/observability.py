@@ -17,22 +17,61 @@ the stage latency, so every invocation publishes at least one metric.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 from functions.core.privacy import masked_json
 
 NAMESPACE = "OMS"
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Service name, level and sampling come from POWERTOOLS_* variables; every record is serialised through
 # masked_json, so buyer names, phones and addresses never reach the logs whoever logs them.
 logger = Logger(json_serializer=masked_json)
-tracer = Tracer()
+
+
+class _TracingOff:
+    """The part of Powertools' Tracer the handlers use, for when tracing is off: the X-Ray SDK (a
+    recorder and its SDK clients, a third of a cold start) is then never imported."""
+
+    def capture_lambda_handler(self, lambda_handler: F | None = None, **_: Any) -> Any:
+        return lambda_handler if lambda_handler is not None else (lambda handler: handler)
+
+    def put_annotation(self, key: str, value: str | float | bool) -> None:
+        return None
+
+
+def _tracing_on() -> bool:
+    """Powertools' own rule: trace only inside Lambda, not under SAM local, unless switched off."""
+    switched_off = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
+    in_lambda = bool(os.getenv("AWS_LAMBDA_FUNCTION_NAME")) and not os.getenv("AWS_SAM_LOCAL")
+    return in_lambda and not switched_off
+
+
+def _build_tracer() -> Tracer | _TracingOff:
+    if not _tracing_on():
+        return _TracingOff()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+# typed as Tracer: _TracingOff answers the same calls the handlers make
+tracer = cast("Tracer", _build_tracer())
 metrics = Metrics(namespace=NAMESPACE)  # kept for handlers that add metrics the Powertools way
 
 
@@ -63,8 +102,6 @@ class MetricName(StrEnum):
 
 # Dimensions a metric may carry; anything else (an order id, a buyer) would explode CloudWatch's cost.
 DIMENSIONS = frozenset({"platform", "stage", "reason", "action"})
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def bind_order(order_id: str, execution_id: str | None = None, **keys: str) -> None:
