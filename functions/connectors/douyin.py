@@ -21,7 +21,16 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from functions.connectors.common import CHINA, fen, load_json, phone, require_signature, validate
+from functions.connectors.common import (
+    china_timestamp,
+    fen,
+    goods_total,
+    load_json,
+    phone,
+    require_signature,
+    unpaid_discount,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -115,7 +124,7 @@ def push_sign(app_key: str, secret: str, raw: bytes) -> str:
 
 def api_call(credentials: Credentials, method: str, business: Mapping[str, Any], now: datetime) -> NativeCall:
     param_json = json.dumps(business, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    timestamp = now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    timestamp = china_timestamp(now)
     query = {
         "app_key": credentials.app_key,
         "method": method,
@@ -237,11 +246,11 @@ def native_order(order: DouyinOrder) -> NativeOrder:
         )
         for sku in order.sku_order_list
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    subtotal = goods_total(lines)
     shipping, total = fen(order.post_amount), fen(order.pay_amount)
-    discount = subtotal + shipping - total
-    if discount < 0:
-        raise NativeError.field("shop_order_detail.pay_amount", "exceeds goods plus post_amount")
+    discount = unpaid_discount(
+        subtotal, shipping, total, "shop_order_detail.pay_amount", "exceeds goods plus post_amount"
+    )
     addr = order.post_addr
     street = "".join(p for p in (addr.town.name, addr.street.name, addr.detail) if p)
     try:

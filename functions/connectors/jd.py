@@ -13,12 +13,24 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
 
 from functions.connectors import md5sign
-from functions.connectors.common import CHINA, china_time, load_json, phone, validate
+from functions.connectors.common import (
+    china_time,
+    china_timestamp,
+    compact_json,
+    form_call,
+    fresh,
+    goods_total,
+    load_json,
+    phone,
+    same_app,
+    signed_china_time,
+    unpaid_discount,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -28,7 +40,6 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
-    SignatureError,
 )
 from functions.core.models import Address, Buyer
 
@@ -113,15 +124,9 @@ class JdConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        if credentials.app_key and params.get("app_key") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "app_key is not this shop's app")
+        same_app(params.get("app_key"), credentials, "app_key")
         md5sign.verify(params, credentials.secret)
-        try:
-            at = china_time(params.get("timestamp", ""))
-        except ValueError:
-            raise SignatureError("BAD_SIGNATURE", "timestamp is not yyyy-MM-dd HH:mm:ss") from None
-        if abs(now - at) > SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp is more than {SKEW} from now")
+        fresh(signed_china_time(params.get("timestamp", "")), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(raw))
@@ -146,25 +151,13 @@ class JdConnector:
                 "method": "jingdong.pop.order.shipment",
                 "app_key": credentials.app_key,
                 "access_token": credentials.access_token,
-                "timestamp": now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+                "timestamp": china_timestamp(now),
                 "v": "2.0",
-                "360buy_param_json": _compact(business),
+                "360buy_param_json": compact_json(business),
             },
             credentials.secret,
         )
-        return NativeCall(
-            "POST",
-            "",
-            urlencode(params).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-            name="jingdong.pop.order.shipment",
-        )
-
-
-def _compact(document: Any) -> str:
-    import json
-
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        return form_call(params, "jingdong.pop.order.shipment")
 
 
 def native_order(order: JdOrder) -> NativeOrder:
@@ -184,10 +177,14 @@ def native_order(order: JdOrder) -> NativeOrder:
         )
         for item in order.itemInfoList
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + order.freightPrice - order.orderPayment
-    if discount < 0:
-        raise NativeError.field("360buy_param_json.orderInfo.orderPayment", "exceeds goods plus freight")
+    subtotal = goods_total(lines)
+    discount = unpaid_discount(
+        subtotal,
+        order.freightPrice,
+        order.orderPayment,
+        "360buy_param_json.orderInfo.orderPayment",
+        "exceeds goods plus freight",
+    )
     try:
         created = china_time(order.orderStartTime)
         modified = china_time(order.modified) if order.modified else created

@@ -11,7 +11,6 @@ page, use_has_next), each order kept as the push-shaped form it is parsed from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +20,19 @@ from urllib.parse import urlencode
 from pydantic import Field, ValidationError
 
 from functions.connectors import md5sign
-from functions.connectors.common import china_time, load_json, phone, validate
+from functions.connectors.common import (
+    checked_answer,
+    china_time,
+    compact_json,
+    form_call,
+    fresh,
+    goods_total,
+    load_json,
+    phone,
+    same_app,
+    unpaid_discount,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -102,14 +113,12 @@ class PinduoduoConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        if credentials.app_key and params.get("client_id") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "client_id is not this shop's app")
+        same_app(params.get("client_id"), credentials, "client_id")
         md5sign.verify(params, credentials.secret)
         stamp = params.get("timestamp", "")
         if not stamp.isdigit():
             raise SignatureError("BAD_SIGNATURE", "timestamp must be Unix seconds")
-        if abs(now - datetime.fromtimestamp(int(stamp), UTC)) > SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp is more than {SKEW} from now")
+        fresh(datetime.fromtimestamp(int(stamp), UTC), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(md5sign.form(PLATFORM, raw)))
@@ -137,13 +146,7 @@ class PinduoduoConnector:
             },
             credentials.secret,
         )
-        return NativeCall(
-            "POST",
-            "",
-            urlencode(params).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-            name="pdd.logistics.online.send",
-        )
+        return form_call(params, "pdd.logistics.online.send")
 
     def pull_call(
         self, credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
@@ -175,22 +178,13 @@ def pull_call(
         },
         credentials.secret,
     )
-    return NativeCall(
-        "POST",
-        "",
-        urlencode(params).encode(),
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        name="pdd.order.number.list.increment.get",
-    )
+    return form_call(params, "pdd.order.number.list.increment.get")
 
 
 def pull_page(answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
-    if not isinstance(answer, dict) or "error_response" in answer:
-        error = answer.get("error_response") if isinstance(answer, dict) else answer
-        raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
-    response = answer.get("order_sn_increment_get_response") or {}
+    response = checked_answer(answer).get("order_sn_increment_get_response") or {}
     found: list[tuple[bytes, dict[str, str]]] = [
-        (urlencode({"type": TYPE, "order_info": order_info_json(order)}).encode(), {})
+        (urlencode({"type": TYPE, "order_info": compact_json(order)}).encode(), {})
         for order in response.get("order_sn_list") or []
     ]
     return found, bool(response.get("has_next"))
@@ -212,10 +206,10 @@ def native_order(order: PddOrder) -> NativeOrder:
         )
         for item in order.item_list
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + order.postage - order.pay_amount
-    if discount < 0:
-        raise NativeError.field("order_info.pay_amount", "exceeds goods plus postage")
+    subtotal = goods_total(lines)
+    discount = unpaid_discount(
+        subtotal, order.postage, order.pay_amount, "order_info.pay_amount", "exceeds goods plus postage"
+    )
     try:
         created = china_time(order.created_time)
         modified = china_time(order.updated_at) if order.updated_at else created
@@ -254,10 +248,6 @@ def native_order(order: PddOrder) -> NativeOrder:
         refund_requested=order.refund_status in (2, 3),
         shipped=order.order_status in (2, 3),
     )
-
-
-def order_info_json(document: object) -> str:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 CONNECTOR = PinduoduoConnector()

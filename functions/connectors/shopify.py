@@ -18,7 +18,14 @@ from typing import Any
 
 from pydantic import Field
 
-from functions.connectors.common import base64_hmac_sha256, load_json, phone, require_signature, validate
+from functions.connectors.common import (
+    base64_hmac_sha256,
+    goods_total,
+    load_json,
+    phone,
+    require_signature,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -216,7 +223,7 @@ def native_order(order: ShopifyOrder) -> NativeOrder:
         )
         for item in order.line_items
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    subtotal = goods_total(lines)
     shipping = (
         order.total_shipping_price_set.shop_money.amount
         if order.total_shipping_price_set

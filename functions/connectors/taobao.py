@@ -18,12 +18,24 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field, field_validator
 
 from functions.connectors import top
-from functions.connectors.common import china_time, load_json, phone, require_signature, validate
+from functions.connectors.common import (
+    checked_answer,
+    china_time,
+    form_call,
+    fresh,
+    goods_total,
+    load_json,
+    phone,
+    require_signature,
+    same_app,
+    signed_china_time,
+    unpaid_discount,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -173,18 +185,13 @@ class TaobaoConnector:
         method = query.get("sign_method", "md5")
         if method not in top.SIGN_METHODS:
             raise SignatureError("BAD_SIGNATURE", f"sign_method must be one of {', '.join(top.SIGN_METHODS)}")
-        if credentials.app_key and query.get("app_key") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "app_key is not this shop's app")
+        same_app(query.get("app_key"), credentials, "app_key")
         stamp = query.get("timestamp")
         if not stamp:
             raise SignatureError("UNAUTHENTICATED", "timestamp is missing")
-        try:
-            at = china_time(stamp)
-        except ValueError:
-            raise SignatureError("BAD_SIGNATURE", "timestamp is not yyyy-MM-dd HH:mm:ss") from None
+        at = signed_china_time(stamp)
         require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
-        if abs(now - at) > top.SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp {stamp} is more than {top.SKEW} from now")
+        fresh(at, now, top.SKEW, name=f"timestamp {stamp}")
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         topic = query.get("topic", "")
@@ -248,10 +255,7 @@ class TaobaoConnector:
     def pull_page(self, answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
         """Each trade of one page as the push-shaped body (and query) it is parsed and kept as, and whether
         more pages follow."""
-        if not isinstance(answer, dict) or "error_response" in answer:
-            error = answer.get("error_response") if isinstance(answer, dict) else answer
-            raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
-        response = answer.get("trades_sold_increment_get_response") or {}
+        response = checked_answer(answer).get("trades_sold_increment_get_response") or {}
         trades = (response.get("trades") or {}).get("trade") or []
         query = {"topic": "taobao_trade_TradeChanged"}
         found = [
@@ -262,13 +266,7 @@ class TaobaoConnector:
 
 
 def _form_call(params: Mapping[str, str], name: str) -> NativeCall:
-    return NativeCall(
-        method="POST",
-        path="",
-        body=urlencode(params).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
-        name=name,
-    )
+    return form_call(params, name, content_type="application/x-www-form-urlencoded;charset=utf-8")
 
 
 def native_order(trade: TopTrade) -> NativeOrder:
@@ -288,12 +286,14 @@ def native_order(trade: TopTrade) -> NativeOrder:
         )
         for o in trade.orders.order
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + trade.post_fee - trade.payment  # what the buyer did not pay of the list price
-    if discount < 0:
-        raise NativeError.field(
-            "payment", f"{trade.payment} exceeds goods {subtotal} plus post_fee {trade.post_fee}"
-        )
+    subtotal = goods_total(lines)
+    discount = unpaid_discount(
+        subtotal,
+        trade.post_fee,
+        trade.payment,
+        "payment",
+        f"{trade.payment} exceeds goods {subtotal} plus post_fee {trade.post_fee}",
+    )
     created = china_time(trade.created)
     paid = trade.status not in UNPAID and trade.pay_time is not None
     street = "".join(p for p in (trade.receiver_district, trade.receiver_town, trade.receiver_address) if p)

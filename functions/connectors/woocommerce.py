@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from functions.connectors.common import base64_hmac_sha256, load_json, phone, require_signature, validate
+from functions.connectors.common import (
+    base64_hmac_sha256,
+    goods_total,
+    load_json,
+    phone,
+    require_signature,
+    validate,
+)
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -185,7 +192,7 @@ def native_order(order: WooOrder) -> NativeOrder:
             raise NativeError.field(
                 f"line_items.{item.id}.subtotal", "is not a whole number of cents per unit"
             )
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    subtotal = goods_total(lines)
     paid = order.status in PAID or (order.status == "refunded")
     created = _utc(order.date_created_gmt)
     buyer_name = " ".join(p for p in (bill.first_name, bill.last_name) if p) or None
