@@ -16,21 +16,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from functions.connectors import md5sign
-from functions.connectors.common import (
-    china_time,
-    china_timestamp,
-    compact_json,
-    form_call,
-    fresh,
-    goods_total,
-    load_json,
-    phone,
-    same_app,
-    signed_china_time,
-    unpaid_discount,
-    validate,
-)
+from functions.connectors import common, md5sign
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -109,8 +95,8 @@ class JdConnector:
         params = md5sign.form(PLATFORM, raw)
         if params.get("method") != METHOD:
             raise NativeError.field("method", f"must be {METHOD}")
-        document = load_json(PLATFORM, params.get("360buy_param_json", "").encode())
-        return validate(JdPush, PLATFORM, document, prefix="360buy_param_json.").orderInfo
+        document = common.load_json(PLATFORM, params.get("360buy_param_json", "").encode())
+        return common.validate(JdPush, PLATFORM, document, prefix="360buy_param_json.").orderInfo
 
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         return self._order(raw).venderId
@@ -124,9 +110,9 @@ class JdConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        same_app(params.get("app_key"), credentials, "app_key")
+        common.same_app(params.get("app_key"), credentials, "app_key")
         md5sign.verify(params, credentials.secret)
-        fresh(signed_china_time(params.get("timestamp", "")), now, SKEW)
+        common.fresh(common.signed_china_time(params.get("timestamp", "")), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(raw))
@@ -151,18 +137,18 @@ class JdConnector:
                 "method": "jingdong.pop.order.shipment",
                 "app_key": credentials.app_key,
                 "access_token": credentials.access_token,
-                "timestamp": china_timestamp(now),
+                "timestamp": common.china_timestamp(now),
                 "v": "2.0",
-                "360buy_param_json": compact_json(business),
+                "360buy_param_json": common.compact_json(business),
             },
             credentials.secret,
         )
-        return form_call(params, "jingdong.pop.order.shipment")
+        return common.form_call(params, "jingdong.pop.order.shipment")
 
 
 def native_order(order: JdOrder) -> NativeOrder:
     consignee = order.consigneeInfo
-    contact = phone(consignee.mobile, consignee.telephone)
+    contact = common.phone(consignee.mobile, consignee.telephone)
     if contact is None:
         raise NativeError.field("360buy_param_json.orderInfo.consigneeInfo.mobile", "required")
     lines = [
@@ -177,8 +163,8 @@ def native_order(order: JdOrder) -> NativeOrder:
         )
         for item in order.itemInfoList
     ]
-    subtotal = goods_total(lines)
-    discount = unpaid_discount(
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
         subtotal,
         order.freightPrice,
         order.orderPayment,
@@ -186,9 +172,9 @@ def native_order(order: JdOrder) -> NativeOrder:
         "exceeds goods plus freight",
     )
     try:
-        created = china_time(order.orderStartTime)
-        modified = china_time(order.modified) if order.modified else created
-        paid_at = china_time(order.paymentConfirmTime) if order.paymentConfirmTime else None
+        created = common.china_time(order.orderStartTime)
+        modified = common.china_time(order.modified) if order.modified else created
+        paid_at = common.china_time(order.paymentConfirmTime) if order.paymentConfirmTime else None
     except ValueError:
         raise NativeError.field(
             "360buy_param_json.orderInfo.orderStartTime", "not yyyy-MM-dd HH:mm:ss"

@@ -19,20 +19,7 @@ from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
 
-from functions.connectors import md5sign
-from functions.connectors.common import (
-    checked_answer,
-    china_time,
-    compact_json,
-    form_call,
-    fresh,
-    goods_total,
-    load_json,
-    phone,
-    same_app,
-    unpaid_discount,
-    validate,
-)
+from functions.connectors import common, md5sign
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -95,8 +82,8 @@ class PinduoduoConnector:
     def _order(self, params: Mapping[str, str]) -> PddOrder:
         if params.get("type") != TYPE:
             raise NativeError.field("type", f"must be {TYPE}")
-        document = {"order_info": load_json(PLATFORM, params.get("order_info", "").encode())}
-        return validate(PddPush, PLATFORM, document).order_info
+        document = {"order_info": common.load_json(PLATFORM, params.get("order_info", "").encode())}
+        return common.validate(PddPush, PLATFORM, document).order_info
 
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         mall = md5sign.form(PLATFORM, raw).get("mall_id", "")
@@ -113,12 +100,12 @@ class PinduoduoConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        same_app(params.get("client_id"), credentials, "client_id")
+        common.same_app(params.get("client_id"), credentials, "client_id")
         md5sign.verify(params, credentials.secret)
         stamp = params.get("timestamp", "")
         if not stamp.isdigit():
             raise SignatureError("BAD_SIGNATURE", "timestamp must be Unix seconds")
-        fresh(datetime.fromtimestamp(int(stamp), UTC), now, SKEW)
+        common.fresh(datetime.fromtimestamp(int(stamp), UTC), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(md5sign.form(PLATFORM, raw)))
@@ -146,7 +133,7 @@ class PinduoduoConnector:
             },
             credentials.secret,
         )
-        return form_call(params, "pdd.logistics.online.send")
+        return common.form_call(params, "pdd.logistics.online.send")
 
     def pull_call(
         self, credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
@@ -178,20 +165,20 @@ def pull_call(
         },
         credentials.secret,
     )
-    return form_call(params, "pdd.order.number.list.increment.get")
+    return common.form_call(params, "pdd.order.number.list.increment.get")
 
 
 def pull_page(answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
-    response = checked_answer(answer).get("order_sn_increment_get_response") or {}
+    response = common.checked_answer(answer).get("order_sn_increment_get_response") or {}
     found: list[tuple[bytes, dict[str, str]]] = [
-        (urlencode({"type": TYPE, "order_info": compact_json(order)}).encode(), {})
+        (urlencode({"type": TYPE, "order_info": common.compact_json(order)}).encode(), {})
         for order in response.get("order_sn_list") or []
     ]
     return found, bool(response.get("has_next"))
 
 
 def native_order(order: PddOrder) -> NativeOrder:
-    contact = phone(order.receiver_phone)
+    contact = common.phone(order.receiver_phone)
     if contact is None:
         raise NativeError.field("order_info.receiver_phone", "not a phone number")
     lines = [
@@ -206,14 +193,14 @@ def native_order(order: PddOrder) -> NativeOrder:
         )
         for item in order.item_list
     ]
-    subtotal = goods_total(lines)
-    discount = unpaid_discount(
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
         subtotal, order.postage, order.pay_amount, "order_info.pay_amount", "exceeds goods plus postage"
     )
     try:
-        created = china_time(order.created_time)
-        modified = china_time(order.updated_at) if order.updated_at else created
-        confirmed = china_time(order.confirm_time) if order.confirm_time else created
+        created = common.china_time(order.created_time)
+        modified = common.china_time(order.updated_at) if order.updated_at else created
+        confirmed = common.china_time(order.confirm_time) if order.confirm_time else created
         address = Address(
             name=order.receiver_name,
             phone=contact,

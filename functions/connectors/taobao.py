@@ -21,21 +21,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from functions.connectors import top
-from functions.connectors.common import (
-    checked_answer,
-    china_time,
-    form_call,
-    fresh,
-    goods_total,
-    load_json,
-    phone,
-    require_signature,
-    same_app,
-    signed_china_time,
-    unpaid_discount,
-    validate,
-)
+from functions.connectors import common, top
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -133,7 +119,7 @@ class TopTrade(Native):
     @classmethod
     def _time(cls, value: str | None) -> str | None:
         if value is not None:
-            china_time(value)  # a malformed time names its field
+            common.china_time(value)  # a malformed time names its field
         return value
 
 
@@ -164,9 +150,9 @@ class TaobaoConnector:
     # ---------------------------------------------------------------- push
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         topic = query.get("topic", "")
-        document = load_json(self.platform, raw)
+        document = common.load_json(self.platform, raw)
         if topic == REFUND_TOPIC:
-            return validate(RefundMessage, self.platform, document).seller_nick
+            return common.validate(RefundMessage, self.platform, document).seller_nick
         nick = (((document or {}).get("trade_fullinfo_get_response") or {}).get("trade") or {}).get(
             "seller_nick"
         )
@@ -185,23 +171,23 @@ class TaobaoConnector:
         method = query.get("sign_method", "md5")
         if method not in top.SIGN_METHODS:
             raise SignatureError("BAD_SIGNATURE", f"sign_method must be one of {', '.join(top.SIGN_METHODS)}")
-        same_app(query.get("app_key"), credentials, "app_key")
+        common.same_app(query.get("app_key"), credentials, "app_key")
         stamp = query.get("timestamp")
         if not stamp:
             raise SignatureError("UNAUTHENTICATED", "timestamp is missing")
-        at = signed_china_time(stamp)
-        require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
-        fresh(at, now, top.SKEW, name=f"timestamp {stamp}")
+        at = common.signed_china_time(stamp)
+        common.require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
+        common.fresh(at, now, top.SKEW, name=f"timestamp {stamp}")
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         topic = query.get("topic", "")
-        document = load_json(self.platform, raw)
+        document = common.load_json(self.platform, raw)
         if topic == REFUND_TOPIC:
-            refund = validate(RefundMessage, self.platform, document)
+            refund = common.validate(RefundMessage, self.platform, document)
             return Notice("refund", str(refund.tid), reason=f"Taobao refund {refund.refund_id}", topic=topic)
         if topic not in TRADE_TOPICS:
             raise NativeError.field("topic", f"must be one of {', '.join((*TRADE_TOPICS, REFUND_TOPIC))}")
-        trade = validate(TradeFullInfo, self.platform, document).trade_fullinfo_get_response.trade
+        trade = common.validate(TradeFullInfo, self.platform, document).trade_fullinfo_get_response.trade
         order = native_order(trade)
         if order.cancelled:
             return Notice("cancel", order.native_id, order, reason=f"closed on {self.platform}", topic=topic)
@@ -255,7 +241,7 @@ class TaobaoConnector:
     def pull_page(self, answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
         """Each trade of one page as the push-shaped body (and query) it is parsed and kept as, and whether
         more pages follow."""
-        response = checked_answer(answer).get("trades_sold_increment_get_response") or {}
+        response = common.checked_answer(answer).get("trades_sold_increment_get_response") or {}
         trades = (response.get("trades") or {}).get("trade") or []
         query = {"topic": "taobao_trade_TradeChanged"}
         found = [
@@ -266,11 +252,11 @@ class TaobaoConnector:
 
 
 def _form_call(params: Mapping[str, str], name: str) -> NativeCall:
-    return form_call(params, name, content_type="application/x-www-form-urlencoded;charset=utf-8")
+    return common.form_call(params, name, content_type="application/x-www-form-urlencoded;charset=utf-8")
 
 
 def native_order(trade: TopTrade) -> NativeOrder:
-    contact = phone(trade.receiver_mobile, trade.receiver_phone)
+    contact = common.phone(trade.receiver_mobile, trade.receiver_phone)
     if contact is None:
         raise NativeError.field("receiver_mobile", "required: the carrier needs a phone number")
     lines = [
@@ -286,15 +272,15 @@ def native_order(trade: TopTrade) -> NativeOrder:
         )
         for o in trade.orders.order
     ]
-    subtotal = goods_total(lines)
-    discount = unpaid_discount(
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
         subtotal,
         trade.post_fee,
         trade.payment,
         "payment",
         f"{trade.payment} exceeds goods {subtotal} plus post_fee {trade.post_fee}",
     )
-    created = china_time(trade.created)
+    created = common.china_time(trade.created)
     paid = trade.status not in UNPAID and trade.pay_time is not None
     street = "".join(p for p in (trade.receiver_district, trade.receiver_town, trade.receiver_address) if p)
     return NativeOrder(
@@ -317,10 +303,10 @@ def native_order(trade: TopTrade) -> NativeOrder:
         tax=Decimal("0"),
         total=trade.payment,
         placed_at=created,
-        modified_at=china_time(trade.modified) if trade.modified else created,
+        modified_at=common.china_time(trade.modified) if trade.modified else created,
         paid=paid,
         payment_id=f"taobao:{trade.tid}" if paid else None,
-        paid_at=china_time(trade.pay_time) if paid and trade.pay_time else None,
+        paid_at=common.china_time(trade.pay_time) if paid and trade.pay_time else None,
         remark=trade.buyer_message or None,
         cancelled=trade.status in CLOSED,
         refund_requested=any((o.refund_status or "") in REFUNDING for o in trade.orders.order),
