@@ -37,6 +37,42 @@ from functions.core.repository import ReadAgain, TransactionRejected, Write
 # ---------------------------------------------------------------- people and callbacks (API)
 
 
+def _refuse_unless_allowed(case: Case, action: str) -> None:
+    refused = logic.refusal(case, action)
+    if refused is not None:
+        raise refused
+
+
+def _apply_clearing_deadline(
+    case: Case,
+    status: CaseStatus,
+    *,
+    actor: str,
+    note: str | None,
+    fields: dict[str, Any],
+    order_event: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Case | None:
+    """`apply_change`, dropping the return-shipping deadline in the same transaction (and then its
+    one-time schedule): once the return ships or arrives, the deadline no longer applies."""
+    extra = []
+    if case.return_deadline is not None:
+        extra.append(repository.return_deadline_delete_item(case.case_id, case.return_deadline))
+    moved = apply_change(
+        case,
+        status,
+        actor=actor,
+        note=note,
+        fields=fields,
+        order_event=order_event,
+        detail=detail,
+        extra=extra,
+    )
+    if moved is not None:
+        timers.delete_return_deadline(case.case_id)
+    return moved
+
+
 def decide(case_id: str, decision: Literal["approve", "reject"], comment: str, actor: str) -> Case:
     def attempt() -> Case:
         case = get_case(case_id)
@@ -45,9 +81,7 @@ def decide(case_id: str, decision: Literal["approve", "reject"], comment: str, a
             and case.decided_by == actor
         ):
             return case  # a resent decision
-        refused = logic.refusal(case, "decide")
-        if refused is not None:
-            raise refused
+        _refuse_unless_allowed(case, "decide")
         status = CaseStatus.APPROVED if decision == "approve" else CaseStatus.REJECTED
         moved = apply_change(
             case,
@@ -77,13 +111,8 @@ def return_shipped(case_id: str, body: ReturnShipped, actor: str) -> Case:
         case = get_case(case_id)
         if case.return_waybill == body.waybill:
             return case
-        refused = logic.refusal(case, "return_shipped")
-        if refused is not None:
-            raise refused
-        extra = []
-        if case.return_deadline is not None:
-            extra.append(repository.return_deadline_delete_item(case.case_id, case.return_deadline))
-        moved = apply_change(
+        _refuse_unless_allowed(case, "return_shipped")
+        moved = _apply_clearing_deadline(
             case,
             case.status,
             actor=actor,
@@ -93,10 +122,8 @@ def return_shipped(case_id: str, body: ReturnShipped, actor: str) -> Case:
                 "return_carrier": body.carrier,
                 "return_shipped_at": clock.now().isoformat(),
             },
-            extra=extra,
         )
         if moved is not None:
-            timers.delete_return_deadline(case_id)
             return moved
         raise ReadAgain
 
@@ -108,13 +135,8 @@ def receive(case_id: str, body: Received, actor: str) -> Case:
         case = get_case(case_id)
         if case.status == CaseStatus.RECEIVED or case.received_at is not None:
             return case
-        refused = logic.refusal(case, "received")
-        if refused is not None:
-            raise refused
-        extra = []
-        if case.return_deadline is not None:
-            extra.append(repository.return_deadline_delete_item(case.case_id, case.return_deadline))
-        moved = apply_change(
+        _refuse_unless_allowed(case, "received")
+        moved = _apply_clearing_deadline(
             case,
             CaseStatus.RECEIVED,
             actor=actor,
@@ -122,10 +144,8 @@ def receive(case_id: str, body: Received, actor: str) -> Case:
             fields={"received_at": clock.now().isoformat()},
             order_event="aftersales.return_received",
             detail=event_detail(case, waybill=case.return_waybill),
-            extra=extra,
         )
         if moved is not None:
-            timers.delete_return_deadline(case_id)
             resume(moved)
             return moved
         raise ReadAgain
@@ -143,9 +163,7 @@ def inspect(case_id: str, body: Inspection, actor: str) -> Case:
             if case.inspection != body.result:
                 raise RefusedError("ALREADY_INSPECTED", f"case {case_id} was inspected: {case.inspection}")
             return case
-        refused = logic.refusal(case, "inspect")
-        if refused is not None:
-            raise refused
+        _refuse_unless_allowed(case, "inspect")
         counters = repository.line_counters(case.order_id)
         extra: list[Write] = []
         moved_skus: list[str] = []

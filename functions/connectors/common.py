@@ -7,13 +7,22 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from functions.connectors.contract import Native, NativeError, SignatureError
+from functions.connectors.contract import (
+    Credentials,
+    Native,
+    NativeCall,
+    NativeError,
+    NativeLine,
+    SignatureError,
+)
 
 CHINA = timezone(timedelta(hours=8))  # TOP, JOS, 抖店 and 拼多多 timestamps are Beijing time
 M = TypeVar("M", bound=Native)
@@ -54,10 +63,61 @@ def china_time(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=CHINA)
 
 
-def fresh(at: datetime, now: datetime, window: timedelta, name: str) -> None:
+def china_timestamp(at: datetime) -> str:
+    """`yyyy-MM-dd HH:mm:ss` in Beijing time, as TOP, JOS and 抖店 requests carry it."""
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def signed_china_time(text: str) -> datetime:
+    """A signed request's `timestamp` (TOP, JOS): malformed is a bad signature, not a bad payload."""
+    try:
+        return china_time(text)
+    except ValueError:
+        raise SignatureError("BAD_SIGNATURE", "timestamp is not yyyy-MM-dd HH:mm:ss") from None
+
+
+def fresh(at: datetime, now: datetime, window: timedelta, name: str = "timestamp") -> None:
     """Refuse a signed timestamp outside `window` of our clock (a replay, or a badly skewed clock)."""
     if abs(now - at) > window:
-        raise SignatureError("STALE_SIGNATURE", f"{name} {at.isoformat()} is more than {window} from now")
+        raise SignatureError("STALE_SIGNATURE", f"{name} is more than {window} from now")
+
+
+def same_app(given: str | None, credentials: Credentials, name: str) -> None:
+    """The push names the shop's registered app (when one is registered) in the platform's `name` field."""
+    if credentials.app_key and given != credentials.app_key:
+        raise SignatureError("BAD_SIGNATURE", f"{name} is not this shop's app")
+
+
+def compact_json(document: Any) -> str:
+    """JSON as the Chinese platforms' APIs take it in a form field: no spaces, characters kept."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def form_call(
+    params: Mapping[str, str], name: str, content_type: str = "application/x-www-form-urlencoded"
+) -> NativeCall:
+    """A platform API call posted as a form to the shop's gateway (`api_base_url` itself)."""
+    return NativeCall("POST", "", urlencode(params).encode(), {"Content-Type": content_type}, name=name)
+
+
+def checked_answer(answer: Any) -> dict[str, Any]:
+    """A TOP/PDD API answer, refused when it is TOP's/PDD's `error_response` (or not an object)."""
+    if not isinstance(answer, dict) or "error_response" in answer:
+        error = answer.get("error_response") if isinstance(answer, dict) else answer
+        raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
+    return answer
+
+
+def goods_total(lines: Iterable[NativeLine]) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+
+
+def unpaid_discount(subtotal: Decimal, shipping: Decimal, paid: Decimal, field: str, message: str) -> Decimal:
+    """What the buyer did not pay of goods plus shipping; paying more is refused, naming `field`."""
+    discount = subtotal + shipping - paid
+    if discount < 0:
+        raise NativeError.field(field, message)
+    return discount
 
 
 _PHONE_JUNK = re.compile(r"[^0-9+() -]")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from functions.connectors.common import CHINA, fen, load_json, phone, require_signature, validate
+from functions.connectors import common
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -115,7 +115,7 @@ def push_sign(app_key: str, secret: str, raw: bytes) -> str:
 
 def api_call(credentials: Credentials, method: str, business: Mapping[str, Any], now: datetime) -> NativeCall:
     param_json = json.dumps(business, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    timestamp = now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    timestamp = common.china_timestamp(now)
     query = {
         "app_key": credentials.app_key,
         "method": method,
@@ -142,14 +142,14 @@ class DouyinConnector:
     acknowledge = ACKNOWLEDGE
 
     def _messages(self, raw: bytes) -> list[tuple[_Message, _Data]]:
-        document = load_json(PLATFORM, raw)
+        document = common.load_json(PLATFORM, raw)
         if not isinstance(document, list) or not document:
             raise NativeError.field("body", "a 抖店 push is a non-empty list of messages")
         found = []
         for index, entry in enumerate(document):
-            message = validate(_Message, PLATFORM, entry, prefix=f"{index}.")
-            data = validate(
-                _Data, PLATFORM, load_json(PLATFORM, message.data.encode()), prefix=f"{index}.data."
+            message = common.validate(_Message, PLATFORM, entry, prefix=f"{index}.")
+            data = common.validate(
+                _Data, PLATFORM, common.load_json(PLATFORM, message.data.encode()), prefix=f"{index}.data."
             )
             found.append((message, data))
         if len({data.shop_id for _, data in found}) != 1:
@@ -169,7 +169,7 @@ class DouyinConnector:
     ) -> None:
         if header(headers, "app-id") != credentials.app_key:
             raise SignatureError("BAD_SIGNATURE", "app-id is not this shop's app")
-        require_signature(
+        common.require_signature(
             header(headers, "event-sign"),
             push_sign(credentials.app_key, credentials.secret, raw),
             "event-sign",
@@ -194,7 +194,7 @@ class DouyinConnector:
         return api_call(credentials, "order.orderDetail", {"shop_order_id": native_id}, now)
 
     def detail_notice(self, answer: Any) -> Notice:
-        detail = validate(DetailAnswer, PLATFORM, answer)
+        detail = common.validate(DetailAnswer, PLATFORM, answer)
         if detail.code != 10000 or detail.data is None:
             raise NativeError.field("order.orderDetail", f"{detail.code} {detail.msg}"[:200])
         order = native_order(detail.data.shop_order_detail)
@@ -222,7 +222,7 @@ def _time(seconds: int) -> datetime:
 
 
 def native_order(order: DouyinOrder) -> NativeOrder:
-    contact = phone(order.post_tel)
+    contact = common.phone(order.post_tel)
     if contact is None:
         raise NativeError.field("shop_order_detail.post_tel", "not a phone number")
     lines = [
@@ -233,15 +233,15 @@ def native_order(order: DouyinOrder) -> NativeOrder:
             merchant_code=sku.out_sku_id or sku.code or None,
             name=sku.product_name,
             quantity=sku.item_num,
-            unit_price=fen(sku.goods_price),
+            unit_price=common.fen(sku.goods_price),
         )
         for sku in order.sku_order_list
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    shipping, total = fen(order.post_amount), fen(order.pay_amount)
-    discount = subtotal + shipping - total
-    if discount < 0:
-        raise NativeError.field("shop_order_detail.pay_amount", "exceeds goods plus post_amount")
+    subtotal = common.goods_total(lines)
+    shipping, total = common.fen(order.post_amount), common.fen(order.pay_amount)
+    discount = common.unpaid_discount(
+        subtotal, shipping, total, "shop_order_detail.pay_amount", "exceeds goods plus post_amount"
+    )
     addr = order.post_addr
     street = "".join(p for p in (addr.town.name, addr.street.name, addr.detail) if p)
     try:

@@ -13,12 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
 
-from functions.connectors import md5sign
-from functions.connectors.common import CHINA, china_time, load_json, phone, validate
+from functions.connectors import common, md5sign
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -28,7 +26,6 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
-    SignatureError,
 )
 from functions.core.models import Address, Buyer
 
@@ -98,8 +95,8 @@ class JdConnector:
         params = md5sign.form(PLATFORM, raw)
         if params.get("method") != METHOD:
             raise NativeError.field("method", f"must be {METHOD}")
-        document = load_json(PLATFORM, params.get("360buy_param_json", "").encode())
-        return validate(JdPush, PLATFORM, document, prefix="360buy_param_json.").orderInfo
+        document = common.load_json(PLATFORM, params.get("360buy_param_json", "").encode())
+        return common.validate(JdPush, PLATFORM, document, prefix="360buy_param_json.").orderInfo
 
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         return self._order(raw).venderId
@@ -113,15 +110,9 @@ class JdConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        if credentials.app_key and params.get("app_key") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "app_key is not this shop's app")
+        common.same_app(params.get("app_key"), credentials, "app_key")
         md5sign.verify(params, credentials.secret)
-        try:
-            at = china_time(params.get("timestamp", ""))
-        except ValueError:
-            raise SignatureError("BAD_SIGNATURE", "timestamp is not yyyy-MM-dd HH:mm:ss") from None
-        if abs(now - at) > SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp is more than {SKEW} from now")
+        common.fresh(common.signed_china_time(params.get("timestamp", "")), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(raw))
@@ -146,30 +137,18 @@ class JdConnector:
                 "method": "jingdong.pop.order.shipment",
                 "app_key": credentials.app_key,
                 "access_token": credentials.access_token,
-                "timestamp": now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
+                "timestamp": common.china_timestamp(now),
                 "v": "2.0",
-                "360buy_param_json": _compact(business),
+                "360buy_param_json": common.compact_json(business),
             },
             credentials.secret,
         )
-        return NativeCall(
-            "POST",
-            "",
-            urlencode(params).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-            name="jingdong.pop.order.shipment",
-        )
-
-
-def _compact(document: Any) -> str:
-    import json
-
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        return common.form_call(params, "jingdong.pop.order.shipment")
 
 
 def native_order(order: JdOrder) -> NativeOrder:
     consignee = order.consigneeInfo
-    contact = phone(consignee.mobile, consignee.telephone)
+    contact = common.phone(consignee.mobile, consignee.telephone)
     if contact is None:
         raise NativeError.field("360buy_param_json.orderInfo.consigneeInfo.mobile", "required")
     lines = [
@@ -184,14 +163,18 @@ def native_order(order: JdOrder) -> NativeOrder:
         )
         for item in order.itemInfoList
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + order.freightPrice - order.orderPayment
-    if discount < 0:
-        raise NativeError.field("360buy_param_json.orderInfo.orderPayment", "exceeds goods plus freight")
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
+        subtotal,
+        order.freightPrice,
+        order.orderPayment,
+        "360buy_param_json.orderInfo.orderPayment",
+        "exceeds goods plus freight",
+    )
     try:
-        created = china_time(order.orderStartTime)
-        modified = china_time(order.modified) if order.modified else created
-        paid_at = china_time(order.paymentConfirmTime) if order.paymentConfirmTime else None
+        created = common.china_time(order.orderStartTime)
+        modified = common.china_time(order.modified) if order.modified else created
+        paid_at = common.china_time(order.paymentConfirmTime) if order.paymentConfirmTime else None
     except ValueError:
         raise NativeError.field(
             "360buy_param_json.orderInfo.orderStartTime", "not yyyy-MM-dd HH:mm:ss"

@@ -11,7 +11,6 @@ page, use_has_next), each order kept as the push-shaped form it is parsed from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,8 +19,7 @@ from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
 
-from functions.connectors import md5sign
-from functions.connectors.common import china_time, load_json, phone, validate
+from functions.connectors import common, md5sign
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -84,8 +82,8 @@ class PinduoduoConnector:
     def _order(self, params: Mapping[str, str]) -> PddOrder:
         if params.get("type") != TYPE:
             raise NativeError.field("type", f"must be {TYPE}")
-        document = {"order_info": load_json(PLATFORM, params.get("order_info", "").encode())}
-        return validate(PddPush, PLATFORM, document).order_info
+        document = {"order_info": common.load_json(PLATFORM, params.get("order_info", "").encode())}
+        return common.validate(PddPush, PLATFORM, document).order_info
 
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         mall = md5sign.form(PLATFORM, raw).get("mall_id", "")
@@ -102,14 +100,12 @@ class PinduoduoConnector:
         now: datetime,
     ) -> None:
         params = md5sign.form(PLATFORM, raw)
-        if credentials.app_key and params.get("client_id") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "client_id is not this shop's app")
+        common.same_app(params.get("client_id"), credentials, "client_id")
         md5sign.verify(params, credentials.secret)
         stamp = params.get("timestamp", "")
         if not stamp.isdigit():
             raise SignatureError("BAD_SIGNATURE", "timestamp must be Unix seconds")
-        if abs(now - datetime.fromtimestamp(int(stamp), UTC)) > SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp is more than {SKEW} from now")
+        common.fresh(datetime.fromtimestamp(int(stamp), UTC), now, SKEW)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         order = native_order(self._order(md5sign.form(PLATFORM, raw)))
@@ -137,13 +133,7 @@ class PinduoduoConnector:
             },
             credentials.secret,
         )
-        return NativeCall(
-            "POST",
-            "",
-            urlencode(params).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-            name="pdd.logistics.online.send",
-        )
+        return common.form_call(params, "pdd.logistics.online.send")
 
     def pull_call(
         self, credentials: Credentials, since: datetime, until: datetime, page: int, now: datetime
@@ -175,29 +165,20 @@ def pull_call(
         },
         credentials.secret,
     )
-    return NativeCall(
-        "POST",
-        "",
-        urlencode(params).encode(),
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        name="pdd.order.number.list.increment.get",
-    )
+    return common.form_call(params, "pdd.order.number.list.increment.get")
 
 
 def pull_page(answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
-    if not isinstance(answer, dict) or "error_response" in answer:
-        error = answer.get("error_response") if isinstance(answer, dict) else answer
-        raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
-    response = answer.get("order_sn_increment_get_response") or {}
+    response = common.checked_answer(answer).get("order_sn_increment_get_response") or {}
     found: list[tuple[bytes, dict[str, str]]] = [
-        (urlencode({"type": TYPE, "order_info": order_info_json(order)}).encode(), {})
+        (urlencode({"type": TYPE, "order_info": common.compact_json(order)}).encode(), {})
         for order in response.get("order_sn_list") or []
     ]
     return found, bool(response.get("has_next"))
 
 
 def native_order(order: PddOrder) -> NativeOrder:
-    contact = phone(order.receiver_phone)
+    contact = common.phone(order.receiver_phone)
     if contact is None:
         raise NativeError.field("order_info.receiver_phone", "not a phone number")
     lines = [
@@ -212,14 +193,14 @@ def native_order(order: PddOrder) -> NativeOrder:
         )
         for item in order.item_list
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + order.postage - order.pay_amount
-    if discount < 0:
-        raise NativeError.field("order_info.pay_amount", "exceeds goods plus postage")
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
+        subtotal, order.postage, order.pay_amount, "order_info.pay_amount", "exceeds goods plus postage"
+    )
     try:
-        created = china_time(order.created_time)
-        modified = china_time(order.updated_at) if order.updated_at else created
-        confirmed = china_time(order.confirm_time) if order.confirm_time else created
+        created = common.china_time(order.created_time)
+        modified = common.china_time(order.updated_at) if order.updated_at else created
+        confirmed = common.china_time(order.confirm_time) if order.confirm_time else created
         address = Address(
             name=order.receiver_name,
             phone=contact,
@@ -254,10 +235,6 @@ def native_order(order: PddOrder) -> NativeOrder:
         refund_requested=order.refund_status in (2, 3),
         shipped=order.order_status in (2, 3),
     )
-
-
-def order_info_json(document: object) -> str:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 CONNECTOR = PinduoduoConnector()

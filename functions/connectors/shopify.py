@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from functions.connectors.common import base64_hmac_sha256, load_json, phone, require_signature, validate
+from functions.connectors import common
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -143,8 +143,8 @@ class ShopifyConnector:
         credentials: Credentials,
         now: datetime,
     ) -> None:
-        require_signature(
-            header(headers, HMAC_HEADER), base64_hmac_sha256(credentials.secret, raw), HMAC_HEADER
+        common.require_signature(
+            header(headers, HMAC_HEADER), common.base64_hmac_sha256(credentials.secret, raw), HMAC_HEADER
         )
         triggered = header(headers, TRIGGERED_HEADER)
         if triggered:
@@ -161,11 +161,11 @@ class ShopifyConnector:
         topic = (header(headers, TOPIC_HEADER) or "").strip()
         if topic not in TOPICS:
             raise NativeError.field(TOPIC_HEADER, f"must be one of {', '.join(TOPICS)}, not {topic!r}")
-        document = load_json(PLATFORM, raw)
+        document = common.load_json(PLATFORM, raw)
         if topic == "refunds/create":
-            refund = validate(ShopifyRefund, PLATFORM, document)
+            refund = common.validate(ShopifyRefund, PLATFORM, document)
             return Notice("refund", str(refund.order_id), reason=f"Shopify refund {refund.id}", topic=topic)
-        order = native_order(validate(ShopifyOrder, PLATFORM, document))
+        order = native_order(common.validate(ShopifyOrder, PLATFORM, document))
         if topic == "orders/cancelled" or order.cancelled:
             return Notice("cancel", order.native_id, order, reason="cancelled on Shopify", topic=topic)
         return Notice("order", order.native_id, order, topic=topic)
@@ -197,7 +197,7 @@ def native_order(order: ShopifyOrder) -> NativeOrder:
     if ship is None:
         raise NativeError.field("shipping_address", "required: the order has nothing to ship to")
     customer = order.customer or _Customer()
-    contact = phone(ship.phone, customer.phone, order.phone)
+    contact = common.phone(ship.phone, customer.phone, order.phone)
     if contact is None:
         raise NativeError.field("shipping_address.phone", "required: the carrier needs a phone number")
     name = ship.name or " ".join(p for p in (ship.first_name, ship.last_name) if p) or None
@@ -216,7 +216,7 @@ def native_order(order: ShopifyOrder) -> NativeOrder:
         )
         for item in order.line_items
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    subtotal = common.goods_total(lines)
     shipping = (
         order.total_shipping_price_set.shop_money.amount
         if order.total_shipping_price_set
@@ -230,7 +230,7 @@ def native_order(order: ShopifyOrder) -> NativeOrder:
             id=str(customer.id) if customer.id else (customer.email or order.email or f"guest-{order.id}"),
             name=buyer_name,
             email=customer.email or order.email,
-            phone=phone(customer.phone),
+            phone=common.phone(customer.phone),
         ),
         address=Address(
             name=name[:200],

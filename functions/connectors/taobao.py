@@ -18,12 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from pydantic import Field, field_validator
 
-from functions.connectors import top
-from functions.connectors.common import china_time, load_json, phone, require_signature, validate
+from functions.connectors import common, top
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -121,7 +119,7 @@ class TopTrade(Native):
     @classmethod
     def _time(cls, value: str | None) -> str | None:
         if value is not None:
-            china_time(value)  # a malformed time names its field
+            common.china_time(value)  # a malformed time names its field
         return value
 
 
@@ -152,9 +150,9 @@ class TaobaoConnector:
     # ---------------------------------------------------------------- push
     def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
         topic = query.get("topic", "")
-        document = load_json(self.platform, raw)
+        document = common.load_json(self.platform, raw)
         if topic == REFUND_TOPIC:
-            return validate(RefundMessage, self.platform, document).seller_nick
+            return common.validate(RefundMessage, self.platform, document).seller_nick
         nick = (((document or {}).get("trade_fullinfo_get_response") or {}).get("trade") or {}).get(
             "seller_nick"
         )
@@ -173,28 +171,23 @@ class TaobaoConnector:
         method = query.get("sign_method", "md5")
         if method not in top.SIGN_METHODS:
             raise SignatureError("BAD_SIGNATURE", f"sign_method must be one of {', '.join(top.SIGN_METHODS)}")
-        if credentials.app_key and query.get("app_key") != credentials.app_key:
-            raise SignatureError("BAD_SIGNATURE", "app_key is not this shop's app")
+        common.same_app(query.get("app_key"), credentials, "app_key")
         stamp = query.get("timestamp")
         if not stamp:
             raise SignatureError("UNAUTHENTICATED", "timestamp is missing")
-        try:
-            at = china_time(stamp)
-        except ValueError:
-            raise SignatureError("BAD_SIGNATURE", "timestamp is not yyyy-MM-dd HH:mm:ss") from None
-        require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
-        if abs(now - at) > top.SKEW:
-            raise SignatureError("STALE_SIGNATURE", f"timestamp {stamp} is more than {top.SKEW} from now")
+        at = common.signed_china_time(stamp)
+        common.require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
+        common.fresh(at, now, top.SKEW, name=f"timestamp {stamp}")
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         topic = query.get("topic", "")
-        document = load_json(self.platform, raw)
+        document = common.load_json(self.platform, raw)
         if topic == REFUND_TOPIC:
-            refund = validate(RefundMessage, self.platform, document)
+            refund = common.validate(RefundMessage, self.platform, document)
             return Notice("refund", str(refund.tid), reason=f"Taobao refund {refund.refund_id}", topic=topic)
         if topic not in TRADE_TOPICS:
             raise NativeError.field("topic", f"must be one of {', '.join((*TRADE_TOPICS, REFUND_TOPIC))}")
-        trade = validate(TradeFullInfo, self.platform, document).trade_fullinfo_get_response.trade
+        trade = common.validate(TradeFullInfo, self.platform, document).trade_fullinfo_get_response.trade
         order = native_order(trade)
         if order.cancelled:
             return Notice("cancel", order.native_id, order, reason=f"closed on {self.platform}", topic=topic)
@@ -248,10 +241,7 @@ class TaobaoConnector:
     def pull_page(self, answer: Any) -> tuple[list[tuple[bytes, dict[str, str]]], bool]:
         """Each trade of one page as the push-shaped body (and query) it is parsed and kept as, and whether
         more pages follow."""
-        if not isinstance(answer, dict) or "error_response" in answer:
-            error = answer.get("error_response") if isinstance(answer, dict) else answer
-            raise NativeError.field("error_response", json.dumps(error, ensure_ascii=False)[:300])
-        response = answer.get("trades_sold_increment_get_response") or {}
+        response = common.checked_answer(answer).get("trades_sold_increment_get_response") or {}
         trades = (response.get("trades") or {}).get("trade") or []
         query = {"topic": "taobao_trade_TradeChanged"}
         found = [
@@ -262,17 +252,11 @@ class TaobaoConnector:
 
 
 def _form_call(params: Mapping[str, str], name: str) -> NativeCall:
-    return NativeCall(
-        method="POST",
-        path="",
-        body=urlencode(params).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
-        name=name,
-    )
+    return common.form_call(params, name, content_type="application/x-www-form-urlencoded;charset=utf-8")
 
 
 def native_order(trade: TopTrade) -> NativeOrder:
-    contact = phone(trade.receiver_mobile, trade.receiver_phone)
+    contact = common.phone(trade.receiver_mobile, trade.receiver_phone)
     if contact is None:
         raise NativeError.field("receiver_mobile", "required: the carrier needs a phone number")
     lines = [
@@ -288,13 +272,15 @@ def native_order(trade: TopTrade) -> NativeOrder:
         )
         for o in trade.orders.order
     ]
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
-    discount = subtotal + trade.post_fee - trade.payment  # what the buyer did not pay of the list price
-    if discount < 0:
-        raise NativeError.field(
-            "payment", f"{trade.payment} exceeds goods {subtotal} plus post_fee {trade.post_fee}"
-        )
-    created = china_time(trade.created)
+    subtotal = common.goods_total(lines)
+    discount = common.unpaid_discount(
+        subtotal,
+        trade.post_fee,
+        trade.payment,
+        "payment",
+        f"{trade.payment} exceeds goods {subtotal} plus post_fee {trade.post_fee}",
+    )
+    created = common.china_time(trade.created)
     paid = trade.status not in UNPAID and trade.pay_time is not None
     street = "".join(p for p in (trade.receiver_district, trade.receiver_town, trade.receiver_address) if p)
     return NativeOrder(
@@ -317,10 +303,10 @@ def native_order(trade: TopTrade) -> NativeOrder:
         tax=Decimal("0"),
         total=trade.payment,
         placed_at=created,
-        modified_at=china_time(trade.modified) if trade.modified else created,
+        modified_at=common.china_time(trade.modified) if trade.modified else created,
         paid=paid,
         payment_id=f"taobao:{trade.tid}" if paid else None,
-        paid_at=china_time(trade.pay_time) if paid and trade.pay_time else None,
+        paid_at=common.china_time(trade.pay_time) if paid and trade.pay_time else None,
         remark=trade.buyer_message or None,
         cancelled=trade.status in CLOSED,
         refund_requested=any((o.refund_status or "") in REFUNDING for o in trade.orders.order),

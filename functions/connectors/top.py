@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from functions.connectors.common import CHINA
+from functions.connectors.common import china_timestamp
 
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 SKEW = timedelta(minutes=10)
@@ -33,8 +33,7 @@ def sign(params: Mapping[str, str], secret: str, sign_method: str, body: bytes =
     raise ValueError(f"sign_method must be one of {', '.join(SIGN_METHODS)}")
 
 
-def timestamp(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+timestamp = china_timestamp  # TOP's `timestamp` parameter
 
 
 def signed(

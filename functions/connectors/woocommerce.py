@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from functions.connectors.common import base64_hmac_sha256, load_json, phone, require_signature, validate
+from functions.connectors import common
 from functions.connectors.contract import (
     Credentials,
     Fulfilment,
@@ -122,18 +122,18 @@ class WooCommerceConnector:
         credentials: Credentials,
         now: datetime,
     ) -> None:
-        expected = base64_hmac_sha256(credentials.secret, raw)
-        require_signature(header(headers, SIGNATURE_HEADER), expected, SIGNATURE_HEADER)
+        expected = common.base64_hmac_sha256(credentials.secret, raw)
+        common.require_signature(header(headers, SIGNATURE_HEADER), expected, SIGNATURE_HEADER)
 
     def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
         topic = (header(headers, TOPIC_HEADER) or "").strip()
         if topic not in TOPICS:
             raise NativeError.field(TOPIC_HEADER, f"must be one of {', '.join(TOPICS)}, not {topic!r}")
-        document = load_json(PLATFORM, raw)
+        document = common.load_json(PLATFORM, raw)
         if topic == "order.deleted":
-            deleted = validate(WooDeleted, PLATFORM, document)
+            deleted = common.validate(WooDeleted, PLATFORM, document)
             return Notice("cancel", str(deleted.id), reason="deleted in WooCommerce", topic=topic)
-        order = native_order(validate(WooOrder, PLATFORM, document))
+        order = native_order(common.validate(WooOrder, PLATFORM, document))
         if order.cancelled:
             return Notice("cancel", order.native_id, order, reason="cancelled in WooCommerce", topic=topic)
         if order.refund_requested:
@@ -162,7 +162,7 @@ class WooCommerceConnector:
 
 def native_order(order: WooOrder) -> NativeOrder:
     ship, bill = order.shipping, order.billing
-    contact = phone(ship.phone, bill.phone)
+    contact = common.phone(ship.phone, bill.phone)
     if contact is None:
         raise NativeError.field("shipping.phone", "required (or billing.phone): the carrier needs a phone")
     name = " ".join(p for p in (ship.first_name, ship.last_name) if p)
@@ -185,7 +185,7 @@ def native_order(order: WooOrder) -> NativeOrder:
             raise NativeError.field(
                 f"line_items.{item.id}.subtotal", "is not a whole number of cents per unit"
             )
-    subtotal = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    subtotal = common.goods_total(lines)
     paid = order.status in PAID or (order.status == "refunded")
     created = _utc(order.date_created_gmt)
     buyer_name = " ".join(p for p in (bill.first_name, bill.last_name) if p) or None
@@ -195,7 +195,7 @@ def native_order(order: WooOrder) -> NativeOrder:
             id=str(order.customer_id) if order.customer_id else (bill.email or f"guest-{order.id}"),
             name=buyer_name,
             email=bill.email or None,
-            phone=phone(bill.phone),
+            phone=common.phone(bill.phone),
         ),
         address=Address(
             name=name[:200],

@@ -16,10 +16,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from functions.core import auth, aws
 from functions.core.settings import get_auth_settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -79,24 +83,37 @@ def _hex_key(document: dict[str, object], name: str) -> bytes | None:
     return key
 
 
-_lock = threading.Lock()
-_cached: tuple[float, str, AuthKeys] | None = None
+class CachedSecret(Generic[T]):
+    """A Secrets Manager secret, parsed once and kept for `ttl_seconds` (a different ARN reads at once).
+    One per secret and container; thread-safe."""
+
+    def __init__(self, parse: Callable[[str], T]) -> None:
+        self._parse = parse
+        self._lock = threading.Lock()
+        self._cached: tuple[float, str, T] | None = None
+
+    def get(self, arn: str, ttl_seconds: float) -> T:
+        with self._lock:
+            cached = self._cached
+            if cached and cached[1] == arn and time.monotonic() < cached[0]:
+                return cached[2]
+            response = aws.secretsmanager().get_secret_value(SecretId=arn)
+            value = self._parse(response["SecretString"])
+            self._cached = (time.monotonic() + ttl_seconds, arn, value)
+            return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached = None
+
+
+_auth_keys = CachedSecret(AuthKeys.parse)
 
 
 def auth_keys() -> AuthKeys:
-    global _cached
     settings = get_auth_settings()
-    with _lock:
-        cached = _cached
-        if cached and cached[1] == settings.auth_secret_arn and time.monotonic() < cached[0]:
-            return cached[2]
-        response = aws.secretsmanager().get_secret_value(SecretId=settings.auth_secret_arn)
-        keys = AuthKeys.parse(response["SecretString"])
-        _cached = (time.monotonic() + settings.auth_cache_seconds, settings.auth_secret_arn, keys)
-        return keys
+    return _auth_keys.get(settings.auth_secret_arn, settings.auth_cache_seconds)
 
 
 def forget() -> None:
-    global _cached
-    with _lock:
-        _cached = None
+    _auth_keys.forget()

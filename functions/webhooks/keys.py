@@ -9,30 +9,26 @@ Fetched once and kept for AUTH_CACHE_SECONDS, as the auth secret is.
 from __future__ import annotations
 
 import json
-import threading
-import time
 
-from functions.core import auth, aws
+from functions.core import auth
+from functions.core.secrets import CachedSecret
 from functions.core.settings import get_webhook_key_settings
 
-_lock = threading.Lock()
-_cached: tuple[float, str, bytes] | None = None
+
+def _signing_key(secret_string: str) -> bytes:
+    document = json.loads(secret_string)
+    key = document.get("signing_key") if isinstance(document, dict) else None
+    if not isinstance(key, str) or len(key) < 32:
+        raise ValueError("webhook secret: signing_key must be a string of at least 32 characters")
+    return key.encode()
+
+
+_master_key = CachedSecret(_signing_key)
 
 
 def _master() -> bytes:
-    global _cached
     settings = get_webhook_key_settings()
-    with _lock:
-        cached = _cached
-        if cached and cached[1] == settings.webhook_secret_arn and time.monotonic() < cached[0]:
-            return cached[2]
-        response = aws.secretsmanager().get_secret_value(SecretId=settings.webhook_secret_arn)
-        document = json.loads(response["SecretString"])
-        key = document.get("signing_key") if isinstance(document, dict) else None
-        if not isinstance(key, str) or len(key) < 32:
-            raise ValueError("webhook secret: signing_key must be a string of at least 32 characters")
-        _cached = (time.monotonic() + settings.auth_cache_seconds, settings.webhook_secret_arn, key.encode())
-        return _cached[2]
+    return _master_key.get(settings.webhook_secret_arn, settings.auth_cache_seconds)
 
 
 def webhook_secret(platform: str) -> str:
@@ -41,6 +37,4 @@ def webhook_secret(platform: str) -> str:
 
 
 def forget() -> None:
-    global _cached
-    with _lock:
-        _cached = None
+    _master_key.forget()

@@ -10,6 +10,8 @@ is time order), spread over a few shards; `_due` reads every shard up to "now":
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,34 +43,49 @@ def _due(
     return found[:limit]
 
 
+@dataclass(frozen=True)
+class _TimerIndex:
+    """One kind of timer: its key prefix, the key attributes it sorts on and where they are indexed."""
+
+    prefix: str
+    pk: str
+    sk: str
+    shards: Callable[[], int]
+    query: dict[str, Any]
+
+    def keys(self, timed_id: str, due: datetime) -> dict[str, str]:
+        shard = shard_of(timed_id, self.shards())
+        return {self.pk: f"{self.prefix}#{shard}", self.sk: f"{instant(due)}#{timed_id}"}
+
+    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        return _due(self.prefix, self.shards(), now, limit, pk=self.pk, sk=self.sk, **self.query)
+
+
+_PAY = _TimerIndex(
+    "PAYDUE", "gsi5pk", "gsi5sk", lambda: get_settings().payment_timer_shards, {"IndexName": PAY_DUE_INDEX}
+)
+_RETURN = _TimerIndex("ASDUE", "pk", "sk", lambda: ASDUE_SHARDS, {"ConsistentRead": True})
+_SHIP = _TimerIndex(
+    "SHIPDUE", "qpk", "qsk", lambda: get_settings().shipment_due_shards, {"IndexName": QUEUE_INDEX}
+)
+
 # ---------------------------------------------------------------- payment timers (GSI5, on the ORDER item)
 
 
 def pay_due_keys(order_id: str, due: datetime) -> dict[str, str]:
-    shard = shard_of(order_id, get_settings().payment_timer_shards)
-    return {"gsi5pk": f"PAYDUE#{shard}", "gsi5sk": f"{instant(due)}#{order_id}"}
+    return _PAY.keys(order_id, due)
 
 
 def due_payment_timers(now: datetime, limit: int = 500) -> list[str]:
     """Order ids whose payment timer is due at `now`, earliest first, across every shard."""
-    found = _due(
-        "PAYDUE",
-        get_settings().payment_timer_shards,
-        now,
-        limit,
-        pk="gsi5pk",
-        sk="gsi5sk",
-        IndexName=PAY_DUE_INDEX,
-    )
-    return [str(raw["gsi5sk"]).rsplit("#", 1)[1] for raw in found]
+    return [str(raw["gsi5sk"]).rsplit("#", 1)[1] for raw in _PAY.due(now, limit)]
 
 
 # ---------------------------------------------------------------- return-shipping deadlines (ASDUE#)
 
 
 def _asdue_key(case_id: str, due: datetime) -> dict[str, Any]:
-    shard = shard_of(case_id, ASDUE_SHARDS)
-    return {"pk": av(f"ASDUE#{shard}"), "sk": av(f"{instant(due)}#{case_id}")}
+    return {name: av(value) for name, value in _RETURN.keys(case_id, due).items()}
 
 
 def return_deadline_put_item(order_id: str, case_id: str, due: datetime) -> Write:
@@ -83,27 +100,16 @@ def return_deadline_delete_item(case_id: str, due: datetime) -> Write:
 
 def due_return_deadlines(now: datetime, limit: int = 200) -> list[tuple[str, str]]:
     """(order id, case id) of return deadlines due at `now`, earliest first, across the shards."""
-    found = _due("ASDUE", ASDUE_SHARDS, now, limit, pk="pk", sk="sk", ConsistentRead=True)
-    return [(str(raw["order_id"]), str(raw["case_id"])) for raw in found]
+    return [(str(raw["order_id"]), str(raw["case_id"])) for raw in _RETURN.due(now, limit)]
 
 
 # ---------------------------------------------------------------- tracking SLAs (QueueIndex)
 
 
 def ship_due_keys(shipment_id: str, due: datetime) -> dict[str, str]:
-    shard = shard_of(shipment_id, get_settings().shipment_due_shards)
-    return {"qpk": f"SHIPDUE#{shard}", "qsk": f"{instant(due)}#{shipment_id}"}
+    return _SHIP.keys(shipment_id, due)
 
 
 def due_shipments(now: datetime, limit: int = 500) -> list[ShipmentTracking]:
     """Parcels whose tracking SLA ran out by `now`, earliest first, across every shard (QueueIndex)."""
-    found = _due(
-        "SHIPDUE",
-        get_settings().shipment_due_shards,
-        now,
-        limit,
-        pk="qpk",
-        sk="qsk",
-        IndexName=QUEUE_INDEX,
-    )
-    return [ShipmentTracking.model_validate(raw) for raw in found]
+    return [ShipmentTracking.model_validate(raw) for raw in _SHIP.due(now, limit)]
