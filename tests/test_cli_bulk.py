@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from oms.cli import main
+from oms.local.catalog import register_order_products
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve
 from oms.local.stack import LocalStack
@@ -29,12 +30,23 @@ def live() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
         stack.stop()
 
 
+def _token(stack: LocalStack, role: str = "ops") -> str:
+    """A staff token issued on the stack's clock (a token issued in the future is refused)."""
+    from oms.local import credentials
+
+    return credentials.staff_token(role, f"cli-{role}", stack.clock.now())
+
+
 def _post(stack: LocalStack, body: dict) -> str:
     from oms.local import credentials
 
+    register_order_products(body)  # its SKUs are in the product master, as capture requires
     raw = json.dumps(body)
     response = stack.request(
-        "POST", "/orders", raw, credentials.platform_headers("tmall", raw, stack.clock.now())
+        "POST",
+        "/orders",
+        raw,
+        credentials.platform_headers("tmall", raw, stack.clock.now(), method="POST", target="/orders"),
     )
     assert response.status == 201, response.body
     return str(response.json()["order_id"])
@@ -50,12 +62,27 @@ def test_orders_export_writes_the_search_as_csv_masked_for_viewers(live, tmp_pat
     wait_for(stack, lambda: repository.get_order(order_id).status == "SHIPPED", what="shipped")
 
     target = tmp_path / "orders.csv"
-    assert main(["orders", "--export", str(target), "--status", "SHIPPED", "--url", server.url]) == 0
+    assert (
+        main(
+            [
+                "orders",
+                "--export",
+                str(target),
+                "--status",
+                "SHIPPED",
+                "--url",
+                server.url,
+                "--token",
+                _token(stack),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [r["receiver_name"] for r in rows if r["order_id"] == order_id] == ["Wang Fang"]
     assert "orders written to" in capsys.readouterr().err
 
-    assert main(["orders", "--export", "-", "--role", "viewer", "--url", server.url]) == 0
+    assert main(["orders", "--export", "-", "--url", server.url, "--token", _token(stack, "viewer")]) == 0
     masked = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["receiver_name"] for r in masked if r["order_id"] == order_id] == ["W***"]
 
@@ -72,15 +99,15 @@ def test_review_approve_all_asks_then_approves_every_order_held_for_the_reason(l
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
-    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url]) == 1
+    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url, "--token", _token(stack)]) == 1
     assert "nothing approved" in capsys.readouterr().out
     assert {repository.get_order(o).status for o in held} == {"ON_HOLD"}
 
     asked: list[str] = []
     monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "y")
-    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url]) == 0
+    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url, "--token", _token(stack)]) == 0
     assert asked == ["Approve 2 orders held for HIGH_VALUE? [y/N] "]
     assert "2 orders held for HIGH_VALUE: 2 applied" in capsys.readouterr().out
     wait_for(stack, lambda: {repository.get_order(o).status for o in held} == {"SHIPPED"}, what="shipped")
-    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url]) == 0
+    assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url, "--token", _token(stack)]) == 0
     assert "no orders are held for HIGH_VALUE" in capsys.readouterr().out
