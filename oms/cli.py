@@ -44,26 +44,10 @@ DEMO_STOCK: dict[str, int] = {
 
 def demo_order_body(platform_order_id: str = "TM-DEMO-1001") -> dict[str, Any]:
     """A valid order for the demo stock: 2 teas and a mug, totals that add up."""
-    return {
-        "platform": "tmall",
-        "platform_order_id": platform_order_id,
-        "buyer": {"id": "tb-buyer-1", "name": "Li Lei"},
-        "shipping_address": {
-            "name": "Li Lei",
-            "phone": "+86 138 0000 0000",
-            "line1": "1 Nanjing Rd",
-            "city": "Shanghai",
-            "region": "SH",
-            "postal_code": "200000",
-            "country": "CN",
-        },
-        "lines": [
-            {"sku": "TEA-LONGJING-250G", "quantity": 2, "unit_price": "168.00"},
-            {"sku": "MUG-CERAMIC-350", "quantity": 1, "unit_price": "39.90"},
-        ],
-        "amounts": {"currency": "CNY", "subtotal": "375.90", "total": "375.90"},
-        "placed_at": "2026-11-11T00:00:05+08:00",
-    }
+    from oms.scenarios import order
+
+    lines = [("TEA-LONGJING-250G", 2, "168.00"), ("MUG-CERAMIC-350", 1, "39.90")]
+    return order(platform_order_id, lines, placed_at="2026-11-11T00:00:05+08:00")
 
 
 def curl_example(base_url: str) -> str:
