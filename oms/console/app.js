@@ -106,6 +106,12 @@ async function may(method, route) {
   return roles === undefined ? true : Boolean(c && roles.includes(c.role));
 }
 
+// "2 applied, 1 stale": what went through first, then the rest by name (the same words every time,
+// whatever order the server counted them in).
+const countsText = (counts, good) => Object.entries(counts)
+  .sort(([a], [b]) => (good.includes(b) - good.includes(a)) || a.localeCompare(b))
+  .map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+
 async function guarded(work) {
   try {
     await work();
@@ -233,7 +239,7 @@ async function stockImportView() {
       method: "POST", headers: { Authorization: `Bearer ${token()}`, "Content-Type": "text/csv" }, body: text.value });
     const data = await response.json();
     if (!response.ok) throw new ApiError(response.status, data);
-    const counts = Object.entries(data.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const counts = countsText(data.counts, ["applied", "duplicate"]);
     say(`Import ${data.import_id}: ${data.rows} rows, ${counts}.`, !data.results.some((r) => !["applied", "duplicate"].includes(r.outcome)));
     const ordered = [...data.results].sort((a, b) => (a.outcome === "applied") - (b.outcome === "applied") || a.row - b.row);
     result.replaceChildren(h("table", { class: "orders import" },
@@ -261,7 +267,7 @@ function bulkInterceptBar(after) {
     if (!chosen.length) { say("Select at least one order first."); return; }
     if (!reason.value.trim()) { say("Say why the orders are intercepted."); return; }
     const done = await api("POST", "/orders/interceptions", { reason: reason.value, action: action.value, order_ids: chosen });
-    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const counts = countsText(done.counts, ["requested", "repeated"]);
     const left = done.results.filter((r) => !["requested", "repeated"].includes(r.outcome));
     say(`Intercept (${action.value}) ${chosen.length} orders: ${counts}.`, left.length === 0);
     await after();
@@ -321,7 +327,7 @@ function bulkDecideBar(after) {
     const chosen = picked().map((orderId) => ({ order_id: orderId }));
     if (!chosen.length) { say("Select at least one order first."); return; }
     const done = await api("POST", "/holds/decisions", { decision, comment: comment.value || (decision === "approve" ? "approved in the console" : ""), orders: chosen });
-    const counts = Object.entries(done.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+    const counts = countsText(done.counts, ["applied", "repeated"]);
     const left = done.results.filter((r) => !["applied", "repeated"].includes(r.outcome));
     say(`${decision === "approve" ? "Approve" : "Reject"} ${chosen.length} orders: ${counts}.`, left.length === 0);
     await after();
