@@ -109,7 +109,7 @@ def _transient(err: TransientError) -> Response[dict[str, Any]]:
 
 @app.exception_handler(oms_errors.RefusedError)
 def _refused(err: oms_errors.RefusedError) -> Response[dict[str, Any]]:
-    return _error(err.status, err.code, err.message)
+    return errors.error_response(err.status, err.code, err.message, err.fields)
 
 
 @app.exception_handler(IllegalTransitionError)

@@ -1,5 +1,8 @@
 """Errors that cross the Lambda boundary: Step Functions matches Retry/Catch on these class names."""
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class OmsError(Exception):
     """Base of the domain's errors."""
@@ -55,6 +58,9 @@ class RefusedError(OmsError):
     `code` is stable and machine-readable (NOT_ON_HOLD, AFTER_SALES, STALE_RULES, ...).
     """
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 409, fields: Sequence[dict[str, Any]] = ()
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        self.fields = list(fields)  # the offending inputs, as the error body's `fields` names them

@@ -24,13 +24,26 @@ def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
     reserved like any laptop). An unknown or inactive SKU is refused: 422 UNKNOWN_SKU naming the line.
     """
     products = repository.get_products(line.sku for line in order_in.lines)
-    lines = []
+    lines, unknown = [], []
     for index, line in enumerate(order_in.lines):
         product = products.get(line.sku)
         if product is None or not product.active:
             state = "is not in the product master" if product is None else "is inactive in the product master"
-            raise RefusedError("UNKNOWN_SKU", f"lines[{index}].sku: {line.sku} {state}", status=422)
+            unknown.append((index, f"{line.sku} {state}"))
+            continue
         lines.append(line.model_copy(update={"virtual": product.virtual}))
+    if unknown:
+        fields = [
+            {
+                "loc": ["body", "lines", index, "sku"],
+                "field": f"body.lines.{index}.sku",
+                "type": "unknown_sku",
+                "message": why,
+            }
+            for index, why in unknown
+        ]
+        named = "; ".join(f"lines[{index}].sku: {why}" for index, why in unknown)
+        raise RefusedError("UNKNOWN_SKU", named, status=422, fields=fields)
     return lines
 
 

@@ -151,6 +151,7 @@ def test_an_unknown_sku_is_refused_at_capture_naming_the_line_and_nothing_is_wri
     error = refused.json()["error"]
     assert error["code"] == "UNKNOWN_SKU"
     assert error["message"].startswith(f"lines[1].sku: {unknown}")
+    assert [(f["field"], f["type"]) for f in error["fields"]] == [("body.lines.1.sku", "unknown_sku")]
     order_id = order_id_of(body)
     assert oms.get(order_id).status == 404
     assert oms.executions_named(order_id) == []
