@@ -22,6 +22,35 @@ from functions.search.service import OrderList, search_orders
 
 router = APIGatewayRouter()
 
+# The search filters, shared by the JSON list and the CSV export (one declaration, one validation).
+StatusFilter = Annotated[OrderStatus | None, Query(description="only orders in this status")]
+PlatformFilter = Annotated[
+    str | None, Query(pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="only this platform's orders")
+]
+BuyerFilter = Annotated[
+    str | None, Query(min_length=1, max_length=128, description="only this buyer id's orders")
+]
+CreatedFrom = Annotated[
+    AwareDatetime | None, Query(alias="from", description="created at or after (ISO 8601 with zone)")
+]
+CreatedTo = Annotated[
+    AwareDatetime | None, Query(alias="to", description="created before (ISO 8601 with zone)")
+]
+
+
+def _search(
+    status: OrderStatus | None,
+    platform: str | None,
+    buyer: str | None,
+    created_from: AwareDatetime | None,
+    created_to: AwareDatetime | None,
+) -> OrderSearch:
+    if created_from is not None and created_to is not None and created_from >= created_to:
+        raise BadRequestError("'from' must be before 'to'")
+    return OrderSearch(
+        status=status, platform=platform, buyer=buyer, created_from=created_from, created_to=created_to
+    )
+
 
 @router.get(
     "/orders",
@@ -29,33 +58,17 @@ router = APIGatewayRouter()
     tags=["orders"],
 )
 def list_orders(
-    status: Annotated[OrderStatus | None, Query(description="only orders in this status")] = None,
-    platform: Annotated[
-        str | None, Query(pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="only this platform's orders")
-    ] = None,
-    buyer: Annotated[
-        str | None, Query(min_length=1, max_length=128, description="only this buyer id's orders")
-    ] = None,
-    created_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="created at or after (ISO 8601 with zone)")
-    ] = None,
-    created_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="created before (ISO 8601 with zone)")
-    ] = None,
+    status: StatusFilter = None,
+    platform: PlatformFilter = None,
+    buyer: BuyerFilter = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
     limit: Annotated[int, Query(ge=1, le=100, description="orders examined per page")] = 20,
     next_token: Annotated[
         str | None, Query(max_length=8000, description="the next_token of the previous page")
     ] = None,
 ) -> OrderList:
-    if created_from is not None and created_to is not None and created_from >= created_to:
-        raise BadRequestError("'from' must be before 'to'")
-    search = OrderSearch(
-        status=status,
-        platform=platform,
-        buyer=buyer,
-        created_from=created_from,
-        created_to=created_to,
-    )
+    search = _search(status, platform, buyer, created_from, created_to)
     try:
         return search_orders(search, limit, next_token)
     except InvalidTokenError as err:
@@ -68,28 +81,16 @@ def list_orders(
     tags=["orders"],
 )
 def export(
-    status: Annotated[OrderStatus | None, Query(description="only orders in this status")] = None,
-    platform: Annotated[
-        str | None, Query(pattern=r"^[a-z][a-z0-9_-]{1,31}$", description="only this platform's orders")
-    ] = None,
-    buyer: Annotated[
-        str | None, Query(min_length=1, max_length=128, description="only this buyer id's orders")
-    ] = None,
-    created_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="created at or after (ISO 8601 with zone)")
-    ] = None,
-    created_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="created before (ISO 8601 with zone)")
-    ] = None,
+    status: StatusFilter = None,
+    platform: PlatformFilter = None,
+    buyer: BuyerFilter = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
     max_rows: Annotated[
         int, Query(ge=1, le=MAX_EXPORT_ROWS, description=f"row cap (at most {MAX_EXPORT_ROWS})")
     ] = 5000,
 ) -> Response[str]:
-    if created_from is not None and created_to is not None and created_from >= created_to:
-        raise BadRequestError("'from' must be before 'to'")
-    search = OrderSearch(
-        status=status, platform=platform, buyer=buyer, created_from=created_from, created_to=created_to
-    )
+    search = _search(status, platform, buyer, created_from, created_to)
     principal = current_principal()
     done = export_orders(search, max_rows, masked=principal.role == Role.VIEWER)
     # The audit line: who exported how much of what (the filters are codes and ids, never personal data).
