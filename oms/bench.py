@@ -242,7 +242,8 @@ def measure_hot_sku(stack: LocalStack, contenders: int) -> dict[str, int]:
     """`contenders` approved orders of 1 unit each race (one thread each) to allocate a SKU holding half."""
     from functions.allocate.service import allocate_order
     from functions.core import clock, repository
-    from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
+    from functions.core.models.order_in import OrderIn, order_id_for
+    from functions.core.models.orders import HistoryEvent, Order
     from functions.core.status import OrderStatus
     from functions.review.service import review_order
 
@@ -390,7 +391,7 @@ def _run(
     say: Progress,
 ) -> BenchReport:
     from functions.core import repository
-    from functions.core.models import order_id_for
+    from functions.core.models.order_in import order_id_for
     from functions.core.status import OrderStatus
 
     bodies = _happy_bodies(orders, seed)
@@ -529,7 +530,7 @@ def _run(
 def _waiting_orders(stack: LocalStack, count: int, fired_before: int) -> OrderCounts:
     """`count` orders that arrive unpaid and are paid by the platform's callback: everything they cost."""
     from functions.core import repository
-    from functions.core.models import order_id_for
+    from functions.core.models.order_in import order_id_for
     from oms.local import credentials
 
     bodies = [{**b, "payment": {"status": "unpaid"}} for b in _happy_bodies(count, seed=7)]

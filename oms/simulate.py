@@ -481,7 +481,7 @@ def _run(
     from functions.allocate.inventory import audit_stock
     from functions.core import repository
     from functions.core.errors import OrderNotFoundError
-    from functions.core.models import order_id_for
+    from functions.core.models.order_in import order_id_for
     from functions.core.status import OrderStatus
     from oms.local.catalog import register_order_products
 

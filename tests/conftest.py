@@ -107,15 +107,20 @@ class Credentials:
         method: str = "POST",
         target: str = "/orders",
     ) -> dict[str, str]:
-        from functions.core import auth
+        from functions.core.auth.signing import (
+            HEADER_PLATFORM,
+            HEADER_SIGNATURE,
+            HEADER_TIMESTAMP,
+            sign_request,
+        )
         from functions.core.secrets import auth_keys
 
         timestamp = Credentials.timestamp(stack)
         secret = secret or auth_keys().platform_secret(platform)
         return {
-            auth.HEADER_PLATFORM: platform,
-            auth.HEADER_TIMESTAMP: timestamp,
-            auth.HEADER_SIGNATURE: auth.sign_request(secret, method, target, timestamp, raw_body),
+            HEADER_PLATFORM: platform,
+            HEADER_TIMESTAMP: timestamp,
+            HEADER_SIGNATURE: sign_request(secret, method, target, timestamp, raw_body),
         }
 
     @staticmethod
@@ -123,23 +128,28 @@ class Credentials:
         carrier: str, raw_body: str, stack: LocalStack, secret: str | None = None, *, target: str
     ) -> dict[str, str]:
         """A carrier's webhook signature (X-OMS-Carrier instead of X-OMS-Platform, its own secret)."""
-        from functions.core import auth
+        from functions.core.auth.signing import (
+            HEADER_CARRIER,
+            HEADER_SIGNATURE,
+            HEADER_TIMESTAMP,
+            sign_request,
+        )
         from functions.core.secrets import auth_keys
 
         timestamp = Credentials.timestamp(stack)
         secret = secret or auth_keys().carrier_secret(carrier)
         return {
-            auth.HEADER_CARRIER: carrier,
-            auth.HEADER_TIMESTAMP: timestamp,
-            auth.HEADER_SIGNATURE: auth.sign_request(secret, "POST", target, timestamp, raw_body),
+            HEADER_CARRIER: carrier,
+            HEADER_TIMESTAMP: timestamp,
+            HEADER_SIGNATURE: sign_request(secret, "POST", target, timestamp, raw_body),
         }
 
     @staticmethod
     def staff_headers(role: str, user: str, now: datetime) -> dict[str, str]:
-        from functions.core import auth
+        from functions.core.auth.tokens import mint_token
         from functions.core.secrets import auth_keys
 
-        return {"Authorization": f"Bearer {auth.mint_token(auth_keys().staff_key, user, role, now)}"}
+        return {"Authorization": f"Bearer {mint_token(auth_keys().staff_key, user, role, now)}"}
 
 
 def _platform_of(raw_body: str) -> str:

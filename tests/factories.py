@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from functions.core.models import HistoryEvent, Order, OrderIn, order_id_for
+from functions.core.models.order_in import OrderIn, order_id_for
+from functions.core.models.orders import HistoryEvent, Order
 from functions.core.status import OrderStatus
 
 CENT = Decimal("0.01")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.core.models import OrderIn
+from functions.core.models.order_in import OrderIn
 from oms.cli import DEMO_STOCK, demo_order_body, main
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from functions.core.models import order_id_for
+from functions.core.models.order_in import order_id_for
 from oms.local.catalog import register_order_products, register_products
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from functions.core import auth, aws
+from functions.core import aws
+from functions.core.auth.principals import AuthError
+from functions.core.auth.tokens import mint_token, verify_token_with_any
 from functions.core.secrets import AuthKeys
 from functions.rotation import service
 from functions.rotation.service import RotationRefused
@@ -62,30 +64,30 @@ def _rotate(secret_id: str) -> str:
 def test_a_rotation_replaces_the_token_key_and_keeps_the_previous_one(secret_id, stack):
     now = stack.clock.now()
     before = _current(secret_id)
-    old_token = auth.mint_token(before.staff_key, "alice", "admin", now)
+    old_token = mint_token(before.staff_key, "alice", "admin", now)
 
     _rotate(secret_id)
     after = _current(secret_id)
     assert after.staff_key != before.staff_key
     assert after.master == before.master
     assert after.platform_secret("tmall") == before.platform_secret("tmall")  # integrators unaffected
-    assert auth.verify_token_with_any(after.staff_keys, old_token, now).id == "alice"
-    new_token = auth.mint_token(after.staff_key, "bob", "ops", now)
-    assert auth.verify_token_with_any(after.staff_keys, new_token, now).id == "bob"
+    assert verify_token_with_any(after.staff_keys, old_token, now).id == "alice"
+    new_token = mint_token(after.staff_key, "bob", "ops", now)
+    assert verify_token_with_any(after.staff_keys, new_token, now).id == "bob"
 
     _rotate(secret_id)  # a second rotation retires the first key
     latest = _current(secret_id)
-    with pytest.raises(auth.AuthError):
-        auth.verify_token_with_any(latest.staff_keys, old_token, now)
-    assert auth.verify_token_with_any(latest.staff_keys, new_token, now).id == "bob"
+    with pytest.raises(AuthError):
+        verify_token_with_any(latest.staff_keys, old_token, now)
+    assert verify_token_with_any(latest.staff_keys, new_token, now).id == "bob"
 
 
 def test_an_expired_token_says_so_during_the_overlap(secret_id, stack):
     now = stack.clock.now()
-    token = auth.mint_token(_current(secret_id).staff_key, "alice", "admin", now, timedelta(minutes=1))
+    token = mint_token(_current(secret_id).staff_key, "alice", "admin", now, timedelta(minutes=1))
     _rotate(secret_id)
-    with pytest.raises(auth.AuthError) as refused:
-        auth.verify_token_with_any(_current(secret_id).staff_keys, token, now + timedelta(minutes=2))
+    with pytest.raises(AuthError) as refused:
+        verify_token_with_any(_current(secret_id).staff_keys, token, now + timedelta(minutes=2))
     assert refused.value.code == "TOKEN_EXPIRED"
 
 

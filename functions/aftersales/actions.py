@@ -30,7 +30,7 @@ from functions.aftersales.models import (
 )
 from functions.core import application, clock, repository
 from functions.core.errors import RefusedError
-from functions.core.models import Order, RefundSummary
+from functions.core.models.orders import Order, RefundSummary
 from functions.core.observability import logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write
 

@@ -22,7 +22,7 @@ from functions.aftersales.models import (
 from functions.aftersales.settings import case_workflow_settings
 from functions.core import aws, clock, repository, workflow
 from functions.core.errors import OrderNotFoundError, RefusedError, TransientError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.observability import MetricName, count, logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 

@@ -25,7 +25,7 @@ from functions.aftersales.models import (
 )
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import RefusedError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.observability import logger
 from functions.core.repository import ReadAgain, active_rules
 

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from functions.aftersales.models import Case, CaseIn, CaseLine, CaseStatus
 from functions.core.errors import RefusedError
-from functions.core.models import Order, Shipment
+from functions.core.models.orders import Order
+from functions.core.models.shipping import Shipment
 from functions.core.rules import AfterSalesRules, ReviewRules
 from functions.core.status import OrderStatus
 

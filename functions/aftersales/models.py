@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from functions.core.models import Money, Sku
+from functions.core.models.base import Money, Sku
 
 Kind = Literal["refund_only", "return_refund", "exchange"]
 InspectionResult = Literal["resellable", "damaged"]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from functions.allocate.logic import BelowReservedError, distribute_on_hand
 from functions.core import repository, workflow
 from functions.core.errors import ConflictError
-from functions.core.models import StockLevel, StockMovement, StockShard
+from functions.core.models.stock import StockLevel, StockMovement, StockShard
 from functions.core.observability import logger
 from functions.core.repository import ReadAgain, active_rules
 

@@ -22,7 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from functions.core.models import Address, OrderLine, Reservation, RuleHit, ShortLine, StockLevel
+from functions.core.models.order_in import Address, OrderLine
+from functions.core.models.orders import RuleHit, ShortLine
+from functions.core.models.stock import Reservation, StockLevel
 
 # Exact search for the fewest warehouses is combinatorial; past this many candidate sets, go greedy.
 MAX_EXACT_COMBINATIONS = 5_000

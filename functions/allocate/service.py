@@ -26,15 +26,8 @@ from functions.allocate.logic import (
 from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import (
-    AllocationInfo,
-    MergeInfo,
-    Order,
-    Reservation,
-    RuleHit,
-    StockLevel,
-    StockShard,
-)
+from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit
+from functions.core.models.stock import Reservation, StockLevel, StockShard
 from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import (
     OrderChange,

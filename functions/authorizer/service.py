@@ -3,7 +3,7 @@
 API Gateway gives a REQUEST authorizer the headers, method and path but never the body, so it checks
 everything that does not need the body: a staff token completely; a platform's signature headers for
 shape and freshness. The API function then checks the platform signature over the raw body and refuses
-a replayed one (functions/api/security.py). Both decide with functions/core/auth.py.
+a replayed one (functions/core/security.py). Both decide with functions/core/auth/.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from functions.core import auth, clock
+from functions.core import clock
+from functions.core.auth.permissions import authorize
+from functions.core.auth.principals import ANONYMOUS, AuthError, Principal
+from functions.core.auth.tokens import authenticate
 from functions.core.observability import logger
 from functions.core.secrets import auth_keys
 
@@ -21,9 +24,7 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def policy(
-    principal: auth.Principal, effect: str, method_arn: str, context: Mapping[str, str]
-) -> dict[str, Any]:
+def policy(principal: Principal, effect: str, method_arn: str, context: Mapping[str, str]) -> dict[str, Any]:
     return {
         "principalId": principal.name,
         "policyDocument": {
@@ -39,11 +40,11 @@ def decide(method: str, path: str, headers: Mapping[str, str] | None, method_arn
 
     Raises Unauthorized (401) when the credentials are missing or invalid.
     """
-    principal = auth.ANONYMOUS
+    principal = ANONYMOUS
     try:
-        principal, _ = auth.authenticate(headers, clock.now(), auth_keys().staff_keys)
-        route = auth.authorize(method, path, principal)
-    except auth.AuthError as refused:
+        principal, _ = authenticate(headers, clock.now(), auth_keys().staff_keys)
+        route = authorize(method, path, principal)
+    except AuthError as refused:
         logger.info(
             "request refused",
             extra={"method": method, "path": path, "code": refused.code, "reason": refused.message},

@@ -10,7 +10,8 @@ import hashlib
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core.errors import RefusedError
-from functions.core.models import Address, ChangeRecord, Order, ReviewOutcome
+from functions.core.models.order_in import Address
+from functions.core.models.orders import ChangeRecord, Order, ReviewOutcome
 from functions.core.rules import ReviewRules
 from functions.core.status import TERMINAL, OrderStatus
 from functions.review.logic import address_complete, address_plausible, blacklisted, review

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functions.changes.logic import AddressChangeIn, earlier_change, re_review, refuse_change
 from functions.core import application, clock, repository
 from functions.core.errors import RefusedError
-from functions.core.models import ChangeRecord, Order, ReviewOutcome
+from functions.core.models.orders import ChangeRecord, Order, ReviewOutcome
 from functions.core.observability import bind_platform, logger
 from functions.core.repository import ReadAgain, active_rules
 from functions.core.status import OrderStatus

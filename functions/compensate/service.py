@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions.core import repository
-from functions.core.models import Failure, Reservation
+from functions.core.models.orders import Failure
+from functions.core.models.stock import Reservation
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.stage import StepError
 from functions.core.status import OrderStatus

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.compensate.service import compensate_order
 from functions.core.errors import OrderNotFoundError
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.core.stage import StepError

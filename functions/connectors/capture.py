@@ -13,7 +13,8 @@ from typing import Literal
 
 from functions.core import application, repository
 from functions.core.errors import RefusedError
-from functions.core.models import Address, Order, OrderIn
+from functions.core.models.order_in import Address, OrderIn
+from functions.core.models.orders import Order
 from functions.core.status import TERMINAL
 from functions.intercept.logic import AFTER_SHIPMENT, InterceptIn
 from functions.payment.models import PaymentCallback

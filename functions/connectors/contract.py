@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 
 class NativeError(Exception):

@@ -34,7 +34,7 @@ from functions.connectors.contract import (
     SignatureError,
     header,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 PLATFORM = "douyin"
 FETCH_TAGS = {"100": "created", "101": "paid", "105": "address changed"}

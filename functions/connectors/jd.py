@@ -27,7 +27,7 @@ from functions.connectors.contract import (
     NativeOrder,
     Notice,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 PLATFORM = "jd"
 METHOD = "jingdong.pop.order.get"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from functions.connectors.contract import LineRef, NativeError, NativeLine, NativeOrder
-from functions.core.models import OrderIn, order_id_for
+from functions.core.models.order_in import OrderIn, order_id_for
 
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 UNMAPPED_SKU = "UNMAPPED_SKU"

@@ -31,7 +31,7 @@ from functions.connectors.contract import (
     Notice,
     SignatureError,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 PLATFORM = "pinduoduo"
 TYPE = "pdd.order.information.get"

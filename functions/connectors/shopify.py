@@ -31,7 +31,7 @@ from functions.connectors.contract import (
     SignatureError,
     header,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 PLATFORM = "shopify"
 API_VERSION = "2024-10"

@@ -33,7 +33,7 @@ from functions.connectors.contract import (
     Notice,
     SignatureError,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 TRADE_TOPICS = (
     "taobao_trade_TradeCreate",

@@ -32,7 +32,7 @@ from functions.connectors.contract import (
     SignatureError,
     header,
 )
-from functions.core.models import Address, Buyer
+from functions.core.models.order_in import Address, Buyer
 
 PLATFORM = "woocommerce"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"

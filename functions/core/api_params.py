@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from functions.core.api_errors import error_response
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core.models.order_in import ORDER_ID_PATTERN
 
 OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="OMS order id")]
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from functions.aftersales.models import Case, CaseIn
-    from functions.core.models import ExceptionCase, Order, OrderIn, ShipmentTracking
+    from functions.core.models.order_in import OrderIn
+    from functions.core.models.orders import Order
+    from functions.core.models.shipping import ExceptionCase, ShipmentTracking
     from functions.core.repository import Write
     from functions.ingest.service import IngestResult
     from functions.intercept.logic import InterceptIn

@@ -10,7 +10,7 @@ routes it to the "Intercepted" state, which cancels or holds the order per the r
 from __future__ import annotations
 
 from functions.core.errors import OrderInterceptedError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 
 
 def ensure_not_intercepted(order: Order, stage: str) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from functions.core.models import Sku
+from functions.core.models.base import Sku
 
 Kilograms = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=12, decimal_places=3)]
 Centimetres = Annotated[Decimal, Field(gt=0, le=100_000, max_digits=10, decimal_places=1)]

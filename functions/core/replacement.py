@@ -18,14 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.core import clock, repository, workflow
 from functions.core.errors import ConflictError
-from functions.core.models import (
-    Amounts,
-    HistoryEvent,
-    Order,
-    OrderLine,
-    ReplacementOf,
-    Sku,
-)
+from functions.core.models.base import Sku
+from functions.core.models.order_in import Amounts, OrderLine
+from functions.core.models.orders import HistoryEvent, Order, ReplacementOf
 from functions.core.observability import logger
 from functions.core.status import OrderStatus
 

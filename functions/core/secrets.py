@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from functions.core import auth, aws
+from functions.core import aws
+from functions.core.auth import keys
+from functions.core.auth.keys import staff_token_key
 from functions.core.settings import get_auth_settings
 
 T = TypeVar("T")
@@ -35,15 +37,15 @@ class AuthKeys:
     previous_token_key: bytes | None = None
 
     def platform_secret(self, platform: str) -> str:
-        return auth.platform_secret(self.master, platform, self.platforms)
+        return keys.platform_secret(self.master, platform, self.platforms)
 
     def carrier_secret(self, carrier: str) -> str:
-        return auth.carrier_secret(self.master, carrier, self.carriers)
+        return keys.carrier_secret(self.master, carrier, self.carriers)
 
     @property
     def staff_key(self) -> bytes:
         """The key new staff tokens are signed with."""
-        return self.token_key or auth.staff_token_key(self.master)
+        return self.token_key or staff_token_key(self.master)
 
     @property
     def staff_keys(self) -> tuple[bytes, ...]:

@@ -21,15 +21,17 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
-from functions.core import auth, clock, repository
-from functions.core.auth import AuthError, Principal, Role
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core import clock, repository
+from functions.core.auth.permissions import authorize, path_parameter
+from functions.core.auth.principals import ANONYMOUS, AuthError, Principal, Role
+from functions.core.auth.signing import REPLAY_WINDOW, signed_request, verify_request
+from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.privacy import mask_pii
 from functions.core.secrets import auth_keys
 
 _ORDER_ID = re.compile(ORDER_ID_PATTERN)
 _CASE_ORDER = re.compile(r"^as-((?:ord|rpl)-[0-9a-f]{24})-[0-9a-f]{8}$")
-_current: ContextVar[Principal] = ContextVar("oms_principal", default=auth.ANONYMOUS)
+_current: ContextVar[Principal] = ContextVar("oms_principal", default=ANONYMOUS)
 
 
 def current_principal() -> Principal:
@@ -50,7 +52,7 @@ def admit(event: dict[str, Any]) -> Principal:
     principal = Principal.from_context(context)
     method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path", ""))
     try:
-        route = auth.authorize(method, path, principal)
+        route = authorize(method, path, principal)
         if principal.kind == "platform":
             _verify_signature(event, principal)
             _scope_to_platform(event, method, path, route, principal)
@@ -76,7 +78,7 @@ def _query_pairs(event: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
-    signed = auth.signed_request(event.get("headers"), clock.now())
+    signed = signed_request(event.get("headers"), clock.now())
     if signed is None or signed.platform != principal.id or signed.kind != principal.kind:
         raise AuthError(401, "UNAUTHENTICATED", f"{principal.kind} signature headers are missing")
     keys = auth_keys()
@@ -86,8 +88,8 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
         else keys.platform_secret(signed.platform)
     )
     method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
-    replay_key = auth.verify_request(signed, secret, method, path, _query_pairs(event), _raw_body(event))
-    expires = clock.now() + 2 * auth.REPLAY_WINDOW
+    replay_key = verify_request(signed, secret, method, path, _query_pairs(event), _raw_body(event))
+    expires = clock.now() + 2 * REPLAY_WINDOW
     signer = f"carrier:{signed.platform}" if signed.kind == "carrier" else signed.platform
     if not repository.remember_signature(signer, replay_key, expires):
         raise AuthError(401, "REPLAYED", "this request was already accepted; sign every request afresh")
@@ -96,14 +98,14 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
 def _scope_to_platform(
     event: dict[str, Any], method: str, path: str, route: str, principal: Principal
 ) -> None:
-    order_id = auth.path_parameter(route, path, "order_id")
+    order_id = path_parameter(route, path, "order_id")
     if order_id is not None and _ORDER_ID.match(order_id):
         order = repository.find_order(order_id)
         if order is None or order.platform != principal.id:
             raise Refused(404, "NOT_FOUND", f"order {order_id} not found")
     # After-sales: a case id (and a refund id, rf-<case id>) names its order (functions/aftersales).
-    refund_id = auth.path_parameter(route, path, "refund_id") or ""
-    case_id = auth.path_parameter(route, path, "case_id") or refund_id[3:]
+    refund_id = path_parameter(route, path, "refund_id") or ""
+    case_id = path_parameter(route, path, "case_id") or refund_id[3:]
     case_order = _CASE_ORDER.match(case_id)
     if case_order is not None:
         order = repository.find_order(case_order.group(1))

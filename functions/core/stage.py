@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core.models.order_in import ORDER_ID_PATTERN
 
 
 class StageInput(BaseModel):

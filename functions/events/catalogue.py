@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from functions.core.models import HistoryEvent
+from functions.core.models.orders import HistoryEvent
 from functions.core.status import OrderStatus
 
 SOURCE = "oms.orders"

@@ -17,7 +17,7 @@ from typing import Any
 
 from functions.core import aws, repository
 from functions.core.errors import TransientError
-from functions.core.models import HistoryEvent
+from functions.core.models.orders import HistoryEvent
 from functions.core.observability import logger
 from functions.core.settings import get_events_settings
 from functions.events.catalogue import SOURCE, OrderRef, bus_entries

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.observability import bind_order, instrumented, logger, tracer
 from functions.core.settings import get_settings
 from functions.holds.service import escalate_hold, escalate_overdue_holds

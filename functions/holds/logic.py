@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from functions.core.errors import RefusedError
-from functions.core.models import ORDER_ID_PATTERN, Hold, Order, RuleHit
+from functions.core.models.order_in import ORDER_ID_PATTERN
+from functions.core.models.orders import Hold, Order, RuleHit
 from functions.core.status import OrderStatus
 
 ManualDecision = Literal["approve", "reject"]

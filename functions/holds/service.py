@@ -17,7 +17,7 @@ from datetime import datetime
 from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, OrderNotFoundError, RefusedError, TransientError
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import ManualReview, Order
+from functions.core.models.orders import ManualReview, Order
 from functions.core.observability import MetricName, bind_platform, count, emit, logger
 from functions.core.repository import ReadAgain
 from functions.core.status import OrderStatus

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core import repository, workflow
 from functions.core.api_params import OrderIdPath
-from functions.core.models import OrderIn
+from functions.core.models.order_in import OrderIn
 from functions.core.observability import bind_order
 from functions.ingest.service import ingest_order
 

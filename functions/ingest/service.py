@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import ConflictError, RefusedError
-from functions.core.models import HistoryEvent, Order, OrderIn, OrderLine, order_id_for
+from functions.core.models.order_in import OrderIn, OrderLine, order_id_for
+from functions.core.models.orders import HistoryEvent, Order
 from functions.core.observability import MetricName, count, logger
 from functions.core.status import OrderStatus
 

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from functions.core.errors import RefusedError
-from functions.core.models import ORDER_ID_PATTERN, Hold, Interception, Order, RuleHit
+from functions.core.models.order_in import ORDER_ID_PATTERN
+from functions.core.models.orders import Hold, Interception, Order, RuleHit
 from functions.core.status import TERMINAL, OrderStatus
 
 Action = Literal["cancel", "hold"]

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from functions.core import clock, repository, workflow
 from functions.core.errors import OmsError, OrderNotFoundError, RefusedError, TransientError
-from functions.core.models import Interception, Order
+from functions.core.models.orders import Interception, Order
 from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import ReadAgain, active_rules
 from functions.intercept.logic import (

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from functions.core.models import ExceptionCase, Reservation, ShipmentTracking
+from functions.core.models.shipping import ExceptionCase, ShipmentTracking
+from functions.core.models.stock import Reservation
 
 Kind = Literal["damaged", "lost", "delayed"]
 Action = Literal["reship", "refund", "dismiss"]

@@ -14,13 +14,9 @@ from functions.aftersales.logic import DECIDED_BY_OPS
 from functions.aftersales.models import CaseIn, CaseLineIn
 from functions.core import application, clock, repository
 from functions.core.errors import RefusedError
-from functions.core.models import (
-    ExceptionCase,
-    ExceptionResolution,
-    Order,
-    Reservation,
-    ShipmentTracking,
-)
+from functions.core.models.orders import Order
+from functions.core.models.shipping import ExceptionCase, ExceptionResolution, ShipmentTracking
+from functions.core.models.stock import Reservation
 from functions.core.observability import MetricName, count, logger
 from functions.core.replacement import ReplacementLine, create_replacement_order
 from functions.core.repository import ReadAgain, TransactionRejected, Write

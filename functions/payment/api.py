@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.actor import current_actor
 from functions.core.api_errors import error_body
-from functions.core.models import ORDER_ID_PATTERN
+from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.observability import bind_order
 from functions.core.settings import get_payment_scheduling_settings
 from functions.payment.models import PaymentCallback

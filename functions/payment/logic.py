@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.core.models import Order, PaymentReceived
+from functions.core.models.orders import Order, PaymentReceived
 from functions.core.rules import PaymentRules
 from functions.core.status import OrderStatus
 

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from functions.core.models import ORDER_ID_PATTERN, Money, PaymentId
+from functions.core.models.base import Money, PaymentId
+from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.stage import StageInput
 from functions.core.status import OrderStatus
 

@@ -33,7 +33,9 @@ from functions.core.errors import (
     TransientError,
 )
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import Order, OrderIn, PaymentReceived, Reservation, RuleHit
+from functions.core.models.order_in import OrderIn
+from functions.core.models.orders import Order, PaymentReceived, RuleHit
+from functions.core.models.stock import Reservation
 from functions.core.observability import MetricName, count, logger
 from functions.core.repository import ReadAgain, active_rules
 from functions.core.status import TERMINAL, OrderStatus

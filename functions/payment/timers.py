@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.settings import get_payment_scheduling_settings
 from functions.core.timers import OneTimeTimer
 

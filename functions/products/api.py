@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.actor import current_actor
-from functions.core.models import SKU_PATTERN
+from functions.core.models.base import SKU_PATTERN
 from functions.core.pagination import InvalidTokenError
 from functions.core.products import ProductKind
 from functions.products import service

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from functions.core.models import Sku
+from functions.core.models.base import Sku
 from functions.core.products import Product, ProductKind, ProductSpec
 
 MAX_IMPORT_ROWS = 5_000

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from functions.core import repository
 from functions.core.errors import TransientError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.observability import logger
 from functions.core.settings import get_settings
 from functions.reports import logic

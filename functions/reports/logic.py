@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.status import OrderStatus
 
 NOT_SALES = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED})

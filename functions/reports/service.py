@@ -12,7 +12,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from functions.core import clock, repository
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository import OrderSearch
 from functions.core.settings import get_settings
 from functions.reports.logic import AggregateRow, SalesReport, aggregate, report_from_aggregates

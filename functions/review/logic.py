@@ -17,7 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from functions.core.models import Address, OrderIn, ReviewOutcome, RuleHit
+from functions.core.models.order_in import Address, OrderIn
+from functions.core.models.orders import ReviewOutcome, RuleHit
 from functions.core.rules import ReviewRules
 
 Severity = Literal["hold", "reject"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from functions.core import clock, repository
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import Hold, Order, ReviewOutcome
+from functions.core.models.orders import Hold, Order, ReviewOutcome
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.repository import active_rules
 from functions.core.rules import ReviewRules

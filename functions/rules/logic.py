@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.models import Order, ReviewOutcome
+from functions.core.models.orders import Order, ReviewOutcome
 from functions.core.rules import RuleSet
 
 _READ_ONLY = {"comment", "saved_at", "saved_by"}

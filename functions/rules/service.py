@@ -11,7 +11,7 @@ from typing import Any
 
 from functions.core import clock, repository
 from functions.core.errors import RefusedError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository import active_rules
 from functions.core.rules import RuleSet
 from functions.core.status import OrderStatus

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import AwareDatetime
 
 from functions.core.actor import current_actor
-from functions.core.auth import Role
+from functions.core.auth.principals import Role
 from functions.core.observability import logger
 from functions.core.pagination import InvalidTokenError
 from functions.core.repository import OrderSearch

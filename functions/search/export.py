@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.core import repository
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.privacy import mask_pii
 from functions.core.repository import OrderSearch
 from functions.search.service import problem

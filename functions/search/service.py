@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions.core import pagination, repository
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository import OrderSearch
 from functions.core.status import OrderStatus
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.models import TrackingEvent
+from functions.core.models.shipping import TrackingEvent
 from functions.core.security import current_principal
 from functions.ship.tracking_service import record_event, shipment_view
 

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
-from functions.core.models import DeliverySummary, Order, Shipment, ShipmentTracking
+from functions.core.models.orders import DeliverySummary, Order
+from functions.core.models.shipping import Shipment, ShipmentTracking
 from functions.core.observability import MetricName, count
 from functions.core.rules import CarrierRules
 from functions.core.status import OrderStatus

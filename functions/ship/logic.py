@@ -10,7 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from functions.core.models import Order, OrderLine, Reservation, Shipment
+from functions.core.models.order_in import OrderLine
+from functions.core.models.orders import Order
+from functions.core.models.shipping import Shipment
+from functions.core.models.stock import Reservation
 
 if TYPE_CHECKING:
     from functions.core.rules import CarrierRule, CarrierRules

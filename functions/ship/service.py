@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
 from functions.core.interception import ensure_not_intercepted
-from functions.core.models import Shipment
+from functions.core.models.shipping import Shipment
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.repository import (
     OrderAggregate,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from functions.core.models import DeliverySummary
+from functions.core.models.orders import DeliverySummary
 
 CREATED = "created"
 DELIVERED = "delivered"

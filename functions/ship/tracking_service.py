@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from functions.core import application, clock, repository
 from functions.core.errors import ConflictError, OrderNotFoundError, RefusedError
-from functions.core.models import DeliverySummary, ShipmentTracking, TrackingEvent
+from functions.core.models.orders import DeliverySummary
+from functions.core.models.shipping import ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 from functions.core.status import OrderStatus, can_transition

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from functions.core import auth
+from functions.core.auth import keys
 from functions.core.secrets import CachedSecret
 from functions.core.settings import get_webhook_key_settings
 
@@ -33,7 +33,7 @@ def _master() -> bytes:
 
 def webhook_secret(platform: str) -> str:
     """The key `platform` verifies our webhook deliveries with (X-OMS-Signature over timestamp.body)."""
-    return auth.webhook_secret(_master(), platform)
+    return keys.webhook_secret(_master(), platform)
 
 
 def forget() -> None:

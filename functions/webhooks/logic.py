@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.core import auth
+from functions.core.auth.signing import (
+    HEADER_PLATFORM,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    sign,
+    timestamp_ms,
+)
 
 HEADER_EVENT_ID = "X-OMS-Event-Id"
 HEADER_EVENT_TYPE = "X-OMS-Event-Type"
@@ -69,13 +75,13 @@ def body_of(detail: dict[str, Any]) -> str:
 def signed_headers(
     platform: str, secret: str, event_type: str, event_id: str, body: str, now: datetime
 ) -> dict[str, str]:
-    timestamp = auth.timestamp_ms(now)
+    timestamp = timestamp_ms(now)
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        auth.HEADER_PLATFORM: platform,
-        auth.HEADER_TIMESTAMP: timestamp,
-        auth.HEADER_SIGNATURE: auth.sign(secret, timestamp, body),
+        HEADER_PLATFORM: platform,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_SIGNATURE: sign(secret, timestamp, body),
         HEADER_EVENT_ID: event_id,
         HEADER_IDEMPOTENCY_KEY: event_id,
         HEADER_EVENT_TYPE: event_type,

@@ -93,7 +93,7 @@ async function hasRoute(method, route) {
   return Boolean(openapi.paths && openapi.paths[route] && openapi.paths[route][method.toLowerCase()]);
 }
 
-// Who may call what: the API's own permissions table (functions/core/auth.py), as the server gives it.
+// Who may call what: the API's own permissions table (functions/core/auth/permissions.py), as the server gives it.
 let permissions = null;
 async function may(method, route) {
   if (!(await hasRoute(method, route))) return false;

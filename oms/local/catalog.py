@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.core import repository
-from functions.core.models import SKU_PATTERN
+from functions.core.models.base import SKU_PATTERN
 from functions.core.products import Product, ProductKind, VirtualKind
 
 SEEDED_BY = "system:seed"

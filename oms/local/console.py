@@ -43,10 +43,10 @@ PERMISSIONS_PATH = f"{PREFIX}/permissions.json"
 
 def permissions() -> bytes:
     """The API's permissions table, "METHOD /route" -> roles, so the console offers only what the
-    reader's role may do (one table: functions/core/auth.py; the API still checks every call)."""
-    from functions.core import auth
+    reader's role may do (one table: functions/core/auth/permissions.py; the API still checks every call)."""
+    from functions.core.auth.permissions import PERMISSIONS
 
-    table = {f"{method} {route}": sorted(roles) for (method, route), roles in auth.PERMISSIONS.items()}
+    table = {f"{method} {route}": sorted(roles) for (method, route), roles in PERMISSIONS.items()}
     return json.dumps(table, sort_keys=True).encode("utf-8")
 
 

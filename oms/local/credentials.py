@@ -10,7 +10,15 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from functions.core import auth
+from functions.core.auth import keys
+from functions.core.auth.signing import (
+    HEADER_CARRIER,
+    HEADER_PLATFORM,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    sign_request,
+)
+from functions.core.auth.tokens import mint_token
 from functions.core.secrets import AuthKeys
 from oms.local.stack import LOCAL_SIGNING_KEY
 
@@ -29,7 +37,7 @@ def platform_secret(platform: str) -> str:
 def staff_token(
     role: str, user: str, now: datetime | None = None, ttl: timedelta = timedelta(hours=12)
 ) -> str:
-    return auth.mint_token(KEYS.staff_key, user, role, now or datetime.now(UTC), ttl)
+    return mint_token(KEYS.staff_key, user, role, now or datetime.now(UTC), ttl)
 
 
 def staff_headers(role: str, user: str, now: datetime | None = None) -> dict[str, str]:
@@ -44,17 +52,15 @@ def platform_headers(
     different signatures (not a replay)."""
     timestamp = _next_timestamp(now)
     return {
-        auth.HEADER_PLATFORM: platform,
-        auth.HEADER_TIMESTAMP: timestamp,
-        auth.HEADER_SIGNATURE: auth.sign_request(
-            platform_secret(platform), method, target, timestamp, raw_body
-        ),
+        HEADER_PLATFORM: platform,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_SIGNATURE: sign_request(platform_secret(platform), method, target, timestamp, raw_body),
     }
 
 
 def webhook_secret(platform: str) -> str:
     """The key the local stack signs webhooks to `platform` with (every local secret is the dev key)."""
-    return auth.webhook_secret(LOCAL_SIGNING_KEY.encode(), platform)
+    return keys.webhook_secret(LOCAL_SIGNING_KEY.encode(), platform)
 
 
 def carrier_secret(carrier: str) -> str:
@@ -67,11 +73,9 @@ def carrier_headers(
     """A carrier's tracking webhook signature (X-OMS-Carrier, the carrier's secret)."""
     timestamp = _next_timestamp(now)
     return {
-        auth.HEADER_CARRIER: carrier,
-        auth.HEADER_TIMESTAMP: timestamp,
-        auth.HEADER_SIGNATURE: auth.sign_request(
-            carrier_secret(carrier), method, target, timestamp, raw_body
-        ),
+        HEADER_CARRIER: carrier,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_SIGNATURE: sign_request(carrier_secret(carrier), method, target, timestamp, raw_body),
     }
 
 

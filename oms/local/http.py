@@ -109,12 +109,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "POST" or not platform or "/" in platform:
             self._write(404, json_headers, b'{"message": "POST /local/webhook-sink/<platform>"}')
             return
-        from functions.core import auth
+        from functions.core.auth.signing import HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
         from oms.local import credentials
 
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", errors="replace")
-        timestamp = self.headers.get(auth.HEADER_TIMESTAMP) or ""
-        expected = auth.sign(credentials.webhook_secret(platform), timestamp, body)
+        timestamp = self.headers.get(HEADER_TIMESTAMP) or ""
+        expected = sign(credentials.webhook_secret(platform), timestamp, body)
         try:
             detail = json.loads(body)
         except ValueError:
@@ -124,7 +124,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 "platform": platform,
                 "event_id": self.headers.get("Idempotency-Key"),
                 "event_type": self.headers.get("X-OMS-Event-Type"),
-                "signature_valid": expected == self.headers.get(auth.HEADER_SIGNATURE),
+                "signature_valid": expected == self.headers.get(HEADER_SIGNATURE),
                 "received_at": self.server.stack.clock.now().isoformat(),
                 "detail": detail,
             }

@@ -13,8 +13,11 @@ from datetime import timedelta
 
 import pytest
 
-from functions.core import auth
-from functions.core.auth import PERMISSIONS, Role
+from functions.core.auth.keys import staff_token_key
+from functions.core.auth.permissions import PERMISSIONS
+from functions.core.auth.principals import PLATFORM, PUBLIC, Role
+from functions.core.auth.signing import sign_request, timestamp_ms
+from functions.core.auth.tokens import mint_token
 from tests.factories import new_sku, order_body, order_id_of
 
 pytestmark = pytest.mark.e2e
@@ -52,14 +55,14 @@ def concrete(route: str, order_id: str) -> str:
 @pytest.mark.parametrize(("kind", "name"), IDENTITIES, ids=lambda v: str(v) or "-")
 def test_each_identity_against_each_route(oms, tmall_order, method, route, kind, name):
     allowed = PERMISSIONS[(method, route)]
-    role = {"staff": name, "platform": auth.PLATFORM, "anonymous": auth.PUBLIC}[kind]
+    role = {"staff": name, "platform": PLATFORM, "anonymous": PUBLIC}[kind]
     body = "{}" if method in {"POST", "PUT"} else None
     path = concrete(route, tmall_order)
     response = driver(oms, kind, name).call(method, path, body)
     if not oms.stack.gateway.declares(method, path):  # a route whose work has not landed yet
         assert response.status == 404, response.body
         assert response.json()["error"]["code"] == "NOT_FOUND"
-    elif auth.PUBLIC in allowed or role in allowed:
+    elif PUBLIC in allowed or role in allowed:
         assert response.status not in (401, 403), response.body
     else:
         assert response.status == (401 if kind == "anonymous" else 403), response.body
@@ -121,9 +124,9 @@ def signed(
         return oms.signature(platform, raw, secret, method=method, target=target)
     from functions.core.secrets import auth_keys
 
-    ts = auth.timestamp_ms(at)
+    ts = timestamp_ms(at)
     key = secret or auth_keys().platform_secret(platform)
-    signature = auth.sign_request(key, method, target, ts, raw)
+    signature = sign_request(key, method, target, ts, raw)
     return {"X-OMS-Platform": platform, "X-OMS-Timestamp": ts, "X-OMS-Signature": signature}
 
 
@@ -214,16 +217,14 @@ def test_signed_get_with_empty_body(oms, tmall_order):
 def test_expired_token_is_401(oms):
     from functions.core.secrets import auth_keys
 
-    token = auth.mint_token(
-        auth_keys().staff_key, "alice", "admin", oms.stack.clock.now(), timedelta(minutes=1)
-    )
+    token = mint_token(auth_keys().staff_key, "alice", "admin", oms.stack.clock.now(), timedelta(minutes=1))
     oms.stack.clock.advance(61)
     response = oms.anonymous().call("GET", "/orders", None, {"Authorization": f"Bearer {token}"})
     assert response.status == 401
 
 
 def test_token_minted_with_another_key_is_401(oms):
-    token = auth.mint_token(auth.staff_token_key(b"k" * 40), "mallory", "admin", oms.stack.clock.now())
+    token = mint_token(staff_token_key(b"k" * 40), "mallory", "admin", oms.stack.clock.now())
     response = oms.anonymous().call("GET", "/orders", None, {"Authorization": f"Bearer {token}"})
     assert response.status == 401
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.core import auth
+from functions.core.auth.principals import Principal
+from functions.core.auth.tokens import verify_token
 from oms import commands
 from oms.local import credentials
 from oms.local.http import serve
@@ -35,8 +36,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_token_is_a_local_staff_token(capsys):
     code, out, _ = run(capsys, "token", "--role", "ops", "--user", "alice")
     assert code == 0
-    principal = auth.verify_token(credentials.KEYS.staff_key, out.strip(), datetime.now(UTC))
-    assert principal == auth.Principal("staff", "alice", "ops")
+    principal = verify_token(credentials.KEYS.staff_key, out.strip(), datetime.now(UTC))
+    assert principal == Principal("staff", "alice", "ops")
     with pytest.raises(SystemExit):
         commands.main(["token", "--role", "root", "--user", "alice"])
 

@@ -200,7 +200,7 @@ def test_concurrent_duplicates_through_the_service_yield_one_order_and_one_execu
     """The API runs one request per container; many containers run ingest at once on AWS, so the
     service itself is raced here from threads, interleaving its DynamoDB and Step Functions calls."""
 
-    from functions.core.models import OrderIn
+    from functions.core.models.order_in import OrderIn
     from functions.ingest.service import ingest_order
 
     sku = new_sku()

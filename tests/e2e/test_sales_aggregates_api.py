@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from functions.core import repository
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from tests.factories import new_sku, order_body
 
 pytestmark = pytest.mark.e2e

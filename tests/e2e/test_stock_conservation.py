@@ -28,7 +28,7 @@ from functions.allocate.inventory import StockSync, sync_stock
 from functions.allocate.service import allocate_order, release_order
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
-from functions.core.models import Reservation
+from functions.core.models.stock import Reservation
 from functions.core.repository import OrderChange, TransactionRejected
 from functions.core.status import OrderStatus
 from functions.review.service import review_order

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from functions.core import auth
+from functions.core.auth.signing import HEADER_PLATFORM, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
 from functions.core.secrets import auth_keys
 from functions.webhooks.logic import HEADER_EVENT_ID, HEADER_IDEMPOTENCY_KEY, MAX_ATTEMPTS
 from tests.factories import new_sku, order_body, order_id_of
@@ -110,19 +110,19 @@ def test_status_changes_are_posted_signed_with_the_platform_secret(oms, stack, s
     assert again["signing_secret"] == secret
     for request in received:
         headers, body = request["headers"], request["body"]
-        assert headers[auth.HEADER_PLATFORM.lower()] == platform
-        expected = auth.sign(secret, headers[auth.HEADER_TIMESTAMP.lower()], body)
-        assert headers[auth.HEADER_SIGNATURE.lower()] == expected  # verifiable with its webhook key
+        assert headers[HEADER_PLATFORM.lower()] == platform
+        expected = sign(secret, headers[HEADER_TIMESTAMP.lower()], body)
+        assert headers[HEADER_SIGNATURE.lower()] == expected  # verifiable with its webhook key
         detail = json.loads(body)
         assert (
             headers[HEADER_EVENT_ID.lower()] == headers[HEADER_IDEMPOTENCY_KEY.lower()] == detail["event_id"]
         )
         schema = json.loads((DOCS / f"{request['type']}.schema.json").read_text())
         assert jsonschema_rs.validator_for(schema).is_valid(detail)
-    forged = auth.sign(
-        "not-the-secret-" * 3, received[0]["headers"][auth.HEADER_TIMESTAMP.lower()], received[0]["body"]
+    forged = sign(
+        "not-the-secret-" * 3, received[0]["headers"][HEADER_TIMESTAMP.lower()], received[0]["body"]
     )
-    assert forged != received[0]["headers"][auth.HEADER_SIGNATURE.lower()]
+    assert forged != received[0]["headers"][HEADER_SIGNATURE.lower()]
     deliveries = _deliveries(oms, order_id)
     assert {d["status"] for d in deliveries.values()} == {"delivered"}
     assert deliveries["order.shipped"]["attempts"] == 1
@@ -136,7 +136,7 @@ def test_a_failed_delivery_is_retried_with_back_off_then_succeeds(oms, stack, si
     attempts = [r for r in sink.of(order_id) if r["type"] == "order.shipped"]
     assert len(attempts) == 3
     assert len({json.loads(r["body"])["event_id"] for r in attempts}) == 1  # one idempotency key
-    times = [int(r["headers"][auth.HEADER_TIMESTAMP.lower()]) for r in attempts]
+    times = [int(r["headers"][HEADER_TIMESTAMP.lower()]) for r in attempts]
     gaps = [(later - earlier) / 1000 for earlier, later in itertools.pairwise(times)]
     assert gaps[0] >= 30
     assert gaps[1] >= 60

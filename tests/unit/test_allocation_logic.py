@@ -29,7 +29,9 @@ from functions.allocate.logic import (
     rank_warehouses,
     shard_order,
 )
-from functions.core.models import Address, OrderLine, Reservation, ShortLine, StockLevel
+from functions.core.models.order_in import Address, OrderLine
+from functions.core.models.orders import ShortLine
+from functions.core.models.stock import Reservation, StockLevel
 
 PREFERRED = "WH-MAIN"
 POLICY = SourcingPolicy(warehouse_priority=[PREFERRED])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema_rs
 
-from functions.core.models import HistoryEvent
+from functions.core.models.orders import HistoryEvent
 from functions.core.status import OrderStatus
 from functions.events import schemas
 from functions.events.catalogue import OrderRef, bus_entries, generic_data

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from functions.core.models import Hold, Interception, ManualReview, RuleHit
+from functions.core.models.orders import Hold, Interception, ManualReview, RuleHit
 from functions.core.status import OrderStatus
 from functions.holds.logic import (
     ReviewDecisionIn,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from functions.core.models import Hold, Interception, RuleHit
+from functions.core.models.orders import Hold, Interception, RuleHit
 from functions.core.status import OrderStatus
 from functions.intercept.logic import InterceptIn, is_resend, outcome_of, plan, refusal
 from tests.factories import new_sku, order_body, stored_order

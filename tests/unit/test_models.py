@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from functions.core.models import OrderIn, OrderLine, order_id_for
+from functions.core.models.order_in import OrderIn, OrderLine, order_id_for
 from functions.core.stage import StageInput
 from tests.factories import mutated, new_sku, order_body
 

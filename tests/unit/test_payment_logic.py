@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from functions.core.models import OrderIn, PaymentIn, PaymentReceived, RuleHit
+from functions.core.models.order_in import OrderIn, PaymentIn
+from functions.core.models.orders import PaymentReceived, RuleHit
 from functions.core.rules import PaymentRules
 from functions.core.status import OrderStatus
 from functions.core.timers import at_expression

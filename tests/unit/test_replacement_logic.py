@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.replacement import ReplacementLine, build_replacement, replacement_id_for
 from functions.review.logic import approve_replacement
 from tests.factories import line, order_body, stored_order

@@ -69,7 +69,7 @@ def test_the_orders_recount_counts_as_the_aggregates_do_no_replacements_and_net_
     """source=orders counted replacement orders and missed refunds (50 / 15025.50 vs 48 / 14817.60)."""
     from decimal import Decimal
 
-    from functions.core.models import RefundSummary, ReplacementOf
+    from functions.core.models.orders import RefundSummary, ReplacementOf
 
     sale = order(1, lines=[("A", 2, "100.00")])
     refunded = order(1, lines=[("B", 1, "50.00")]).model_copy(

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from functions.core.models import RuleHit
+from functions.core.models.orders import RuleHit
 from functions.review.logic import (
     RULES,
     ReasonCode,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from functions.core.models import ReviewOutcome, RuleHit
+from functions.core.models.orders import ReviewOutcome, RuleHit
 from functions.core.rules import ReviewRules, RuleSet
 from functions.rules.logic import RulesProposal, RulesUpdate, changes, compare, document, report
 from tests.factories import new_sku, order_body, stored_order

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from functions.core import repository
 from functions.core.errors import TransientError
-from functions.core.models import HistoryEvent, Order
+from functions.core.models.orders import HistoryEvent, Order
 from functions.core.settings import clear_settings_cache
 from functions.core.status import OrderStatus
 from functions.reports import aggregator, logic
@@ -165,7 +165,7 @@ def test_the_day_is_the_report_zones_calendar_day():
 
 
 def test_replacement_orders_are_not_sales():
-    from functions.core.models import ReplacementOf
+    from functions.core.models.orders import ReplacementOf
 
     order = make_order().model_copy(
         update={"replaces": ReplacementOf(order_id="ord-" + "1" * 24, cause="reship", cause_id="x")}

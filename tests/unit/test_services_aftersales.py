@@ -13,7 +13,7 @@ from functions.aftersales import service
 from functions.aftersales.models import Case, CaseLine, CaseStatus, RefundCallback, case_id_for, refund_id_for
 from functions.core import repository
 from functions.core.errors import RefusedError, TransientError
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository.fake import Ledger
 from tests.factories import order_body, stored_order
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.core import repository
-from functions.core.models import ExceptionCase, Order, OrderStatus, ShipmentTracking
+from functions.core.models.orders import Order
+from functions.core.models.shipping import ExceptionCase, ShipmentTracking
 from functions.core.repository.fake import Ledger
+from functions.core.status import OrderStatus
 from functions.logistics import service
 from tests.factories import order_body, stored_order
 

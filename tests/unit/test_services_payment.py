@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from functions.core import repository
-from functions.core.models import Order, OrderStatus
+from functions.core.models.orders import Order
 from functions.core.repository.fake import Ledger
+from functions.core.status import OrderStatus
 from functions.payment import service
 from functions.payment.models import PaymentCallback
 from tests.factories import order_body, stored_order

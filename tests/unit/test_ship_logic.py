@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from functions.core.models import Reservation
+from functions.core.models.stock import Reservation
 from functions.ship.logic import DEFAULT_CARRIER, plan_shipments, tracking_number
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -9,9 +9,12 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from functions.core import auth
-from functions.core.auth import AuthError, Principal
-from functions.core.models import ExceptionCase, Reservation, ShipmentTracking
+from functions.core.auth.keys import carrier_secret, platform_secret
+from functions.core.auth.permissions import authorize
+from functions.core.auth.principals import ANONYMOUS, CARRIER, AuthError, Principal
+from functions.core.auth.signing import sign_request, signed_request, timestamp_ms, verify_request
+from functions.core.models.shipping import ExceptionCase, ShipmentTracking
+from functions.core.models.stock import Reservation
 from functions.core.rules import CarrierRules
 from functions.logistics.logic import exception_id_for, watched, writeoff_lines, writes_off
 from functions.ship.logic import Parcel, choose_carrier, plan_group_shipments
@@ -205,8 +208,8 @@ def test_a_damaged_parcel_is_no_longer_watched_a_delayed_one_is():
 
 
 def carrier_headers(secret: str, body: str, carrier: str = "SF", at: datetime = AT) -> dict[str, str]:
-    ts = auth.timestamp_ms(at)
-    signature = auth.sign_request(secret, "POST", TRACKING_PATH, ts, body)
+    ts = timestamp_ms(at)
+    signature = sign_request(secret, "POST", TRACKING_PATH, ts, body)
     return {"X-OMS-Carrier": carrier, "X-OMS-Timestamp": ts, "X-OMS-Signature": signature}
 
 
@@ -215,33 +218,33 @@ TRACKING_PATH = "/shipments/s-1/tracking"
 
 def test_a_carrier_signs_like_a_platform_with_its_own_secret():
     master = b"m" * 40
-    secret = auth.carrier_secret(master, "SF")
-    assert secret != auth.carrier_secret(master, "JDL")
-    assert secret != auth.platform_secret(master, "sf")
-    signed = auth.signed_request(carrier_headers(secret, "{}"), AT)
+    secret = carrier_secret(master, "SF")
+    assert secret != carrier_secret(master, "JDL")
+    assert secret != platform_secret(master, "sf")
+    signed = signed_request(carrier_headers(secret, "{}"), AT)
     assert signed is not None
-    assert signed.principal == Principal("carrier", "SF", auth.CARRIER)
-    auth.verify_request(signed, secret, "POST", TRACKING_PATH, [], "{}")
+    assert signed.principal == Principal("carrier", "SF", CARRIER)
+    verify_request(signed, secret, "POST", TRACKING_PATH, [], "{}")
     with pytest.raises(AuthError):
-        auth.verify_request(signed, auth.platform_secret(master, "sf"), "POST", TRACKING_PATH, [], "{}")
+        verify_request(signed, platform_secret(master, "sf"), "POST", TRACKING_PATH, [], "{}")
     with pytest.raises(AuthError, match="not both"):
-        auth.signed_request({**carrier_headers(secret, "{}"), "X-OMS-Platform": "tmall"}, AT)
+        signed_request({**carrier_headers(secret, "{}"), "X-OMS-Platform": "tmall"}, AT)
     with pytest.raises(AuthError, match="carrier code"):
-        auth.signed_request(carrier_headers(secret, "{}", carrier="sf"), AT)
+        signed_request(carrier_headers(secret, "{}", carrier="sf"), AT)
     with pytest.raises(AuthError) as stale:
-        auth.signed_request(carrier_headers(secret, "{}", at=AT - timedelta(minutes=6)), AT)
+        signed_request(carrier_headers(secret, "{}", at=AT - timedelta(minutes=6)), AT)
     assert stale.value.code == "STALE_REQUEST"
 
 
 def test_carriers_may_post_tracking_and_nothing_else():
-    sf = Principal("carrier", "SF", auth.CARRIER)
-    assert auth.authorize("POST", "/shipments/s-1/tracking", sf) == "/shipments/{shipment_id}/tracking"
+    sf = Principal("carrier", "SF", CARRIER)
+    assert authorize("POST", "/shipments/s-1/tracking", sf) == "/shipments/{shipment_id}/tracking"
     for method, path in [("GET", "/shipments/s-1"), ("GET", "/orders"), ("GET", "/exceptions")]:
         with pytest.raises(AuthError) as refused:
-            auth.authorize(method, path, sf)
+            authorize(method, path, sf)
         assert refused.value.status == 403
     assert Principal.from_context(sf.to_context()) == sf
-    assert Principal.from_context({"kind": "carrier", "id": "sf", "role": "carrier"}) == auth.ANONYMOUS
+    assert Principal.from_context({"kind": "carrier", "id": "sf", "role": "carrier"}) == ANONYMOUS
 
 
 def test_a_parcel_weighs_and_costs_what_its_orders_put_in_it():

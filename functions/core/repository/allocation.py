@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from functions.core.models import Order, Reservation, Shipment
+from functions.core.models.orders import Order
+from functions.core.models.shipping import Shipment
+from functions.core.models.stock import Reservation
 from functions.core.repository._dynamo import av, get, item, key, query_all, write
 from functions.core.repository._dynamo import put as put_record
 from functions.core.repository.orders import order_pk

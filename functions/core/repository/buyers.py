@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from functions.core import clock
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository._dynamo import av, instant, item, query_all
 from functions.core.repository._dynamo import put as put_record
 from functions.core.repository.unit_of_work import Write, put

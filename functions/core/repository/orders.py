@@ -20,7 +20,9 @@ from typing import Any
 
 from functions.core import clock
 from functions.core.errors import IllegalTransitionError, OrderNotFoundError, TransientError
-from functions.core.models import HistoryEvent, Order, Reservation, Shipment
+from functions.core.models.orders import HistoryEvent, Order
+from functions.core.models.shipping import Shipment
+from functions.core.models.stock import Reservation
 from functions.core.repository import timers
 from functions.core.repository._dynamo import (
     av,

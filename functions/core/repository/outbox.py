@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.core import clock
-from functions.core.models import HistoryEvent
+from functions.core.models.orders import HistoryEvent
 from functions.core.repository._dynamo import (
     av,
     batch_put,

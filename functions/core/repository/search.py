@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository._dynamo import av, query_page
 from functions.core.repository.orders import created_sort_key, get_orders
 from functions.core.settings import get_settings

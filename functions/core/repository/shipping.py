@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.core.models import ExceptionCase, ExceptionResolution, ShipmentTracking
+from functions.core.models.shipping import ExceptionCase, ExceptionResolution, ShipmentTracking
 from functions.core.repository._dynamo import (
     av,
     get,

@@ -19,7 +19,7 @@ from typing import Any
 
 from functions.core import clock
 from functions.core.errors import OmsError, TransientError
-from functions.core.models import StockLevel, StockMovement, StockShard
+from functions.core.models.stock import StockLevel, StockMovement, StockShard
 from functions.core.repository._dynamo import av, batch_get, get, get_record, item, key, query_all
 from functions.core.repository.unit_of_work import TransactionRejected, Write, commit, put, update
 

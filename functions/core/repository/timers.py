@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from functions.core.models import ShipmentTracking
+from functions.core.models.shipping import ShipmentTracking
 from functions.core.repository._dynamo import av, instant, item, query_all, shard_of
 from functions.core.repository.unit_of_work import Write, delete, put
 from functions.core.settings import get_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.models import Order
+from functions.core.models.orders import Order
 from functions.core.repository._dynamo import av, get, set_remove, write
 from functions.core.repository.orders import WAIT_TOKEN, order_key
 from functions.core.status import OrderStatus
