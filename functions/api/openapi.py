@@ -11,7 +11,6 @@ from copy import deepcopy
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
 TITLE = "Serverless OMS API"
 VERSION = "1.0.0"
@@ -62,6 +61,9 @@ _cache: dict[int, dict[str, Any]] = {}
 def document(app: APIGatewayRestResolver) -> dict[str, Any]:
     key = id(app)
     if key not in _cache:
+        # Powertools' OpenAPI models take ~0.1 s to import: only the request for the document pays it.
+        from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
         raw = app.get_openapi_json_schema(
             title=TITLE,
             version=VERSION,

@@ -21,7 +21,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
-from functions.core import clock, repository
+from functions.core import clock
 from functions.core.auth.permissions import authorize, path_parameter
 from functions.core.auth.principals import ANONYMOUS, AuthError, Principal, Role
 from functions.core.auth.signing import REPLAY_WINDOW, signed_request, verify_request
@@ -89,6 +89,8 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
     )
     method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
     replay_key = verify_request(signed, secret, method, path, _query_pairs(event), _raw_body(event))
+    from functions.core import repository  # signed requests only: a staff call never loads the data layer
+
     expires = clock.now() + 2 * REPLAY_WINDOW
     signer = f"carrier:{signed.platform}" if signed.kind == "carrier" else signed.platform
     if not repository.remember_signature(signer, replay_key, expires):
@@ -98,6 +100,8 @@ def _verify_signature(event: dict[str, Any], principal: Principal) -> None:
 def _scope_to_platform(
     event: dict[str, Any], method: str, path: str, route: str, principal: Principal
 ) -> None:
+    from functions.core import repository
+
     order_id = path_parameter(route, path, "order_id")
     if order_id is not None and _ORDER_ID.match(order_id):
         order = repository.find_order(order_id)

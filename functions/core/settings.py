@@ -1,16 +1,34 @@
 """Configuration as a validated model: a missing or malformed variable fails the cold start, not an order."""
 
+import os
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class Settings(BaseSettings):
+class EnvironmentModel(BaseModel):
+    """A pydantic model filled from the process environment (names matched case-insensitively).
+
+    Plain pydantic rather than pydantic-settings: every field here is a scalar named by its
+    validation_alias, and pydantic-settings' sources (dotenv, secrets dirs, CLI) cost every Lambda's
+    cold start ~40 ms of imports for features no function uses (docs/adr/0002-cold-import-budget.md).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        # Only the variables the model names: an error message must never echo the rest (credentials).
+        names = {
+            str(f.validation_alias).upper() for f in type(self).model_fields.values() if f.validation_alias
+        }
+        found = {name.upper(): value for name, value in os.environ.items() if name.upper() in names}
+        super().__init__(**{**found, **values})
+
+
+class Settings(EnvironmentModel):
     """Environment every function shares (set in template.yaml Globals)."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
     table_name: str = Field(min_length=3, validation_alias="TABLE_NAME")
     status_index_shards: int = Field(default=8, ge=1, le=64, validation_alias="STATUS_INDEX_SHARDS")

@@ -31,7 +31,14 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 PaymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
 
 
-class StrictModel(BaseModel):
+class Record(BaseModel):
+    """The base of every core model: its validator is built on first use, not at import (a handler
+    imports many models and validates few of them; docs/adr/0002-cold-import-budget.md)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictModel(Record):
     """What callers send: unknown fields refused, text stripped, immutable once parsed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)

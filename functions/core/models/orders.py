@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from functions.core.models.base import Money, PaymentId, StrictModel
+from functions.core.models.base import Money, PaymentId, Record, StrictModel
 from functions.core.models.order_in import OrderIn
 from functions.core.status import OrderStatus
 
@@ -31,7 +31,7 @@ class ReviewOutcome(StrictModel):
     reasons: list[RuleHit] = []
 
 
-class ShortLine(BaseModel):
+class ShortLine(Record):
     """A line sourcing could not serve: how much was asked, how much could be found."""
 
     model_config = ConfigDict(frozen=True)
@@ -41,7 +41,7 @@ class ShortLine(BaseModel):
     available: int
 
 
-class AllocationInfo(BaseModel):
+class AllocationInfo(Record):
     """The allocate stage's record on the order: where the stock comes from, or why it does not."""
 
     model_config = ConfigDict(frozen=True)
@@ -57,7 +57,7 @@ class AllocationInfo(BaseModel):
     rules_version: int = 0
 
 
-class MergeInfo(BaseModel):
+class MergeInfo(Record):
     """合单: orders of one buyer to one address that ship together. `group` is the first order's id."""
 
     model_config = ConfigDict(frozen=True)
@@ -122,7 +122,7 @@ class Interception(StrictModel):
         return self.state == "requested"
 
 
-class DeliverySummary(BaseModel):
+class DeliverySummary(Record):
     """Where each shipment of the order is (virtual ones count as delivered at creation), at a glance.
 
     state: "pending" (nothing delivered yet), "partial" (some shipments delivered), "delivered" (all).
@@ -198,7 +198,7 @@ class Order(OrderIn):
         return self.payment.status == "paid" or self.payment_received is not None
 
 
-class HistoryEvent(BaseModel):
+class HistoryEvent(Record):
     """One entry of an order's timeline, appended in the same transaction as the change it records."""
 
     model_config = ConfigDict(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
-from functions.core.models.base import StrictModel
+from functions.core.models.base import Record, StrictModel
 from functions.core.models.stock import Reservation
 
 
-class Shipment(BaseModel):
+class Shipment(Record):
     shipment_id: str
     order_id: str
     warehouse: str
@@ -39,7 +39,7 @@ class TrackingEvent(StrictModel):
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
-class ShipmentTracking(BaseModel):
+class ShipmentTracking(Record):
     """One physical parcel's tracking state (SHIPMENT#<id> / TRACKING), shared by the orders it carries."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -59,7 +59,7 @@ class ShipmentTracking(BaseModel):
     created_at: datetime
 
 
-class ExceptionResolution(BaseModel):
+class ExceptionResolution(Record):
     model_config = ConfigDict(frozen=True)
 
     action: Literal["reship", "refund", "dismiss"]
@@ -71,7 +71,7 @@ class ExceptionResolution(BaseModel):
     written_off: list[Reservation] = []  # units written off in the stock ledger (damaged, lost)
 
 
-class ExceptionCase(BaseModel):
+class ExceptionCase(Record):
     """A logistics exception (EXC#<id> / CASE): damaged or lost goods, or a shipment stuck past its SLA."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from functions.core.models.base import Record
 
 
-class StockLevel(BaseModel):
+class StockLevel(Record):
     sku: str
     warehouse: str
     on_hand: int
@@ -17,7 +19,7 @@ class StockLevel(BaseModel):
     shards: int = 1  # counter items the stock is spread over (hot SKUs)
 
 
-class StockShard(BaseModel):
+class StockShard(Record):
     """One stock counter item of a (SKU, warehouse). Shard 0 also carries the layout (`shards`, `active`)."""
 
     sku: str
@@ -30,7 +32,7 @@ class StockShard(BaseModel):
     active: int = 1  # how many of them new reservations use (shard 0 only)
 
 
-class StockMovement(BaseModel):
+class StockMovement(Record):
     """One ledger entry: a change of one stock counter item, appended in the transaction that made it."""
 
     sku: str
@@ -47,7 +49,7 @@ class StockMovement(BaseModel):
     quantity: int | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class Reservation(BaseModel):
+class Reservation(Record):
     sku: str
     warehouse: str
     quantity: int = Field(ge=1)
