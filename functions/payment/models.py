@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from functions.core.models.base import Money, PaymentId
-from functions.core.models.order_in import ORDER_ID_PATTERN
 from functions.core.stage import StageInput
 from functions.core.status import OrderStatus
 
@@ -36,15 +35,6 @@ class AwaitPaymentInput(StageInput):
 
 class ParkResult(BaseModel):
     outcome: Literal["waiting", "paid", "cancelled"]
-
-
-class TimerEvent(BaseModel):
-    """A one-time schedule's input ({"order_id": ...}), or the sweep rule's scheduled event."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    order_id: str | None = Field(default=None, pattern=ORDER_ID_PATTERN)
-    source: str | None = None
 
 
 class TimerResult(BaseModel):
