@@ -149,6 +149,18 @@ class NativeCall:
 
 
 @dataclass(frozen=True)
+class Push:
+    """A platform's push as it reached us: its headers, decoded query and raw (signed) body."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    raw: bytes
+
+    def header(self, name: str) -> str | None:
+        return header(self.headers, name)
+
+
+@dataclass(frozen=True)
 class Credentials:
     """A shop's credentials, from Secrets Manager: the signing secret, and an API token if any."""
 
@@ -161,18 +173,11 @@ class Connector(Protocol):
     platform: str
     pullable: bool
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str: ...
+    def shop_of(self, push: Push) -> str: ...
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None: ...
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None: ...
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice: ...
+    def parse(self, push: Push) -> Notice: ...
 
     def fulfilment_call(
         self, fulfilment: Fulfilment, credentials: Credentials, now: datetime

@@ -31,8 +31,8 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
     SignatureError,
-    header,
 )
 from functions.core.models.order_in import Address, Buyer
 
@@ -156,28 +156,21 @@ class DouyinConnector:
             raise NativeError.field("data.shop_id", "one push carries messages of one shop")
         return found
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        return str(self._messages(raw)[0][1].shop_id)
+    def shop_of(self, push: Push) -> str:
+        return str(self._messages(push.raw)[0][1].shop_id)
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
-        if header(headers, "app-id") != credentials.app_key:
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
+        if push.header("app-id") != credentials.app_key:
             raise SignatureError("BAD_SIGNATURE", "app-id is not this shop's app")
         common.require_signature(
-            header(headers, "event-sign"),
-            push_sign(credentials.app_key, credentials.secret, raw),
+            push.header("event-sign"),
+            push_sign(credentials.app_key, credentials.secret, push.raw),
             "event-sign",
         )
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
+    def parse(self, push: Push) -> Notice:
         """The push's one message (抖店 batches messages of many orders only in bulk mode, not used here)."""
-        messages = self._messages(raw)
+        messages = self._messages(push.raw)
         if len(messages) != 1:
             raise NativeError.field("body", "send one message per push")
         message, data = messages[0]

@@ -9,7 +9,6 @@ Ship-back: `jingdong.pop.order.shipment` (orderId, logiCoprId, logiNo) through t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +25,7 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
 )
 from functions.core.models.order_in import Address, Buyer
 
@@ -98,24 +98,17 @@ class JdConnector:
         document = common.load_json(PLATFORM, params.get("360buy_param_json", "").encode())
         return common.validate(JdPush, PLATFORM, document, prefix="360buy_param_json.").orderInfo
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        return self._order(raw).venderId
+    def shop_of(self, push: Push) -> str:
+        return self._order(push.raw).venderId
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
-        params = md5sign.form(PLATFORM, raw)
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
+        params = md5sign.form(PLATFORM, push.raw)
         common.same_app(params.get("app_key"), credentials, "app_key")
         md5sign.verify(params, credentials.secret)
         common.fresh(common.signed_china_time(params.get("timestamp", "")), now, SKEW)
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
-        order = native_order(self._order(raw))
+    def parse(self, push: Push) -> Notice:
+        order = native_order(self._order(push.raw))
         if order.cancelled:
             return Notice("cancel", order.native_id, order, reason="cancelled on JD")
         if order.refund_requested:

@@ -29,6 +29,7 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
     SignatureError,
 )
 from functions.core.models.order_in import Address, Buyer
@@ -85,21 +86,14 @@ class PinduoduoConnector:
         document = {"order_info": common.load_json(PLATFORM, params.get("order_info", "").encode())}
         return common.validate(PddPush, PLATFORM, document).order_info
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        mall = md5sign.form(PLATFORM, raw).get("mall_id", "")
+    def shop_of(self, push: Push) -> str:
+        mall = md5sign.form(PLATFORM, push.raw).get("mall_id", "")
         if not mall.isdigit():
             raise NativeError.field("mall_id", "required: the shop's numeric mall id")
         return mall
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
-        params = md5sign.form(PLATFORM, raw)
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
+        params = md5sign.form(PLATFORM, push.raw)
         common.same_app(params.get("client_id"), credentials, "client_id")
         md5sign.verify(params, credentials.secret)
         stamp = params.get("timestamp", "")
@@ -107,8 +101,8 @@ class PinduoduoConnector:
             raise SignatureError("BAD_SIGNATURE", "timestamp must be Unix seconds")
         common.fresh(datetime.fromtimestamp(int(stamp), UTC), now, SKEW)
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
-        order = native_order(self._order(md5sign.form(PLATFORM, raw)))
+    def parse(self, push: Push) -> Notice:
+        order = native_order(self._order(md5sign.form(PLATFORM, push.raw)))
         if order.cancelled:
             return Notice("cancel", order.native_id, order, reason="refunded on Pinduoduo")
         if order.refund_requested and not order.shipped:

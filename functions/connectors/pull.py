@@ -9,7 +9,7 @@ from typing import Any
 
 from functions.connectors import outbound, registry
 from functions.connectors.connectors import connector_for
-from functions.connectors.contract import NativeError, Pullable
+from functions.connectors.contract import NativeError, Pullable, Push
 from functions.connectors.service import apply
 from functions.connectors.settings import get_channel_settings
 from functions.core import clock
@@ -67,7 +67,7 @@ def pull_shop(platform: str, shop: str, now: datetime) -> Pulled:
             for raw, query in pulled:
                 found += 1
                 try:  # one malformed record does not stop the rest of the page
-                    notice = connector.parse({}, query, raw)
+                    notice = connector.parse(Push({}, query, raw))
                     result = apply(platform, shop, notice, _source(raw, query))
                 except NativeError:
                     malformed += 1

@@ -20,6 +20,7 @@ from functions.connectors.contract import (
     Fetchable,
     NativeError,
     Notice,
+    Push,
     SignatureError,
 )
 from functions.connectors.mapping import UNMAPPED_SKU, our_order_id, platform_order_id, to_order
@@ -61,10 +62,8 @@ class Received:
         return document
 
 
-def shop_key(
-    platform: str, connector: Connector, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes
-) -> str:
-    named = connector.shop_of(headers, query, raw)
+def shop_key(platform: str, connector: Connector, push: Push) -> str:
+    named = connector.shop_of(push)
     if registry.get_shop(platform, named) is not None:
         return named
     alias = registry.shop_by_native_id(platform, named)
@@ -75,12 +74,13 @@ def shop_key(
 
 def receive_push(platform: str, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Received:
     connector = connector_for(platform)
-    shop = shop_key(platform, connector, headers, query, raw)
+    push = Push(headers, query, raw)
+    shop = shop_key(platform, connector, push)
     credentials = registry.credentials(platform, shop)
     if credentials is None:
         raise SignatureError("UNAUTHENTICATED", f"{platform} shop {shop} has no secret")
-    connector.verify(headers, query, raw, credentials, clock.now())
-    notice = read(platform, shop, connector, connector.parse(headers, query, raw))
+    connector.verify(push, credentials, clock.now())
+    notice = read(platform, shop, connector, connector.parse(push))
     kept = {k: v for k, v in headers.items() if not any(s in k.lower() for s in _SECRET_HEADERS)}
     return apply(platform, shop, notice, {"raw": raw.decode("utf-8"), "headers": kept, "query": dict(query)})
 
@@ -188,7 +188,7 @@ def release_parked(platform: str, shop: str) -> list[Received]:
         raw = str(entry["raw"]).encode("utf-8")
         headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
         query = {str(k): str(v) for k, v in (entry.get("query") or {}).items()}
-        notice = read(platform, shop, connector, connector.parse(headers, query, raw))
+        notice = read(platform, shop, connector, connector.parse(Push(headers, query, raw)))
         results.append(
             apply(platform, shop, notice, {"raw": entry["raw"], "headers": headers, "query": query})
         )

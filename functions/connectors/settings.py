@@ -29,4 +29,4 @@ class ChannelSettings(Settings):
 
 @cache
 def get_channel_settings() -> ChannelSettings:
-    return ChannelSettings()
+    return ChannelSettings()  # type: ignore[call-arg]

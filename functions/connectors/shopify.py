@@ -11,7 +11,6 @@ and the order's line items, authenticated with `X-Shopify-Access-Token`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,8 +27,8 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
     SignatureError,
-    header,
 )
 from functions.core.models.order_in import Address, Buyer
 
@@ -129,24 +128,17 @@ class ShopifyConnector:
     platform = PLATFORM
     pullable = False
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        shop = header(headers, SHOP_HEADER)
+    def shop_of(self, push: Push) -> str:
+        shop = push.header(SHOP_HEADER)
         if not shop:
             raise SignatureError("UNAUTHENTICATED", f"{SHOP_HEADER} is missing")
         return shop.strip().lower()
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
         common.require_signature(
-            header(headers, HMAC_HEADER), common.base64_hmac_sha256(credentials.secret, raw), HMAC_HEADER
+            push.header(HMAC_HEADER), common.base64_hmac_sha256(credentials.secret, push.raw), HMAC_HEADER
         )
-        triggered = header(headers, TRIGGERED_HEADER)
+        triggered = push.header(TRIGGERED_HEADER)
         if triggered:
             try:
                 at = datetime.fromisoformat(triggered.strip().replace("Z", "+00:00"))
@@ -157,11 +149,11 @@ class ShopifyConnector:
             if at > now + timedelta(minutes=5) or now - at > STALE_AFTER:
                 raise SignatureError("STALE_SIGNATURE", f"{TRIGGERED_HEADER} is older than Shopify's retries")
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
-        topic = (header(headers, TOPIC_HEADER) or "").strip()
+    def parse(self, push: Push) -> Notice:
+        topic = (push.header(TOPIC_HEADER) or "").strip()
         if topic not in TOPICS:
             raise NativeError.field(TOPIC_HEADER, f"must be one of {', '.join(TOPICS)}, not {topic!r}")
-        document = common.load_json(PLATFORM, raw)
+        document = common.load_json(PLATFORM, push.raw)
         if topic == "refunds/create":
             refund = common.validate(ShopifyRefund, PLATFORM, document)
             return Notice("refund", str(refund.order_id), reason=f"Shopify refund {refund.id}", topic=topic)

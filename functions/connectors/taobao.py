@@ -31,6 +31,7 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
     SignatureError,
 )
 from functions.core.models.order_in import Address, Buyer
@@ -148,9 +149,9 @@ class TaobaoConnector:
         self.platform = platform
 
     # ---------------------------------------------------------------- push
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        topic = query.get("topic", "")
-        document = common.load_json(self.platform, raw)
+    def shop_of(self, push: Push) -> str:
+        topic = push.query.get("topic", "")
+        document = common.load_json(self.platform, push.raw)
         if topic == REFUND_TOPIC:
             return common.validate(RefundMessage, self.platform, document).seller_nick
         nick = (((document or {}).get("trade_fullinfo_get_response") or {}).get("trade") or {}).get(
@@ -160,28 +161,23 @@ class TaobaoConnector:
             raise NativeError.field("trade_fullinfo_get_response.trade.seller_nick", "required")
         return nick.strip()
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
-        method = query.get("sign_method", "md5")
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
+        method = push.query.get("sign_method", "md5")
         if method not in top.SIGN_METHODS:
             raise SignatureError("BAD_SIGNATURE", f"sign_method must be one of {', '.join(top.SIGN_METHODS)}")
-        common.same_app(query.get("app_key"), credentials, "app_key")
-        stamp = query.get("timestamp")
+        common.same_app(push.query.get("app_key"), credentials, "app_key")
+        stamp = push.query.get("timestamp")
         if not stamp:
             raise SignatureError("UNAUTHENTICATED", "timestamp is missing")
         at = common.signed_china_time(stamp)
-        common.require_signature(query.get("sign"), top.sign(query, credentials.secret, method, raw), "sign")
+        common.require_signature(
+            push.query.get("sign"), top.sign(push.query, credentials.secret, method, push.raw), "sign"
+        )
         common.fresh(at, now, top.SKEW, name=f"timestamp {stamp}")
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
-        topic = query.get("topic", "")
-        document = common.load_json(self.platform, raw)
+    def parse(self, push: Push) -> Notice:
+        topic = push.query.get("topic", "")
+        document = common.load_json(self.platform, push.raw)
         if topic == REFUND_TOPIC:
             refund = common.validate(RefundMessage, self.platform, document)
             return Notice("refund", str(refund.tid), reason=f"Taobao refund {refund.refund_id}", topic=topic)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -29,8 +28,8 @@ from functions.connectors.contract import (
     NativeLine,
     NativeOrder,
     Notice,
+    Push,
     SignatureError,
-    header,
 )
 from functions.core.models.order_in import Address, Buyer
 
@@ -107,29 +106,22 @@ class WooCommerceConnector:
     platform = PLATFORM
     pullable = False
 
-    def shop_of(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> str:
-        source = header(headers, SOURCE_HEADER)
+    def shop_of(self, push: Push) -> str:
+        source = push.header(SOURCE_HEADER)
         host = urlsplit(source or "").hostname
         if not host:
             raise SignatureError("UNAUTHENTICATED", f"{SOURCE_HEADER} is missing")
         return host.lower()
 
-    def verify(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        raw: bytes,
-        credentials: Credentials,
-        now: datetime,
-    ) -> None:
-        expected = common.base64_hmac_sha256(credentials.secret, raw)
-        common.require_signature(header(headers, SIGNATURE_HEADER), expected, SIGNATURE_HEADER)
+    def verify(self, push: Push, credentials: Credentials, now: datetime) -> None:
+        expected = common.base64_hmac_sha256(credentials.secret, push.raw)
+        common.require_signature(push.header(SIGNATURE_HEADER), expected, SIGNATURE_HEADER)
 
-    def parse(self, headers: Mapping[str, str], query: Mapping[str, str], raw: bytes) -> Notice:
-        topic = (header(headers, TOPIC_HEADER) or "").strip()
+    def parse(self, push: Push) -> Notice:
+        topic = (push.header(TOPIC_HEADER) or "").strip()
         if topic not in TOPICS:
             raise NativeError.field(TOPIC_HEADER, f"must be one of {', '.join(TOPICS)}, not {topic!r}")
-        document = common.load_json(PLATFORM, raw)
+        document = common.load_json(PLATFORM, push.raw)
         if topic == "order.deleted":
             deleted = common.validate(WooDeleted, PLATFORM, document)
             return Notice("cancel", str(deleted.id), reason="deleted in WooCommerce", topic=topic)

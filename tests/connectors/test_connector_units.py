@@ -11,7 +11,7 @@ import pytest
 
 from functions.connectors import douyin, md5sign, shopify, taobao, top, woocommerce
 from functions.connectors.common import base64_hmac_sha256
-from functions.connectors.contract import Credentials, NativeError, NativeLine, SignatureError
+from functions.connectors.contract import Credentials, NativeError, NativeLine, Push, SignatureError
 from functions.connectors.mapping import to_order
 from tests.connectors.channel_support import fixture, raw
 
@@ -59,8 +59,8 @@ def test_shopify_signature_good_bad_missing_and_stale():
     body = b'{"id":1}'
     credentials = Credentials(SECRET)
     connector = shopify.CONNECTOR
-    connector.verify(_shopify_headers(body), {}, body, credentials, NOW)
-    assert connector.shop_of(_shopify_headers(body), {}, body) == "demo.myshopify.com"
+    connector.verify(Push(_shopify_headers(body), {}, body), credentials, NOW)
+    assert connector.shop_of(Push(_shopify_headers(body), {}, body)) == "demo.myshopify.com"
     cases = {
         "BAD_SIGNATURE": _shopify_headers(body + b" "),
         "STALE_SIGNATURE": _shopify_headers(body, at=NOW - timedelta(hours=6)),
@@ -68,16 +68,17 @@ def test_shopify_signature_good_bad_missing_and_stale():
     }
     for code, headers in cases.items():
         with pytest.raises(SignatureError) as refused:
-            connector.verify(headers, {}, body, credentials, NOW)
+            connector.verify(Push(headers, {}, body), credentials, NOW)
         assert refused.value.code == code
 
 
 def test_woocommerce_signature_is_base64_hmac_of_the_raw_body():
     body = raw(fixture("woocommerce_order.json", SKU_A="A"))
     headers = {"X-WC-Webhook-Signature": base64_hmac_sha256(SECRET, body)}
-    woocommerce.CONNECTOR.verify(headers, {}, body, Credentials(SECRET), NOW)
+    woocommerce.CONNECTOR.verify(Push(headers, {}, body), Credentials(SECRET), NOW)
+    tampered = Push(headers, {}, body.replace(b"EUR", b"USD"))
     with pytest.raises(SignatureError):
-        woocommerce.CONNECTOR.verify(headers, {}, body.replace(b"EUR", b"USD"), Credentials(SECRET), NOW)
+        woocommerce.CONNECTOR.verify(tampered, Credentials(SECRET), NOW)
 
 
 def test_douyin_push_signature_and_tags():
@@ -85,15 +86,15 @@ def test_douyin_push_signature_and_tags():
     body = raw([message])
     credentials = Credentials(SECRET, app_key="app")
     headers = {"app-id": "app", "event-sign": douyin.push_sign("app", SECRET, body)}
-    douyin.CONNECTOR.verify(headers, {}, body, credentials, NOW)
+    douyin.CONNECTOR.verify(Push(headers, {}, body), credentials, NOW)
     with pytest.raises(SignatureError):
-        douyin.CONNECTOR.verify({**headers, "app-id": "other"}, {}, body, credentials, NOW)
-    assert douyin.CONNECTOR.parse(headers, {}, body).kind == "cancel"
-    assert douyin.CONNECTOR.parse(headers, {}, raw([{**message, "tag": "100"}])).kind == "fetch"
-    assert douyin.CONNECTOR.parse(headers, {}, raw([{**message, "tag": "999"}])).kind == "ignore"
+        douyin.CONNECTOR.verify(Push({**headers, "app-id": "other"}, {}, body), credentials, NOW)
+    assert douyin.CONNECTOR.parse(Push(headers, {}, body)).kind == "cancel"
+    assert douyin.CONNECTOR.parse(Push(headers, {}, raw([{**message, "tag": "100"}]))).kind == "fetch"
+    assert douyin.CONNECTOR.parse(Push(headers, {}, raw([{**message, "tag": "999"}]))).kind == "ignore"
     other_shop = {**message, "data": json.dumps({"p_id": 43, "shop_id": 8})}
     with pytest.raises(NativeError):
-        douyin.CONNECTOR.shop_of(headers, {}, raw([message, other_shop]))
+        douyin.CONNECTOR.shop_of(Push(headers, {}, raw([message, other_shop])))
 
 
 # ---------------------------------------------------------------- parsing
@@ -102,7 +103,7 @@ def test_douyin_push_signature_and_tags():
 def test_shopify_unknown_fields_are_ignored_and_money_is_exact():
     document = fixture("shopify_order.json", SKU_A="A")
     document["a_field_shopify_adds_next_year"] = {"x": 1}
-    notice = shopify.CONNECTOR.parse({"X-Shopify-Topic": "orders/create"}, {}, raw(document))
+    notice = shopify.CONNECTOR.parse(Push({"X-Shopify-Topic": "orders/create"}, {}, raw(document)))
     order = notice.order
     assert order is not None
     assert (order.subtotal, order.shipping, order.discount, order.tax, order.total) == (
@@ -126,7 +127,7 @@ def test_malformed_shopify_names_the_shopify_field(change, field):
     document = fixture("shopify_order.json", SKU_A="A")
     change(document)
     with pytest.raises(NativeError) as malformed:
-        shopify.CONNECTOR.parse({"X-Shopify-Topic": "orders/create"}, {}, raw(document))
+        shopify.CONNECTOR.parse(Push({"X-Shopify-Topic": "orders/create"}, {}, raw(document)))
     assert [f["field"] for f in malformed.value.fields] == [field]
 
 
@@ -134,7 +135,7 @@ def test_taobao_payment_above_goods_and_post_fee_is_refused():
     document = fixture("tmall_trade.json", SKU_A="A", SELLER_NICK="n")
     document["trade_fullinfo_get_response"]["trade"]["payment"] = "999.00"
     with pytest.raises(NativeError) as malformed:
-        taobao.TMALL.parse({}, {"topic": "taobao_trade_TradeCreate"}, raw(document))
+        taobao.TMALL.parse(Push({}, {"topic": "taobao_trade_TradeCreate"}, raw(document)))
     assert malformed.value.fields[0]["field"] == "payment"
 
 
