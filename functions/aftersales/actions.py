@@ -170,7 +170,8 @@ def inspect(case_id: str, body: Inspection, actor: str) -> Case:
         for line in case.lines:
             if not line.warehouses:
                 continue
-            returned = int(counters.get(line.sku, {}).get("returned", 0))
+            counter = counters.get(line.sku)
+            returned = counter.returned if counter is not None else 0
             extra.append(repository.line_return_item(case.order_id, line.sku, line.quantity, returned))
             for warehouse, units in line.warehouses:
                 if body.result == "resellable":
@@ -244,12 +245,12 @@ def settle_refund(refund_id: str, body: RefundCallback, actor: str) -> RefundOut
         refund = repository.get_refund(case.order_id, refund_id)
         if refund is None:
             raise CaseNotFoundError(f"refund {refund_id}")
-        amount = Decimal(str(refund["amount"]))
+        amount = refund.amount
         if body.amount != amount:
             raise RefusedError(
                 "AMOUNT_MISMATCH", f"refund {refund_id} is for {amount}, not {body.amount}", 422
             )
-        if refund["status"] == "succeeded":
+        if refund.status == "succeeded":
             if case.status == CaseStatus.REFUND_PENDING:
                 resume(case)
             return RefundOutcome(case, applied=False)

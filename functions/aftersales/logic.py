@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from functions.aftersales.models import Case, CaseIn, CaseLine, CaseStatus
 from functions.core.errors import RefusedError
+from functions.core.models.aftersales import LineCounter
 from functions.core.models.orders import Order
 from functions.core.models.shipping import Shipment
 from functions.core.rules import AfterSalesRules, ReviewRules
@@ -72,15 +73,16 @@ class LineState:
         return self.paid - self.committed
 
     @classmethod
-    def of(cls, paid: Decimal, quantity: int, raw: Mapping[str, Any] | None) -> LineState:
-        raw = raw or {}
+    def of(cls, paid: Decimal, quantity: int, counter: LineCounter | None) -> LineState:
+        if counter is None:
+            return cls(paid=paid, quantity=quantity)
         return cls(
             paid=paid,
             quantity=quantity,
-            committed=Decimal(str(raw.get("committed", 0))),
-            committed_qty=int(raw.get("committed_qty", 0)),
-            refunded=Decimal(str(raw.get("refunded", 0))),
-            returned=int(raw.get("returned", 0)),
+            committed=counter.committed,
+            committed_qty=counter.committed_qty,
+            refunded=counter.refunded,
+            returned=counter.returned,
         )
 
 
@@ -142,7 +144,7 @@ def plan_lines(
     order: Order,
     shipments: Sequence[Shipment],
     request: CaseIn,
-    counters: Mapping[str, Mapping[str, Any]],
+    counters: Mapping[str, LineCounter],
     now: datetime,
     rules: AfterSalesRules,
 ) -> list[CaseLine]:

@@ -177,8 +177,8 @@ def test_return_deadline_closes_the_case_and_gives_its_claim_back(oms, stack):
     finished(oms, closed)
     assert "order.refunded" not in order_events(order["order_id"])
     counters = repository.line_counters(order["order_id"])[sku]
-    assert counters["committed"] == 0
-    assert counters["committed_qty"] == 0
+    assert counters.committed == 0
+    assert counters.committed_qty == 0
     with aftersales_rules(oms, return_window_days=30):  # 7 days after shipping the default window closed
         assert open_case(oms, order["order_id"], "refund_only", reason="not_received").status == 201
 
@@ -258,7 +258,7 @@ def test_exchange_ships_the_other_size_through_allocation_and_shipping(oms):
     events = order_events(order["order_id"])
     assert "aftersales.replacement_created" in events
     assert "order.refunded" not in events
-    assert repository.line_counters(order["order_id"])[sku]["refunded"] == 0
+    assert repository.line_counters(order["order_id"])[sku].refunded == 0
 
 
 def test_buyer_not_in_good_standing_waits_for_a_person(oms):
@@ -351,8 +351,8 @@ def test_concurrent_cases_cannot_claim_the_same_money_twice(oms):
         "NOTHING_TO_REFUND",
     }
     counters = repository.line_counters(order["order_id"])[sku]
-    assert Decimal(str(counters["committed"])) == Decimal("80.00")
-    assert counters["committed_qty"] == 2
+    assert counters.committed == Decimal("80.00")
+    assert counters.committed_qty == 2
 
 
 def test_exchange_for_a_size_out_of_stock_is_refunded_instead(oms):

@@ -169,10 +169,9 @@ class AfterSalesMachine(RuleBasedStateMachine):
             c = counters.get(sku)
             if c is None:
                 continue
-            refunded, committed = Decimal(str(c["refunded"])), Decimal(str(c["committed"]))
-            assert 0 <= refunded <= committed <= paid[sku], (sku, c, paid[sku])
-            assert 0 <= int(c["returned"]) <= int(c["committed_qty"]) <= self.quantity[sku], c
-            refunded_total += refunded
+            assert 0 <= c.refunded <= c.committed <= paid[sku], (sku, c, paid[sku])
+            assert 0 <= c.returned <= c.committed_qty <= self.quantity[sku], c
+            refunded_total += c.refunded
         assert refunded_total == self.confirmed
         summary = order.refund_summary
         assert (summary.refunded if summary else Decimal(0)) == self.confirmed

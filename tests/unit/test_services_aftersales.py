@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,7 @@ from functions.aftersales import service
 from functions.aftersales.models import Case, CaseLine, CaseStatus, RefundCallback, case_id_for, refund_id_for
 from functions.core import repository
 from functions.core.errors import RefusedError, TransientError
+from functions.core.models.aftersales import Refund
 from functions.core.models.orders import Order
 from functions.core.repository.fake import Ledger
 from tests.factories import order_body, stored_order
@@ -25,7 +25,7 @@ class Store:
 
     def __init__(self, order: Order, case: Case) -> None:
         self.order, self.case = order, case
-        self.refund: dict[str, Any] | None = None
+        self.refund: Refund | None = None
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(repository, "get_order", lambda order_id: self.order)
@@ -103,7 +103,15 @@ def test_a_decision_on_a_closed_case_is_refused_and_writes_nothing(store: Store,
 def _pending_refund(store: Store) -> str:
     refund_id = refund_id_for(store.case.case_id)
     store.case = store.case.model_copy(update={"status": CaseStatus.REFUND_PENDING, "refund_id": refund_id})
-    store.refund = {"refund_id": refund_id, "amount": "30.00", "status": "requested"}
+    store.refund = Refund(
+        refund_id=refund_id,
+        case_id=store.case.case_id,
+        order_id=store.case.order_id,
+        amount=Decimal("30.00"),
+        currency=store.case.currency,
+        status="requested",
+        requested_at=store.case.opened_at,
+    )
     return refund_id
 
 
@@ -139,7 +147,8 @@ def test_a_refund_over_what_the_line_paid_is_refused_by_the_line_counter(store: 
 
 def test_a_refund_confirmed_twice_is_applied_once(store: Store, uow: Ledger) -> None:
     refund_id = _pending_refund(store)
-    store.refund = {**(store.refund or {}), "status": "succeeded"}
+    assert store.refund is not None
+    store.refund = store.refund.model_copy(update={"status": "succeeded"})
     outcome = service.settle_refund(
         refund_id, RefundCallback(status="succeeded", amount=Decimal("30.00")), "payment:provider"
     )

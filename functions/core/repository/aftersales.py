@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from functions.core.models.aftersales import LineCounter, Refund
 from functions.core.repository._dynamo import (
     av,
     get_record,
@@ -109,14 +110,14 @@ def take_case_wait_token(order_id: str, case_id: str) -> str | None:
 # ---------------------------------------------------------------- line counters
 
 
-def line_counters(order_id: str) -> dict[str, dict[str, Any]]:
+def line_counters(order_id: str) -> dict[str, LineCounter]:
     """The after-sales counters of the order's lines, by SKU (absent: nothing claimed yet)."""
     items = query_all(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
         ExpressionAttributeValues={":pk": av(order_pk(order_id)), ":prefix": av(LINE_PREFIX)},
         ConsistentRead=True,
     )
-    return {raw["sku"]: raw for raw in items}
+    return {str(raw["sku"]): LineCounter.model_validate(raw) for raw in items}
 
 
 def _line_key(order_id: str, sku: str) -> dict[str, Any]:
@@ -230,5 +231,6 @@ def refund_settle_item(order_id: str, refund_id: str, fields: dict[str, Any]) ->
     )
 
 
-def get_refund(order_id: str, refund_id: str) -> dict[str, Any] | None:
-    return get_record(_refund_key(order_id, refund_id))
+def get_refund(order_id: str, refund_id: str) -> Refund | None:
+    found = get_record(_refund_key(order_id, refund_id))
+    return Refund.model_validate(found) if found is not None else None
