@@ -1,4 +1,4 @@
-"""ChannelPullFunction (scheduled) and ChannelShipBackFunction (fulfilment.updated from the bus)."""
+"""ChannelPullFunction (scheduled): read every registered shop's new and changed orders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.connectors.pull import pull_all
 from functions.connectors.settings import get_channel_settings
-from functions.connectors.shipback import ship_back
 from functions.core.observability import instrumented, logger, tracer
 
 get_channel_settings()
@@ -17,17 +16,10 @@ get_channel_settings()
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @instrumented("channel_pull")
-def pull_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     results = pull_all()
     return {
         "shops": len(results),
         "found": sum(r.found for r in results),
         "failed": [f"{r.platform}/{r.shop}" for r in results if r.error],
     }
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@instrumented("channel_shipback")
-def shipback_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return {"outcome": ship_back(event["detail"])}
