@@ -48,6 +48,8 @@ class ExpressRun:
     started: datetime
     ended: datetime | None = None
     tasks: list[str] = field(default_factory=list)  # Lambda functions its task states invoked
+    handed_over: bool = False  # its states:startExecution task ran (the order waits on Standard)
+    log_bytes: int = 0  # its execution log records, as CloudWatch Logs ingests them
 
 
 @dataclass
@@ -187,17 +189,18 @@ def _publish(session: Any, record: dict[str, Any]) -> None:
         "execution_arn": arn,
         "redrive_count": "0",
     }
-    _note_usage(arn, kind, raw, moment)
-    _write(session.configuration, arn, line, moment)
+    message = json.dumps(line, default=str)
+    _note_usage(arn, kind, raw, moment, len(message.encode()))
+    _write(session.configuration, arn, message, moment)
 
 
-def _write(configuration: Any, arn: str, line: dict[str, Any], moment: datetime) -> None:
+def _write(configuration: Any, arn: str, message: str, moment: datetime) -> None:
     from moto.logs.models import logs_backends
 
     backend = logs_backends[configuration.log_account_id][configuration.log_region]
     machine, name = arn.split(":")[6], arn.split(":")[7]
     stream = f"states/{machine}/{moment:%Y-%m-%d}/{name}"
-    event = {"timestamp": int(line["event_timestamp"]), "message": json.dumps(line, default=str)}
+    event = {"timestamp": int(moment.timestamp() * 1000), "message": message}
     with _log_lock:
         group = backend.groups.get(configuration.log_group_name)
         if group is None:
@@ -216,13 +219,16 @@ def _parse_time(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _note_usage(arn: str, kind: str, details: dict[str, Any], moment: datetime) -> None:
+def _note_usage(arn: str, kind: str, details: dict[str, Any], moment: datetime, size: int) -> None:
     with USAGE.lock:
         run = USAGE.runs.get(arn)
         if run is None:
             return
-        if kind == "TaskScheduled" and str(details.get("resource", "")).startswith("invoke"):
+        run.log_bytes += size
+        if kind == "TaskScheduled" and details.get("resourceType") == "lambda":
             run.tasks.append(_function_of(details))
+        if kind == "TaskScheduled" and details.get("resourceType") == "states":
+            run.handed_over = True
         if kind in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}:
             run.ended = moment
 
