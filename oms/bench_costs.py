@@ -241,6 +241,7 @@ def counts_summary(counts: OrderCounts) -> dict[str, Any]:
         "dynamodb_wcu_per_order": round(counts.wcu, 2),
         "dynamodb_rcu_per_order": round(counts.rcu, 2),
         "schedules_fired_per_order": round(counts.schedules_fired, 2),
+        "express_log_bytes_per_order": round(counts.express_log_bytes, 1),
         **{k: round(v, 2) for k, v in counts.meter.items()},
     }
 

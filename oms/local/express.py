@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oms.local.moto_patches import RUNTIME, patch_moto
 
@@ -119,7 +119,7 @@ def _install_start_execution_task() -> None:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         return cached_client_for(region, service)
 
-    original_client_for = sfn_task.boto_client_for
+    original_client_for = vars(sfn_task)["boto_client_for"]
     patch_moto(sfn_task, "boto_client_for", client_for)
 
 
@@ -148,7 +148,7 @@ def _install_execution_logs() -> None:
             return
         logging = getattr(self.state_machine, "loggingConfiguration", None) or {}
         configuration = CloudWatchLoggingConfiguration.from_logging_configuration(
-            state_machine_arn=self.state_machine.arn, logging_configuration=logging
+            state_machine_arn=self.state_machine.arn, logging_configuration=cast(Any, logging)
         )
         if configuration is not None:
             self._cloud_watch_logging_session = ExpressLogSession(self.exec_arn, configuration)
@@ -379,7 +379,7 @@ def describe(stack: LocalStack, execution_arn: str) -> dict[str, Any]:
         return stack.sfn.describe_execution(executionArn=current)  # type: ignore[return-value]
     from moto.stepfunctions.responses import get_backend
 
-    execution = get_backend(current.split(":")[4], current.split(":")[3]).describe_execution(current)
+    execution: Any = get_backend(current.split(":")[4], current.split(":")[3]).describe_execution(current)
     with USAGE.lock:
         run = USAGE.runs[current]
         started, ended = run.started, run.ended
