@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from oms.local.stack import LocalStack
 
 EXPRESS_LIMIT_SECONDS = 300  # AWS: an Express execution runs at most five minutes
+_LIMIT_CAUSE = "An Express execution ends after 5 minutes"
 # Left out of every record whatever the level: the states' data (AWS: IncludeExecutionData false).
 _EXECUTION_DATA = ("input", "inputDetails", "output", "outputDetails", "parameters")
 _BOTO_NAMES = {"StateMachineArn": "stateMachineArn", "Name": "name", "Input": "input"}
@@ -76,6 +77,7 @@ def install() -> None:
     _installed = True
     _install_start_execution_task()
     _install_execution_logs()
+    _install_time_limit_status()
     _install_refusals()
 
 
@@ -175,10 +177,10 @@ _log_lock = threading.Lock()
 def _publish(session: Any, record: dict[str, Any]) -> None:
     arn = session.execution_arn
     kind = str(getattr(record["type"], "value", record["type"]))
-    if kind == "ExecutionAborted" and arn in USAGE.timed_out:
-        return  # the limit stopped it: its record is ExecutionTimedOut
     moment = _parse_time(record["event_timestamp"])
     raw = record.get("details") or {}
+    if kind == "ExecutionAborted" and arn in USAGE.timed_out:  # the limit stopped it, not a person
+        kind, raw = "ExecutionTimedOut", {"error": "States.Timeout", "cause": _LIMIT_CAUSE}
     details = {k: v for k, v in raw.items() if k not in _EXECUTION_DATA}
     line = {
         "id": str(record["id"]),
@@ -247,28 +249,33 @@ def _time_limit(execution: Any) -> None:
     """Stop an Express execution still running EXPRESS_LIMIT_SECONDS after its start (stack clock)."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
-    def running() -> bool:
-        return execution.exec_status in (None, ExecutionStatus.RUNNING)
+    def running() -> bool:  # and still this stack's (a new stack clears USAGE: an old watcher ends)
+        return execution.exec_status in (None, ExecutionStatus.RUNNING) and execution.exec_arn in USAGE.runs
 
     RUNTIME.clock.sleep(EXPRESS_LIMIT_SECONDS, keep_waiting=running)
     if not running():
         return
     with USAGE.lock:
         USAGE.timed_out.add(execution.exec_arn)
-    execution.stop(stop_date=RUNTIME.clock.now(), error="States.Timeout", cause="Express limit: 5 minutes")
-    execution.exec_status = ExecutionStatus.TIMED_OUT
-    session = execution._cloud_watch_logging_session
-    if session is not None:
-        _publish(
-            session,
-            {
-                "id": 0,
-                "type": "ExecutionTimedOut",
-                "details": {"error": "States.Timeout", "cause": "Express executions end after 5 minutes"},
-                "previous_event_id": 0,
-                "event_timestamp": RUNTIME.clock.now(),
-            },
-        )
+    execution.stop(stop_date=RUNTIME.clock.now(), error="States.Timeout", cause=_LIMIT_CAUSE)
+
+
+def _install_time_limit_status() -> None:
+    """An execution the limit stopped ends TIMED_OUT (moto would call every stop ABORTED)."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_arn not in USAGE.timed_out:
+            original(self)
+            return
+        self.execution.stop_date = RUNTIME.clock.now()
+        self.execution.error, self.execution.cause = "States.Timeout", _LIMIT_CAUSE
+        self.execution.exec_status = ExecutionStatus.TIMED_OUT
+
+    patch_moto(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect)
 
 
 # ---------------------------------------------------------------- what AWS refuses for Express
@@ -354,9 +361,13 @@ def waiting_execution(stack: LocalStack, execution_arn: str) -> str | None:
     from moto.stepfunctions.exceptions import ExecutionDoesNotExist
     from moto.stepfunctions.responses import get_backend
 
-    express_id = execution_arn.split(":")[6]
-    subs = stack.template.raw["Resources"][express_id]["Properties"]["DefinitionSubstitutions"]
-    waiting_sm = stack.state_machine_arns[subs["WaitingOrderStateMachineArn"]["Ref"]]
+    resource = stack.template.raw["Resources"].get(execution_arn.split(":")[6]) or {}
+    waiting_ref = (
+        resource.get("Properties", {}).get("DefinitionSubstitutions", {}).get("WaitingOrderStateMachineArn")
+    )
+    if not waiting_ref:
+        return None  # not the order fast path: nothing to hand over to
+    waiting_sm = stack.state_machine_arns[waiting_ref["Ref"]]
     candidate = waiting_sm.replace(":stateMachine:", ":execution:") + ":" + execution_arn.split(":")[7]
     account, region = candidate.split(":")[4], candidate.split(":")[3]
     try:
