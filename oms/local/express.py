@@ -265,7 +265,7 @@ def _install_time_limit_status() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    original = BaseExecutionWorkerCommunication._reflect_execution_status
+    original: Any = BaseExecutionWorkerCommunication._reflect_execution_status
 
     def reflect(self: Any) -> None:
         if self.execution.exec_arn not in USAGE.timed_out:
