@@ -47,6 +47,7 @@ from oms.bench_costs import (
     modelled_gb_seconds,
     usd_per_1000,
 )
+from oms.local import express
 from oms.local.clock import VirtualClock
 from oms.local.stack import LOCAL_ENVIRONMENT, LocalStack, local_stack
 from oms.simulate import MAIN_WAREHOUSE, SIM_START, plan_simulation
@@ -428,11 +429,8 @@ def _run(
     }
     gb_seconds = sum(seconds[name] * memory[name] / 1024 for name in seconds)
 
-    transitions = 0
+    transitions = standard_transitions(stack, arns)
     shipped = 0
-    for arn in arns:
-        history = stack.execution_history(arn)
-        transitions += 1 + sum(1 for e in history if e["type"].endswith("StateEntered"))
     for body in bodies:
         order = repository.get_order(order_id_for(body["platform"], body["platform_order_id"]))
         shipped += order.status == OrderStatus.SHIPPED
@@ -459,12 +457,13 @@ def _run(
 
     n = orders
     arch = str(stack.template.raw.get("Globals", {}).get("Function", {}).get("Architectures", ["x86_64"])[0])
-    express_requests, express_gb_seconds = express_usage(stack)
+    fast = express_usage(express_runs(arns))
     happy = OrderCounts(
         orders=n,
         standard_transitions=transitions / n,
-        express_requests=express_requests / n,
-        express_gb_seconds=express_gb_seconds / n,
+        express_requests=fast.requests / n,
+        express_gb_seconds=fast.gb_seconds / n,
+        express_log_bytes=fast.log_bytes / n,
         lambda_invocations={k: v / n for k, v in lambdas.items()},
         api_requests=api_requests / n,
         wcu=wcu / n,
@@ -564,16 +563,16 @@ def _waiting_orders(stack: LocalStack, count: int, fired_before: int) -> OrderCo
         stack.settle()
     stack.runtime.dynamodb_log = None
     lambdas = Counter(stack.runtime.lambda_invocations) - lambdas_before
-    transitions = sum(
-        1 + sum(1 for e in stack.execution_history(arn) if e["type"].endswith("StateEntered")) for arn in arns
-    )
+    transitions = standard_transitions(stack, arns)
+    fast = express_usage(express_runs(arns))
     fired = len(stack.scheduler.fired) - fired_before if stack.scheduler else 0
     n = len(bodies)
     return OrderCounts(
         orders=n,
         standard_transitions=transitions / n,
-        express_requests=0.0,
-        express_gb_seconds=0.0,
+        express_requests=fast.requests / n,
+        express_gb_seconds=fast.gb_seconds / n,
+        express_log_bytes=fast.log_bytes / n,
         lambda_invocations={k: v / n for k, v in lambdas.items()},
         api_requests=lambdas.get(stack.api_function, 0) / n,
         wcu=sum(r.write_units + r.index_write_units for r in log) / n,
@@ -581,3 +580,20 @@ def _waiting_orders(stack: LocalStack, count: int, fired_before: int) -> OrderCo
         meter={k: v / n for k, v in meter.counts().items()},
         schedules_fired=max(0, fired) / n,
     )
+
+
+def standard_transitions(stack: LocalStack, arns: list[str]) -> int:
+    """Billed Standard transitions of the orders started as `arns` (their fast-path executions): the
+    start plus one per state entered of each waiting execution; an order that never waited has none."""
+    total = 0
+    for arn in arns:
+        waiting = express.waiting_execution(stack, arn) if express.is_express(arn) else arn
+        if waiting is not None:
+            history = stack.execution_history(waiting)
+            total += 1 + sum(1 for e in history if e["type"].endswith("StateEntered"))
+    return total
+
+
+def express_runs(arns: list[str]) -> list[Any]:
+    with express.USAGE.lock:
+        return [express.USAGE.runs[arn] for arn in arns if arn in express.USAGE.runs]

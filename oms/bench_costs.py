@@ -67,6 +67,12 @@ MODELLED_MS: dict[str, float] = {
     "SalesAggregatorFunction": 35,  # one counter transaction per batch
 }
 DEFAULT_MODELLED_MS = 40.0
+# An Express execution waits on its tasks: its billed duration is the time on the stack's clock (retry
+# back-offs; Lambda time does not move a virtual clock) plus each Lambda task's MODELLED_MS, plus the
+# hand-over's StartExecution (stated: one in-region SDK call), rounded up to 100 ms, at 64 MB (the
+# fast path's state is a few hundred bytes: the smallest billed memory step).
+HANDOVER_MS = 25.0
+EXPRESS_BILLED_MB = 64
 # CloudWatch Logs lines not written by our code, stated: Lambda's START/END/REPORT lines (with the
 # X-Ray trace line of active tracing) and API Gateway's access-log line (template.yaml's format).
 LOG_BYTES_PER_INVOCATION = 420
@@ -188,6 +194,7 @@ class OrderCounts:
     rcu: float
     meter: dict[str, float]  # Meter.counts() per order
     schedules_fired: float
+    express_log_bytes: float = 0.0  # the fast path's execution log records (level ALL)
 
 
 def modelled_gb_seconds(invocations: dict[str, float], memory_mb: dict[str, int]) -> float:
@@ -205,6 +212,7 @@ def usd_per_1000(counts: OrderCounts, memory_mb: dict[str, int], arch: str) -> d
         m["log_bytes"]
         + invocations * LOG_BYTES_PER_INVOCATION
         + counts.api_requests * LOG_BYTES_PER_API_REQUEST
+        + counts.express_log_bytes
     )
     per_order = {
         "step_functions": counts.standard_transitions * PRICES["sfn_standard_per_transition"]
@@ -233,20 +241,24 @@ def counts_summary(counts: OrderCounts) -> dict[str, Any]:
         "dynamodb_wcu_per_order": round(counts.wcu, 2),
         "dynamodb_rcu_per_order": round(counts.rcu, 2),
         "schedules_fired_per_order": round(counts.schedules_fired, 2),
+        "express_log_bytes_per_order": round(counts.express_log_bytes, 1),
         **{k: round(v, 2) for k, v in counts.meter.items()},
     }
 
 
-def express_usage(stack: Any) -> tuple[int, float]:
-    """Express executions so far and their billed GB-seconds (64 MB steps, 100 ms steps, as billed)."""
-    executions, gb_seconds = 0, 0.0
-    for arn in stack.state_machine_arns.values():
-        if stack.sfn.describe_state_machine(stateMachineArn=arn).get("type") != "EXPRESS":
-            continue
-        for page in stack.sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
-            for execution in page["executions"]:
-                executions += 1
-                stop = execution.get("stopDate") or execution["startDate"]
-                tenths = max(1, -(-int((stop - execution["startDate"]).total_seconds() * 1000) // 100))
-                gb_seconds += tenths / 10 * 64 / 1024
-    return executions, gb_seconds
+@dataclass
+class ExpressTotals:
+    requests: int
+    gb_seconds: float
+    log_bytes: int
+
+
+def express_usage(runs: list[Any]) -> ExpressTotals:
+    """Express requests, billed GB-seconds and log bytes of `runs` (oms/local/express.py's ExpressRun)."""
+    gb_seconds = 0.0
+    for run in runs:
+        elapsed_ms = ((run.ended or run.started) - run.started).total_seconds() * 1000
+        busy_ms = sum(MODELLED_MS.get(name, DEFAULT_MODELLED_MS) for name in run.tasks)
+        billed_ms = -(-(elapsed_ms + busy_ms + (HANDOVER_MS if run.handed_over else 0)) // 100) * 100
+        gb_seconds += billed_ms / 1000 * EXPRESS_BILLED_MB / 1024
+    return ExpressTotals(len(runs), gb_seconds, sum(run.log_bytes for run in runs))

@@ -255,6 +255,10 @@ def _history(args: argparse.Namespace) -> int:
 _PATH_EVENTS = ("StateEntered", "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "Failed")
 
 
+# Which workflow ran a step (ADR 0001): the Express fast path or the Standard one an order waits on.
+_WORKFLOWS = {"express": "fast path", "standard": "waiting workflow"}
+
+
 def _history_once(args: argparse.Namespace) -> int:
     from oms.client import ApiClient, ApiError
 
@@ -281,7 +285,7 @@ def _history_once(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
         return 0
     console = _console()
-    execution = data.get("execution") or {}
+    executions = data.get("executions") or []
     entries = [
         e
         for e in data.get("timeline", [])
@@ -290,7 +294,11 @@ def _history_once(args: argparse.Namespace) -> int:
     hidden = len(data.get("timeline", [])) - len(entries)
     console.print(
         f"[bold]{data['order_id']}[/]  status [bold]{data['status']}[/]"
-        + (f"  workflow {execution.get('status')}" if execution else "  (no workflow yet)")
+        + (
+            "".join(f"  {_WORKFLOWS.get(e.get('kind'), 'workflow')} {e.get('status')}" for e in executions)
+            if executions
+            else "  (no workflow yet)"
+        )
         + (f"  [dim](+{hidden} events: --all)[/]" if hidden else ""),
         highlight=False,
     )
@@ -308,7 +316,7 @@ def _history_once(args: argparse.Namespace) -> int:
             _short_time(entry.get("at"), with_day=len(days) > 0),
             f"[bold]{entry['type']}[/]" if is_order else f"[dim]{entry.get('type', '')}[/]",
             change or str(entry.get("state", "")),
-            str(entry.get("actor", "")),
+            str(entry.get("actor", "") if is_order else _WORKFLOWS.get(entry.get("workflow"), "")),
             _detail(entry),
         )
     console.print(table)

@@ -66,8 +66,15 @@ def test_bench_json_prints_every_figure_from_one_small_run(capsys):
     assert figures.keys() >= REQUIRED
     assert figures["happy_path_orders"] == 6
     assert figures["execution_status"] == {"SUCCEEDED": 6}
-    # a happy path enters at least Review, Allocate, Ship and a final state, plus the billed start
-    assert figures["transitions_per_order"] >= 5
+    # paid on arrival, nothing waits: the order runs on the Express fast path alone (ADR 0001), one
+    # request billed at least Review + Allocate + Ship's modelled 115 ms, rounded up to 200 ms x 64 MB
+    assert figures["standard_transitions_per_order"] == figures["transitions_per_order"] == 0
+    assert figures["express_requests_per_order"] == 1
+    assert figures["express_gb_seconds_per_order"] >= 0.2 * 64 / 1024
+    # an order that waits for payment: the fast path hands it over, the waiting workflow bills its start,
+    # Resume, AwaitPayment, Ship and Fulfilled
+    assert figures["waiting_order_counts"]["standard_transitions_per_order"] == 5
+    assert figures["waiting_order_counts"]["express_log_bytes_per_order"] > 0  # logging level ALL
     # each per-function figure is rounded to 2 places, so their sum may differ from the rounded total by
     # up to half a unit in the last place per term
     per_function = figures["lambda_invocations"]

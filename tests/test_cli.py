@@ -180,6 +180,8 @@ class TestHistory:
             assert event in out
         assert "-> SHIPPED" in out
         assert "stage:ship" in out
+        assert "fast path SUCCEEDED" in out  # paid on arrival: only the Express fast path ran
+        assert "waiting workflow" not in out
         # Rows follow the timeline: the order is received before it ships.
         assert out.index("order.received") < out.index("order.shipped")
 

@@ -46,7 +46,8 @@ def test_every_state_machine_has_execution_alarms(template, metric):
     names = _watching(template, "AWS/States", metric)
     watched = [_alarms(template)[n]["Dimensions"][0]["Value"]["Ref"] for n in names]
     machines = set(template.resources("AWS::Serverless::StateMachine"))
-    assert sorted(watched) == sorted(machines) == ["AfterSalesStateMachine", "OrderStateMachine"]
+    assert sorted(watched) == sorted(machines)
+    assert sorted(machines) == ["AfterSalesStateMachine", "ExpressOrderStateMachine", "OrderStateMachine"]
     for name in names:
         alarm = _alarms(template)[name]
         assert alarm["Dimensions"][0]["Name"] == "StateMachineArn"

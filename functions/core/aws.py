@@ -44,7 +44,15 @@ def secretsmanager() -> SecretsManagerClient:
         return boto3.client("secretsmanager", config=_CONFIG)
 
 
+@cache
+def logs() -> Any:
+    """The fast path's execution records (Express workflows log their history, they keep none)."""
+    with _lock:
+        return boto3.client("logs", config=_CONFIG)
+
+
 def reset_clients() -> None:
+    logs.cache_clear()
     dynamodb.cache_clear()
     stepfunctions.cache_clear()
     scheduler.cache_clear()

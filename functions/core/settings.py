@@ -56,6 +56,15 @@ class ApiSettings(Settings):
     max_body_bytes: int = Field(default=256_000, ge=1_024, validation_alias="MAX_BODY_BYTES")
 
 
+class OrderPathSettings(Settings):
+    """Reading an order's path (ADR 0001): the waiting (Standard) machine and the fast path's log group."""
+
+    waiting_state_machine_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:states:", validation_alias="WAITING_STATE_MACHINE_ARN"
+    )
+    express_log_group: str = Field(min_length=1, validation_alias="EXPRESS_LOG_GROUP")
+
+
 class TimerSettings(Settings):
     """Functions that delete one-time schedules (EventBridge Scheduler, functions/core/timers.py)."""
 
@@ -124,6 +133,11 @@ def get_api_settings() -> ApiSettings:
 
 
 @cache
+def get_order_path_settings() -> OrderPathSettings:
+    return OrderPathSettings()  # type: ignore[call-arg]
+
+
+@cache
 def get_auth_settings() -> AuthSettings:
     return AuthSettings()  # type: ignore[call-arg]
 
@@ -137,6 +151,7 @@ def clear_settings_cache() -> None:
     get_payment_scheduling_settings.cache_clear()
     get_hold_scheduling_settings.cache_clear()
     get_auth_settings.cache_clear()
+    get_order_path_settings.cache_clear()
     _clear_event_settings()
 
 

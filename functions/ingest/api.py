@@ -53,16 +53,18 @@ def get_history(order_id: OrderIdPath) -> dict[str, Any]:
     timeline: list[dict[str, Any]] = [
         {"source": "order", **event.model_dump(mode="json")} for event in aggregate.events
     ]
-    execution: dict[str, Any] | None = None
+    executions: list[dict[str, Any]] = []
     if aggregate.order.execution_arn:
-        execution = {"arn": aggregate.order.execution_arn, **workflow.describe(aggregate.order.execution_arn)}
-        timeline += [
-            {"source": "workflow", **event} for event in workflow.history(aggregate.order.execution_arn)
-        ]
+        # The fast path's events (Express log records) then the waiting workflow's (Standard history).
+        executions, path = workflow.order_path(
+            order_id, aggregate.order.execution_arn, since=aggregate.order.created_at
+        )
+        timeline += [{"source": "workflow", **event} for event in path]
     timeline.sort(key=lambda entry: (datetime.fromisoformat(entry["at"]), entry["source"] == "order"))
     return {
         "order_id": order_id,
         "status": aggregate.order.status,
-        "execution": execution,
+        "execution": executions[-1] if executions else None,  # where the order is now
+        "executions": executions,
         "timeline": timeline,
     }

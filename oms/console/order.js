@@ -12,7 +12,7 @@ function statePath(timeline) {
   for (const event of timeline.filter((e) => e.source === "workflow")) {
     const type = event.type || "";
     if (type.endsWith("StateEntered")) {
-      current = { name: event.state, kind: type.replace("StateEntered", ""), entered: event.at, exited: null, attempts: 0, errors: [], waited: false };
+      current = { name: event.state, kind: type.replace("StateEntered", ""), workflow: event.workflow, entered: event.at, exited: null, attempts: 0, errors: [], waited: false };
       states.push(current);
       if (type === "WaitStateEntered") current.waited = true;
     } else if (current && type.endsWith("StateExited")) {
@@ -31,6 +31,12 @@ function statePath(timeline) {
     if (s.seconds !== null && s.seconds >= 60) s.waited = true;
   }
   return states;
+}
+
+// Which workflow ran a state (ADR 0001): the Express fast path, or the Standard one an order waits on.
+const WORKFLOW_NAMES = { express: "fast path", standard: "waiting workflow" };
+function workflowName(kind) {
+  return WORKFLOW_NAMES[kind] || "workflow";
 }
 
 // A Lambda error's cause is its JSON error document: show the message, not the stack trace.
@@ -119,9 +125,9 @@ async function orderView(orderId) {
   const [order, history] = await Promise.all([api("GET", `/orders/${orderId}`), api("GET", `/orders/${orderId}/history`)]);
   const path = statePath(history.timeline);
   const pathList = h("ol", { class: "path", id: "state-path" }, path.map((s) =>
-    h("li", { class: [s.errors.length ? "failed" : "", s.waited ? "waited" : ""].join(" ").trim(), "data-state": s.name },
+    h("li", { class: [s.errors.length ? "failed" : "", s.waited ? "waited" : ""].join(" ").trim(), "data-state": s.name, "data-workflow": s.workflow || "" },
       h("strong", {}, s.name),
-      h("span", { class: "meta" }, `${s.kind} · ${duration(s.seconds)}`,
+      h("span", { class: "meta" }, `${s.kind} · ${workflowName(s.workflow)} · ${duration(s.seconds)}`,
         s.attempts > 1 ? ` · ${s.attempts - 1} retr${s.attempts === 2 ? "y" : "ies"}` : "",
         s.waited ? " · waited" : ""),
       s.errors.map((e) => h("span", { class: "meta error" }, e)))));
@@ -144,7 +150,7 @@ async function orderView(orderId) {
         `Shipment ${s.shipment_id}: ${s.carrier} ${s.tracking_number} from ${s.warehouse}`,
         order.delivery && order.delivery.shipments[s.shipment_id] ? ` · ${order.delivery.shipments[s.shipment_id]}` : ""))),
       order.delivery ? h("tr", { id: "delivery" }, h("td", { colspan: 3 }, `Delivery: ${order.delivery.state} (${order.delivery.delivered} of ${order.delivery.total} shipments delivered)`)) : null)));
-  const execution = history.execution;
+  const executions = history.executions || [];
   const held = order.status === "ON_HOLD";
   const canDecide = held && (await may("POST", "/orders/{order_id}/review"));
   const holdCard = held ? h("div", { class: "card", id: "hold-card" }, h("strong", {}, "Held for review: "),
@@ -169,7 +175,8 @@ async function orderView(orderId) {
     details,
     holdCard,
     aftersales || refunded ? [h("h3", {}, "After-sales"), refunded, aftersales] : null,
-    h("h3", {}, "State machine path", execution ? h("span", { class: "muted" }, ` · execution ${execution.status}`) : null),
+    h("h3", {}, "State machine path", executions.length ? h("span", { class: "muted", id: "executions" },
+      executions.map((e) => ` · ${workflowName(e.kind)} ${e.status}`).join("")) : null),
     path.length ? pathList : h("p", { class: "muted" }, "No execution yet."),
     timelineSection(history.timeline),
     integration);

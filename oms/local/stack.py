@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from oms.local import express
 from oms.local.clock import Clock, SystemClock, VirtualClock
 from oms.local.event_sources import LocalEventSources
 from oms.local.gateway import Gateway
@@ -67,6 +68,7 @@ class LocalStack:
         self.table_names: dict[str, str] = {}
         self.function_names: dict[str, str] = {}
         self.state_machine_arns: dict[str, str] = {}
+        self.log_group_names: dict[str, str] = {}  # the Express fast path's (oms/local/express.py)
         self.secret_arns: dict[str, str] = {}
         self.api_function = ""
         self.gateway: Gateway | None = None
@@ -92,6 +94,8 @@ class LocalStack:
         from oms.local import moto_patches
 
         moto_patches.install()
+        express.install()
+        express.USAGE.clear()
         from oms.local import metrics as local_metrics
 
         self.metrics = local_metrics.install()  # Powertools' EMF output -> in-memory collector
@@ -172,6 +176,7 @@ class LocalStack:
             **{lid: arn.rsplit("/", 1)[-1] for lid, arn in self.role_arns.items()},
             **self.queue_urls,
             **self.bus_names,
+            **self.log_group_names,
         }
         arns = {
             **{
@@ -328,15 +333,13 @@ class LocalStack:
 
     def _create_state_machines(self) -> None:
         role = f"arn:aws:iam::{ACCOUNT}:role/oms-local-states"
-        resolver = self._resolver()
-        for logical_id, (definition, substitutions) in self.template.state_machines().items():
+        machines = self.template.state_machines()
+        for logical_id in express.creation_order(machines):
+            definition, substitutions = machines[logical_id]
             text = json.dumps(definition)
             for key, value in substitutions.items():
-                text = text.replace(f"${{{key}}}", resolver.resolve(value))
-            arn = self.sfn.create_state_machine(
-                name=logical_id, definition=text, roleArn=role, type="STANDARD"
-            )["stateMachineArn"]
-            self.state_machine_arns[logical_id] = arn
+                text = text.replace(f"${{{key}}}", self._resolver().resolve(value))
+            self.state_machine_arns[logical_id] = express.create_state_machine(self, logical_id, text, role)
 
     def _configure_functions(self) -> None:
         """One process hosts every function, so their environments are merged once, at start-up."""
@@ -381,7 +384,8 @@ class LocalStack:
 
     @property
     def order_state_machine_arn(self) -> str:
-        return self.state_machine_arns["OrderStateMachine"]
+        """The machine every order starts on: the Express fast path (ADR 0001)."""
+        return self.state_machine_arns["ExpressOrderStateMachine"]
 
     # ------------------------------------------------------------ API Gateway, without Docker
 
@@ -438,7 +442,8 @@ class LocalStack:
     # ------------------------------------------------------------ executions
 
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
-        return self.sfn.describe_execution(executionArn=execution_arn)  # type: ignore[return-value]
+        """The order's current execution: its waiting one once the fast path handed it over."""
+        return express.describe(self, execution_arn)
 
     def wait_for_execution(self, execution_arn: str, timeout: float = WAIT_BOUND_SECONDS) -> dict[str, Any]:
         """Poll until the execution ends; on a virtual clock, jump to the next timer when all is idle.
@@ -448,6 +453,10 @@ class LocalStack:
         """
         try:
             self.run_until(lambda: self.execution_status(execution_arn) not in RUNNING, timeout=timeout)
+            waiting = express.waiting_execution(self, execution_arn)  # the order waits on: follow it
+            if waiting is not None:
+                execution_arn = waiting
+                self.run_until(lambda: self.execution_status(waiting) not in RUNNING, timeout=timeout)
         except TimeoutError:
             status = self.execution_status(execution_arn)
             raise TimeoutError(f"{execution_arn} still {status} after {timeout}s") from None
@@ -530,6 +539,10 @@ class LocalStack:
             time.sleep(0.001 if quiet else 0.005)
 
     def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The order's path: the fast path's events (its log records), then the waiting execution's."""
+        return express.history(self, execution_arn)
+
+    def _standard_history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
         while True:

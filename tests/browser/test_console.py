@@ -41,11 +41,13 @@ def test_order_page_shows_timeline_and_state_machine_path(console, oms):
         "Review",
         "ReviewDecision",
         "Allocate",
-        "AllocationOutcome",
-        "PaymentGate",  # paid on arrival: straight on to Ship
+        "AllocationOutcome",  # paid on arrival: straight on to Ship
         "Ship",
         "Fulfilled",
     ]
+    # nothing waited: every state ran on the fast path (Express), and the reader is told so
+    assert all("fast path" in meta for meta in texts(driver, "#state-path li .meta"))
+    assert driver.find_element("id", "executions").text == "· fast path SUCCEEDED"
     timeline = "\n".join(texts(driver, "#timeline tbody tr"))
     assert "RECEIVED → APPROVED" in timeline
     assert "SHIPPED" in timeline
@@ -58,6 +60,28 @@ def test_order_page_shows_timeline_and_state_machine_path(console, oms):
     assert "TaskStateEntered" in detailed
     assert "RECEIVED → APPROVED" in detailed
     assert driver.find_element("id", "order-status").text == "SHIPPED"
+
+
+def test_a_waiting_order_shows_the_fast_path_then_the_waiting_workflow(console, oms, stack):
+    from tests.review_helpers import wait_for as wait_until
+
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    posted = oms.post(order_body([(sku, 1, "10.00")], payment={"status": "unpaid"}))
+    order_id = posted.json()["order_id"]
+    wait_until(stack, lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT", what="waiting")
+    assert oms.pay(order_id, "PAY-CONSOLE-1", "10.00", stack.clock.now().isoformat()).status == 200
+    oms.wait(posted.json()["execution_arn"])
+    driver = console(f"/orders/{order_id}")
+    wait_for(driver, '#state-path li[data-state="Fulfilled"]')
+    rows = texts(driver, "#state-path li")
+    handed = next(r for r in rows if r.startswith("HandOver"))
+    waited = next(r for r in rows if r.startswith("AwaitPayment"))
+    assert "fast path" in handed
+    assert "waiting workflow" in waited
+    assert "waited" in waited
+    executions = driver.find_element("id", "executions").text
+    assert executions == "· fast path SUCCEEDED · waiting workflow SUCCEEDED"
 
 
 def test_a_retried_and_failed_stage_is_marked_on_the_path(console, oms, stack):

@@ -589,3 +589,36 @@ def test_a_crash_after_the_payment_commit_is_finished_by_the_sweep(oms, stack, m
     grace = service.RESUME_GRACE
     assert paid_at + grace <= resumed <= paid_at + grace + timedelta(minutes=1)
     assert not still_timed(order_id)
+
+
+def test_history_of_a_waiting_order_shows_the_fast_path_then_the_waiting_workflow(oms, stack):
+    sku = new_sku()
+    oms.set_stock(sku, 5)
+    order_id, execution_arn = post_and_park(oms, stack, unpaid(sku, 2, "10.00"))
+    assert oms.pay(order_id, "PAY-HIST-1", "20.00", stack.clock.now().isoformat()).status == 200
+    assert oms.wait(execution_arn)["status"] == "SUCCEEDED"
+
+    history = oms.history(order_id).json()
+    assert [(e["kind"], e["status"]) for e in history["executions"]] == [
+        ("express", "SUCCEEDED"),
+        ("standard", "SUCCEEDED"),
+    ]
+    assert history["execution"]["kind"] == "standard"  # where the order is now
+    path = [
+        (e["workflow"], e["state"])
+        for e in history["timeline"]
+        if e["source"] == "workflow" and e["type"].endswith("StateEntered")
+    ]
+    assert path == [
+        ("express", "Review"),
+        ("express", "ReviewDecision"),
+        ("express", "Allocate"),
+        ("express", "AllocationOutcome"),
+        ("express", "WaitForPayment"),
+        ("express", "HandOver"),
+        ("express", "HandedOver"),
+        ("standard", "Resume"),
+        ("standard", "AwaitPayment"),
+        ("standard", "Ship"),
+        ("standard", "Fulfilled"),
+    ]

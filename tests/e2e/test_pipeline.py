@@ -196,6 +196,11 @@ def test_history_api_merges_order_and_workflow_timelines(oms):
         e.get("state") for e in timeline if e["source"] == "workflow" and e["type"] == "TaskStateEntered"
     ]
     assert states == ["Review", "Allocate", "Ship"]
+    # paid on arrival, nothing waited: the whole path ran on the fast path (Express), read from its
+    # log records, which carry no execution data
+    assert [(e["kind"], e["status"]) for e in history["executions"]] == [("express", "SUCCEEDED")]
+    assert {e["workflow"] for e in timeline if e["source"] == "workflow"} == {"express"}
+    assert not any("input" in e or "output" in e for e in timeline if e["source"] == "workflow")
 
 
 def test_unknown_order_is_404(oms):

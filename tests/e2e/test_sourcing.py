@@ -121,10 +121,16 @@ def test_backordered_order_ships_when_a_restock_arrives(oms, stack):
     assert order["status"] == "SHIPPED"
     assert order["allocation"]["attempts"] == 2
     assert oms.states_entered(order["execution_arn"]) == [
+        # the fast path (Express) hands the backorder over...
         "Review",
         "ReviewDecision",
         "Allocate",
         "AllocationOutcome",
+        "WaitForStock",
+        "HandOver",
+        "HandedOver",
+        # ...and the waiting workflow (Standard) owns the wait
+        "Resume",
         "AwaitStock",
         "Allocate",
         "AllocationOutcome",
