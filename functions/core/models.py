@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from functions.core.line_origin import LineOrigin
 from functions.core.status import OrderStatus
 
 # Quantized on the way in, so "10", "10.0" and "10.00" are the same amount everywhere after.
@@ -74,10 +75,14 @@ class OrderLine(_Strict):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     # Gift cards, services, digital goods: no warehouse, no stock; fulfilled by a virtual shipment.
     virtual: bool = False
+    # Set by the OMS at capture, refused from platforms: a line made of bundle components (组合装) keeps
+    # its exact value (unit_price is then rounded) and where its units came from (docs/products.md).
+    line_total: Money | None = Field(default=None, exclude_if=lambda value: value is None)
+    origins: tuple[LineOrigin, ...] | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @property
     def amount(self) -> Decimal:
-        return self.unit_price * self.quantity
+        return self.line_total if self.line_total is not None else self.unit_price * self.quantity
 
 
 class Amounts(_Strict):

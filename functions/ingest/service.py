@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import ConflictError, RefusedError
 from functions.core.models import HistoryEvent, Order, OrderIn, OrderLine, order_id_for
 from functions.core.observability import MetricName, count, logger
+from functions.core.products import Product
 from functions.core.status import OrderStatus
+from functions.ingest import logic
 
 
 @dataclass(frozen=True)
@@ -17,34 +20,67 @@ class IngestResult:
     created: bool
 
 
+def _field(index: int, name: str, kind: str, message: str) -> dict[str, Any]:
+    return {
+        "loc": ["body", "lines", index, name],
+        "field": f"body.lines.{index}.{name}",
+        "type": kind,
+        "message": message,
+    }
+
+
+def _refuse(code: str, problems: list[tuple[int, str, str, str]]) -> RefusedError:
+    """422 `code` naming each (line index, field, type, why)."""
+    fields = [_field(index, name, kind, why) for index, name, kind, why in problems]
+    named = "; ".join(f"lines[{index}].{name}: {why}" for index, name, _, why in problems)
+    return RefusedError(code, named, status=422, fields=fields)
+
+
 def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
     """The order's lines with what a SKU is taken from the product master, never from the platform.
 
     A client-sent `virtual` is ignored: the master's kind replaces it (a laptop stays physical and is
-    reserved like any laptop). An unknown or inactive SKU is refused: 422 UNKNOWN_SKU naming the line.
+    reserved like any laptop). An unknown or inactive SKU is refused: 422 UNKNOWN_SKU naming the line;
+    so is a bundle with an unknown or inactive component. Bundles explode into their components
+    (ingest/logic.py); what a line's units came from is the OMS's to say, so a platform sending
+    `line_total` or `origins` is refused.
     """
+    sent = [
+        (index, name, "set_by_oms", "is set by the OMS from the product master, not by the platform")
+        for index, line in enumerate(order_in.lines)
+        for name in ("line_total", "origins")
+        if getattr(line, name) is not None
+    ]
+    if sent:
+        raise _refuse("VALIDATION_ERROR", sent)
     products = repository.get_products(line.sku for line in order_in.lines)
-    lines, unknown = [], []
+    parts = repository.get_products(c.sku for product in products.values() for c in product.components)
+    unknown = []
     for index, line in enumerate(order_in.lines):
         product = products.get(line.sku)
-        if product is None or not product.active:
-            state = "is not in the product master" if product is None else "is inactive in the product master"
-            unknown.append((index, f"{line.sku} {state}"))
+        if not _usable(product):
+            unknown.append((index, "sku", "unknown_sku", f"{line.sku} {_missing(product)}"))
             continue
-        lines.append(line.model_copy(update={"virtual": product.virtual}))
+        for component in product.components if product else ():
+            if not _usable(parts.get(component.sku)):
+                why = f"{line.sku} contains {component.sku}, which {_missing(parts.get(component.sku))}"
+                unknown.append((index, "sku", "unknown_sku", why))
     if unknown:
-        fields = [
-            {
-                "loc": ["body", "lines", index, "sku"],
-                "field": f"body.lines.{index}.sku",
-                "type": "unknown_sku",
-                "message": why,
-            }
-            for index, why in unknown
-        ]
-        named = "; ".join(f"lines[{index}].sku: {why}" for index, why in unknown)
-        raise RefusedError("UNKNOWN_SKU", named, status=422, fields=fields)
-    return lines
+        raise _refuse("UNKNOWN_SKU", unknown)
+    try:
+        return logic.stored_lines(order_in.lines, {**parts, **products})
+    except logic.LineProblem as problem:
+        raise _refuse(
+            "BUNDLE_TOO_LARGE", [(problem.index, "quantity", "too_large", problem.message)]
+        ) from None
+
+
+def _usable(product: Product | None) -> bool:
+    return product is not None and product.active
+
+
+def _missing(product: Product | None) -> str:
+    return "is not in the product master" if product is None else "is inactive in the product master"
 
 
 def ingest_order(order_in: OrderIn) -> IngestResult:
