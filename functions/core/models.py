@@ -79,6 +79,7 @@ class OrderLine(_Strict):
     # its exact value (unit_price is then rounded) and where its units came from (docs/products.md).
     line_total: Money | None = Field(default=None, exclude_if=lambda value: value is None)
     origins: tuple[LineOrigin, ...] | None = Field(default=None, exclude_if=lambda value: value is None)
+    gift_rule: str | None = Field(default=None, exclude_if=lambda value: value is None)  # a gift (赠品), free
 
     @property
     def amount(self) -> Decimal:

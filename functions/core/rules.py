@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from functions.core.gift_rules import GiftRules
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -170,3 +172,4 @@ class RuleSet(_Section):
     payment: PaymentRules = PaymentRules()
     aftersales: AfterSalesRules = AfterSalesRules()
     carriers: CarrierRules = CarrierRules()
+    gifts: GiftRules = GiftRules()  # 赠品策略 (functions/core/gift_rules.py)

@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from functions.core.gift_rules import GiftRule, GiftRules
 from functions.core.line_origin import LineOrigin
-from functions.core.models import OrderLine
+from functions.core.models import OrderIn, OrderLine
 from functions.core.products import Product
 
 CENT = Decimal("0.01")
@@ -172,3 +173,25 @@ def bundle_view(lines: Sequence[OrderLine]) -> list[dict[str, Any]]:
         {**bundle, "amount": str(bundle["amount"])}
         for _, bundle in sorted(bundles.items(), key=lambda kv: kv[0])
     ]
+
+
+def gift_rules_for(order: OrderIn, lines: Sequence[OrderLine], gifts: GiftRules) -> list[GiftRule]:
+    """The gift rules this order matches, in rule order, one per gift SKU (the first rule giving it)."""
+    named = {line.sku for line in order.lines} | {line.sku for line in lines}
+    found: dict[str, GiftRule] = {}
+    for rule in gifts.rules:
+        if rule.matches(order.platform, order.amounts.total, named, order.placed_at):
+            found.setdefault(rule.gift_sku, rule)
+    return list(found.values())
+
+
+def gift_line(rule: GiftRule, product: Product) -> OrderLine:
+    """A gift (赠品): the rule's units at zero price, reserved and shipped like any line."""
+    return OrderLine(
+        sku=rule.gift_sku,
+        quantity=rule.quantity,
+        unit_price=Decimal("0.00"),
+        name=product.name or None,
+        virtual=product.virtual,
+        gift_rule=rule.id,
+    )

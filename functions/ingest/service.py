@@ -7,6 +7,7 @@ from typing import Any
 
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import ConflictError, RefusedError
+from functions.core.gift_rules import GiftRule, gift_problem
 from functions.core.models import HistoryEvent, Order, OrderIn, OrderLine, order_id_for
 from functions.core.observability import MetricName, count, logger
 from functions.core.products import Product
@@ -48,7 +49,7 @@ def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
     sent = [
         (index, name, "set_by_oms", "is set by the OMS from the product master, not by the platform")
         for index, line in enumerate(order_in.lines)
-        for name in ("line_total", "origins")
+        for name in ("line_total", "origins", "gift_rule")
         if getattr(line, name) is not None
     ]
     if sent:
@@ -73,6 +74,48 @@ def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
         raise _refuse(
             "BUNDLE_TOO_LARGE", [(problem.index, "quantity", "too_large", problem.message)]
         ) from None
+
+
+@dataclass(frozen=True)
+class Gifts:
+    lines: list[OrderLine]
+    given: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]  # a gift that could not be given does not fail the order: it is recorded
+
+
+def _gifts(order_id: str, order_in: OrderIn, lines: list[OrderLine]) -> Gifts:
+    """Gift lines the strategy center's gift rules add (赠品策略). A rule's budget is taken with a
+    conditional counter (never exceeded, however many orders race for it); a gift out of stock, spent,
+    not gift-eligible or already a line of the order is skipped and recorded."""
+    rules = logic.gift_rules_for(order_in, lines, repository.active_rules().gifts)
+    if not rules:
+        return Gifts([], [], [])
+    products = repository.get_products(rule.gift_sku for rule in rules)
+    taken = {line.sku for line in lines}
+    added: list[OrderLine] = []
+    given: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for rule in rules:
+        product = products.get(rule.gift_sku)
+        why = gift_problem(product)
+        if why is None and rule.gift_sku in taken:
+            why = "already a line of the order"
+        elif why is None and len(lines) + len(added) >= logic.MAX_STORED_LINES:
+            why = "the order has no room for another line"
+        elif why is None and product is not None and not product.virtual and not _in_stock(rule):
+            why = "out of stock"
+        elif why is None and not repository.claim_gift_units(rule.id, order_id, rule.quantity, rule.budget):
+            why = "budget spent"
+        if why is not None or product is None:
+            skipped.append({"rule": rule.id, "sku": rule.gift_sku, "reason": why})
+            continue
+        added.append(logic.gift_line(rule, product))
+        given.append({"rule": rule.id, "sku": rule.gift_sku, "quantity": rule.quantity})
+    return Gifts(added, given, skipped)
+
+
+def _in_stock(rule: GiftRule) -> bool:
+    return sum(level.available for level in repository.get_stock(rule.gift_sku)) >= rule.quantity
 
 
 def _usable(product: Product | None) -> bool:
@@ -100,9 +143,10 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         if stored is None or stored.request_hash != order_in.fingerprint():
             raise
         return IngestResult(order=stored, created=False)
+    gifts = _gifts(order_id, order_in, lines)
     now = clock.now()
     order = Order(
-        **order_in.model_copy(update={"lines": lines}).model_dump(),
+        **order_in.model_copy(update={"lines": lines + gifts.lines}).model_dump(),
         order_id=order_id,
         status=OrderStatus.RECEIVED,
         version=1,
@@ -117,7 +161,12 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         type="order.received",
         to_status=OrderStatus.RECEIVED,
         actor=f"platform:{order_in.platform}",
-        detail={"platform_order_id": order_in.platform_order_id, "lines": len(order_in.lines)},
+        detail={
+            "platform_order_id": order_in.platform_order_id,
+            "lines": len(order_in.lines),
+            **({"gifts": gifts.given} if gifts.given else {}),
+            **({"gifts_skipped": gifts.skipped} if gifts.skipped else {}),
+        },
     )
     created = repository.create_order(order, received)
     if created:
