@@ -6,6 +6,7 @@ waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -25,11 +26,13 @@ from functions.allocate.logic import (
 )
 from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
+from functions.core.gift_rules import short_gifts, skipped, without_lines
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models import (
     AllocationInfo,
     MergeInfo,
     Order,
+    OrderLine,
     Reservation,
     RuleHit,
     StockLevel,
@@ -145,17 +148,21 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     policy = sourcing_policy(rules.allocation)
     skus = [line.sku for line in physical_lines(order.lines)]
     plan: AllocationPlan | None = None
+    skipped_gifts: list[OrderLine] = []  # 赠品 short of stock: left out, never holding the order back
     for _ in range(MAX_PLANNING_ROUNDS):
         shards = {sku: repository.get_stock_shards(sku) for sku in skus}
         stock = {sku: aggregate_levels(found) for sku, found in shards.items()}
         plan = plan_allocation(order.lines, stock, policy, Destination.of(order.shipping_address))
+        if not plan.complete and (gifts := short_gifts(order.lines, plan.short)):
+            order, skipped_gifts = without_lines(order, gifts), [*skipped_gifts, *gifts]
+            plan = plan_allocation(order.lines, stock, policy, Destination.of(order.shipping_address))
         if not plan.complete:
             break
         reservations = _with_shards(order_id, plan.reservations, shards)
         if reservations is None:
             continue
         try:
-            allocated = _commit_allocation(order, plan, reservations, rules, execution_id)
+            allocated = _commit_allocation(order, plan, reservations, rules, execution_id, skipped_gifts)
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": sorted(rejected.tags)})
             continue
@@ -166,7 +173,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
                 return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
             if current.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
                 raise
-            order = current
+            order, skipped_gifts = current, []
             continue
         if allocated is not None:
             return allocated
@@ -204,8 +211,10 @@ def _commit_allocation(
     reservations: list[Reservation],
     rules: RuleSet,
     execution_id: str | None,
+    skipped_gifts: Sequence[OrderLine] = (),
 ) -> AllocationResult | None:
-    """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit."""
+    """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit.
+    Gift lines left out for want of stock leave the order and give their units back to the rule."""
     previous = order.allocation
     info = AllocationInfo(
         outcome="allocated",
@@ -216,6 +225,7 @@ def _commit_allocation(
         rules_version=rules.version,
     )
     extra = repository.reserve_items(order.order_id, reservations) + _backorder_cleanup(order)
+    extra += [w for gift in skipped_gifts for w in repository.gift_return_items(gift, order.order_id)]
     if 2 + len(extra) > MAX_TRANSACTION_ITEMS:
         return None
     merge, leader_change, merge_items = _merge_plan(
@@ -231,6 +241,9 @@ def _commit_allocation(
     }
     if merge is not None:
         detail["merge"] = {"group": merge.group, "role": merge.role}
+    if skipped_gifts:
+        set_fields["lines"] = [line.model_dump(mode="json") for line in order.lines]
+        detail["gifts_skipped"] = [skipped(line, "out of stock") for line in skipped_gifts]
     changes = [
         OrderChange(
             order=order,

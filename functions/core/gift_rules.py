@@ -4,13 +4,14 @@ counter per rule (repository/gifts.py), so concurrent orders never give more tha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from functions.core.models import Sku
+from functions.core.models import Order, OrderLine, ShortLine, Sku
 from functions.core.products import Product
 
 GiftRuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")]
@@ -73,3 +74,22 @@ def gift_problem(product: Product | None) -> str | None:
     if product.is_bundle:
         return "a bundle"
     return None
+
+
+def short_gifts(lines: Sequence[OrderLine], short: Sequence[ShortLine]) -> list[OrderLine]:
+    """The gift lines to leave out when every line sourcing cannot serve is a gift (else none): a gift
+    never holds an order back."""
+    gifts = {line.sku: line for line in lines if line.gift_rule is not None}
+    if not short or any(line.sku not in gifts for line in short):
+        return []
+    return [gifts[line.sku] for line in short]
+
+
+def without_lines(order: Order, dropped: Sequence[OrderLine]) -> Order:
+    gone = {line.sku for line in dropped}
+    return order.model_copy(update={"lines": [line for line in order.lines if line.sku not in gone]})
+
+
+def skipped(line: OrderLine, reason: str) -> dict[str, object]:
+    """How a gift that was not given is recorded (history detail `gifts_skipped`)."""
+    return {"rule": line.gift_rule, "sku": line.sku, "reason": reason}

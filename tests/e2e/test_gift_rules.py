@@ -14,6 +14,7 @@ import pytest
 
 from functions.core import repository
 from tests.factories import new_sku, order_body
+from tests.review_helpers import post_and_hold, review
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +113,29 @@ def test_a_gift_rule_must_give_a_gift_eligible_product(oms):
     assert refused.json()["error"]["code"] == "INVALID_GIFT_RULE"
     assert refused.json()["error"]["fields"][0]["field"] == "body.gifts.rules.0.gift_sku"
     assert oms.call("GET", "/rules").json()["version"] == before["version"]
+
+
+def test_a_gift_gone_by_allocation_is_left_out_and_its_units_go_back_to_the_budget(oms, stack):
+    """The gift was in stock at capture; the order waited for a person while the last one sold, so
+    allocation leaves the gift out (recorded), ships the rest and gives the unit back to the rule."""
+    gift, trigger = gift_product(oms, 1), new_sku("TRIG")
+    oms.set_stock(trigger, 5)
+    rule = {"id": rule_id(), "gift_sku": gift, "budget": 5, "skus": [trigger]}
+    with gift_rules(oms, rule):
+        answer = post_and_hold(oms, stack, order_body([(trigger, 2, "3000.00")]))  # HIGH_VALUE: held
+        order_id = answer["order_id"]
+        assert [line["sku"] for line in oms.order(order_id)["lines"]] == [trigger, gift]
+        assert repository.gift_units_given(rule["id"]) == 1
+        oms.set_stock(gift, 0)  # the last tote bag went elsewhere meanwhile
+        assert review(oms, order_id, "approve").status == 200
+        assert oms.wait(answer["execution_arn"])["status"] == "SUCCEEDED"
+
+    order = oms.order(order_id)
+    assert order["status"] == "SHIPPED"
+    assert [line["sku"] for line in order["lines"]] == [trigger]
+    reserved = [e for e in oms.history(order_id).json()["timeline"] if e.get("type") == "stock.reserved"]
+    assert reserved[0]["detail"]["gifts_skipped"] == [
+        {"rule": rule["id"], "sku": gift, "reason": "out of stock"}
+    ]
+    assert repository.gift_units_given(rule["id"]) == 0
+    assert oms.stock(gift) == {"on_hand": 0, "reserved": 0, "available": 0}

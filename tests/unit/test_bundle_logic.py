@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -9,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.core.gift_rules import GiftRule
 from functions.core.models import OrderLine
 from functions.core.products import Component, Product, ProductKind, VirtualKind
 from functions.ingest.logic import LineProblem, bundle_view, split_cents, stored_lines
+from functions.products.logic import parse_csv
 
 
 def product(sku: str, *components: tuple[str, int, str | None], virtual: bool = False) -> Product:
@@ -124,3 +127,38 @@ def test_a_bundle_exploding_past_a_lines_bound_names_the_platform_line():
 def test_a_bundle_gives_every_component_a_value_or_none():
     with pytest.raises(ValueError, match="every component a value"):
         product("BOX", ("TEA", 1, "1.00"), ("CUP", 1, None))
+
+
+# ---------------------------------------------------------------- gift rules (赠品策略)
+
+
+def test_a_gift_rule_matches_on_amount_sku_platform_and_its_date_window():
+    rule = GiftRule(
+        id="spring",
+        gift_sku="TOTE",
+        budget=10,
+        min_total=Decimal("100"),
+        skus=["TEA"],
+        platforms=["tmall"],
+        starts_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ends_at=datetime(2026, 4, 1, tzinfo=UTC),
+    )
+    inside = datetime(2026, 3, 31, 23, 59, tzinfo=UTC)
+    assert rule.matches("tmall", Decimal("100"), {"TEA", "CUP"}, inside)
+    assert not rule.matches("tmall", Decimal("99.99"), {"TEA"}, inside)
+    assert not rule.matches("tmall", Decimal("100"), {"CUP"}, inside)
+    assert not rule.matches("jd", Decimal("100"), {"TEA"}, inside)
+    assert not rule.matches("tmall", Decimal("100"), {"TEA"}, datetime(2026, 4, 1, tzinfo=UTC))
+    assert not rule.matches("tmall", Decimal("100"), {"TEA"}, datetime(2026, 2, 28, tzinfo=UTC))
+    assert not rule.model_copy(update={"active": False}).matches("tmall", Decimal("100"), {"TEA"}, inside)
+    with pytest.raises(ValueError, match="ends_at must be after starts_at"):
+        GiftRule(id="x", gift_sku="TOTE", budget=1, starts_at=inside, ends_at=inside)
+
+
+def test_a_csv_component_may_carry_its_value_in_the_bundle():
+    (row,) = parse_csv("sku,components\nBOX,TEA:1:60.00;CUP:2:20\n")
+    assert row.spec is not None
+    assert [(c.sku, c.quantity, c.value) for c in row.spec.components] == [
+        ("TEA", 1, Decimal("60.00")),
+        ("CUP", 2, Decimal("20.00")),
+    ]

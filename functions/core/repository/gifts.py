@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.core.models import OrderLine
 from functions.core.repository._dynamo import av, get, item, key
-from functions.core.repository.unit_of_work import TransactionRejected, commit, put, update
+from functions.core.repository.unit_of_work import TransactionRejected, Write, commit, delete, put, update
 
 GIFT_CLAIM_TAG = "gift-claim"
 GIFT_BUDGET_TAG = "gift-budget"
@@ -41,3 +42,20 @@ def claim_gift_units(rule_id: str, order_id: str, units: int, budget: int) -> bo
 def gift_units_given(rule_id: str) -> int:
     found = get(_budget_key(rule_id))
     return int(found.get("given", 0)) if found is not None else 0
+
+
+def gift_return_items(line: OrderLine, order_id: str) -> list[Write]:
+    """Give a gift line's units back to its rule's budget (the order leaves the gift out): the order's
+    claim goes, so this happens once; with the change that drops the line, in one transaction."""
+    if line.gift_rule is None:
+        return []
+    claim = key(f"GIFTRULE#{line.gift_rule}", f"ORDER#{order_id}")
+    return [
+        delete(claim, "attribute_exists(pk)", tag=GIFT_CLAIM_TAG),
+        update(
+            _budget_key(line.gift_rule),
+            "ADD given :back",
+            values={":back": av(-line.quantity)},
+            tag=GIFT_BUDGET_TAG,
+        ),
+    ]
