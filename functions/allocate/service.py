@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from functions.allocate import presale
 from functions.allocate.logic import (
     AllocationPlan,
     BackorderPolicy,
@@ -145,6 +146,10 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         raise IllegalTransitionError(order_id, order.status, OrderStatus.ALLOCATED)
 
     rules = active_rules()
+    if (ships_after := presale.waiting_until(order, clock.now())) is not None:  # 预售: not before its date
+        reason = presale.wait_for_date(order, ships_after, ACTOR, rules.version, execution_id)
+        wait = presale.seconds_until(ships_after, clock.now())
+        return AllocationResult(outcome="backordered", wait_seconds=wait, reason=reason)
     policy = sourcing_policy(rules.allocation)
     skus = [line.sku for line in physical_lines(order.lines)]
     plan: AllocationPlan | None = None
@@ -432,7 +437,7 @@ def park_backorder(order_id: str, task_token: str) -> list[str]:
         sourcing_policy(active_rules().allocation),
         Destination.of(order.shipping_address),
     )
-    if plan.complete:
+    if plan.complete and presale.waiting_until(order, clock.now()) is None:
         raise StockAvailableError(f"order {order_id}: stock arrived while parking; allocate again")
     return info.waitlisted
 
