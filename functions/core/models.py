@@ -98,6 +98,16 @@ class Amounts(_Strict):
 PaymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
 
 
+class Deposit(_Strict):
+    """定金: what the buyer paid up front on the platform; the rest (尾款, the balance) is paid through
+    the payment callback by `balance_due_at` (or the strategy center's balance timeout)."""
+
+    payment_id: PaymentId
+    amount: Money
+    paid_at: AwareDatetime
+    balance_due_at: AwareDatetime | None = None
+
+
 class PaymentIn(_Strict):
     """How the order arrives: paid (the default, so existing platform bodies keep working) or unpaid.
 
@@ -108,11 +118,15 @@ class PaymentIn(_Strict):
     status: Literal["paid", "unpaid"] = "paid"
     payment_id: PaymentId | None = None
     paid_at: AwareDatetime | None = None
+    # 定金/尾款: an unpaid order whose deposit was paid; the callback then pays the balance.
+    deposit: Deposit | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _unpaid_has_no_payment(self) -> PaymentIn:
         if self.status == "unpaid" and (self.payment_id is not None or self.paid_at is not None):
             raise ValueError("an unpaid order carries no payment_id or paid_at")
+        if self.deposit is not None and self.status != "unpaid":
+            raise ValueError("a deposit comes with status unpaid: the balance is still to pay")
         return self
 
 

@@ -108,6 +108,10 @@ class AllocationRules(_Section):
 class PaymentRules(_Section):
     timeout_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     timeout_minutes_by_platform: dict[str, int] = {}
+    # 定金/尾款: the balance is due this long after receipt unless the platform sends balance_due_at;
+    # unpaid by then, the order is cancelled and its deposit refunded or kept.
+    balance_timeout_hours: int = Field(default=72, ge=1, le=90 * 24)
+    deposit_on_balance_timeout: Literal["refund", "keep"] = "refund"
 
 
 class AfterSalesRules(_Section):

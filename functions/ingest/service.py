@@ -118,6 +118,18 @@ def _in_stock(rule: GiftRule) -> bool:
     return sum(level.available for level in repository.get_stock(rule.gift_sku)) >= rule.quantity
 
 
+def _check_deposit(order_in: OrderIn) -> None:
+    """定金: a deposit leaves a balance to pay (422 naming the field otherwise)."""
+    deposit = order_in.payment.deposit
+    if deposit is None or deposit.amount < order_in.amounts.total:
+        return
+    why = f"the deposit {deposit.amount} must be less than the total {order_in.amounts.total}"
+    field = {"loc": ["body", "payment", "deposit", "amount"], "field": "body.payment.deposit.amount"}
+    raise RefusedError(
+        "INVALID_DEPOSIT", why, status=422, fields=[{**field, "type": "too_large", "message": why}]
+    )
+
+
 def _usable(product: Product | None) -> bool:
     return product is not None and product.active
 
@@ -135,6 +147,7 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
     execution name (the order id) makes a second start a no-op.
     """
     order_id = order_id_for(order_in.platform, order_in.platform_order_id)
+    _check_deposit(order_in)
     try:
         lines = _lines_from_master(order_in)
     except RefusedError:
