@@ -117,3 +117,23 @@ def test_a_deposit_must_leave_a_balance_and_comes_with_an_unpaid_order(oms, stac
     paid["payment"]["status"] = "paid"
     assert oms.post(paid).status == 422
     assert oms.stock(sku)["reserved"] == 0
+
+
+def test_a_presale_whose_balance_is_unpaid_is_cancelled_while_it_waits_for_its_date(oms, stack):
+    sku = new_sku("DEP")
+    oms.set_stock(sku, 5)
+    body = deposit_order(sku, stack, due_in=timedelta(hours=2))
+    body["flags"] = {"presale": True, "ships_after": (stack.clock.now() + timedelta(hours=4)).isoformat()}
+    with payment_rules(oms):  # review holds presale orders by default: let this one pass
+        before = oms.call("GET", "/rules").json()
+        review = {**before["review"], "presale_action": "pass"}
+        assert oms.call("PUT", "/rules", {**before, "review": review}).status == 200
+        posted = oms.post(body)
+        assert posted.status == 201, posted.body
+        execution = oms.wait(posted.json()["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    assert oms.states_entered(posted.json()["execution_arn"])[-2:] == ["AwaitStock", "CancelledUnpaid"]
+    order = oms.order(posted.json()["order_id"])
+    assert order["status"] == "CANCELLED"
+    assert order["refund_required"] is True
+    assert oms.stock(sku) == {"on_hand": 5, "reserved": 0, "available": 5}
