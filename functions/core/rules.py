@@ -56,6 +56,9 @@ class ReviewRules(_Section):
     hold_on_buyer_remark: bool = True
     remark_keywords: list[BlacklistEntry] = Field(default=[], max_length=500)
     presale_action: Literal["hold", "pass"] = "hold"
+    # A SKU not in the product master (or inactive): refuse the order at capture (422 UNKNOWN_SKU), or
+    # take it and hold it for ops with reason UNKNOWN_SKU (nothing is reserved before a person decides).
+    unknown_sku_action: Literal["refuse", "hold"] = "refuse"
     hold_on_platform_risk: bool = True
     # A hold nobody decides is escalated after this long (the timer is wired by the timeouts work).
     hold_escalation_minutes: int = Field(default=240, ge=1, le=30 * 24 * 60)

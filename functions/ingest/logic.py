@@ -95,19 +95,21 @@ def stored_lines(lines: Sequence[OrderLine], products: Mapping[str, Product]) ->
     """The lines to store for the platform's `lines`: kinds from the master, bundles exploded.
 
     `products` holds every SKU named and every bundle's components (the caller checked they are known
-    and active). A line that is no bundle and shares its SKU with nothing is stored as sent, with the
-    master's kind. LineProblem names the platform line whose explosion cannot be stored.
+    and active, or holds the order for a SKU it lacks: that line is stored as sent, physical). A line
+    that is no bundle and shares its SKU with nothing is stored as sent, with the master's kind.
+    LineProblem names the platform line whose explosion cannot be stored.
     """
     parts: dict[str, _Part] = {}
     for index, line in enumerate(lines):
-        product = products[line.sku]
-        if product.is_bundle:
+        product = products.get(line.sku)
+        if product is not None and product.is_bundle:
             reached = _bundle_origins(index, line, product)
         else:
             origin = LineOrigin(line=index, sku=line.sku, quantity=line.quantity, amount=line.amount)
             reached = [(line.sku, origin)]
         for sku, origin in reached:
-            part = parts.setdefault(sku, _Part(sku=sku, virtual=products[sku].virtual))
+            known = products.get(sku)
+            part = parts.setdefault(sku, _Part(sku=sku, virtual=known is not None and known.virtual))
             if origin.units_per_bundle is None:
                 part.name = line.name
             part.origins.append(origin)

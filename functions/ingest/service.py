@@ -56,7 +56,7 @@ def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
         raise _refuse("VALIDATION_ERROR", sent)
     products = repository.get_products(line.sku for line in order_in.lines)
     parts = repository.get_products(c.sku for product in products.values() for c in product.components)
-    unknown = []
+    unknown, broken_bundles = [], []
     for index, line in enumerate(order_in.lines):
         product = products.get(line.sku)
         if not _usable(product):
@@ -65,9 +65,12 @@ def _lines_from_master(order_in: OrderIn) -> list[OrderLine]:
         for component in product.components if product else ():
             if not _usable(parts.get(component.sku)):
                 why = f"{line.sku} contains {component.sku}, which {_missing(parts.get(component.sku))}"
-                unknown.append((index, "sku", "unknown_sku", why))
-    if unknown:
-        raise _refuse("UNKNOWN_SKU", unknown)
+                broken_bundles.append((index, "sku", "unknown_sku", why))
+    # The strategy center may take orders naming unknown SKUs and hold them for ops (review holds them
+    # with reason UNKNOWN_SKU; such a line is stored as sent). A bundle it cannot explode is refused.
+    held = unknown and not broken_bundles and repository.active_rules().review.unknown_sku_action == "hold"
+    if (unknown and not held) or broken_bundles:
+        raise _refuse("UNKNOWN_SKU", sorted(unknown + broken_bundles))
     try:
         return logic.stored_lines(order_in.lines, {**parts, **products})
     except logic.LineProblem as problem:

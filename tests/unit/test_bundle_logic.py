@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 from functions.core.gift_rules import GiftRule
 from functions.core.models import OrderLine
 from functions.core.products import Component, Product, ProductKind, VirtualKind
+from functions.core.rules import ReviewRules
 from functions.ingest.logic import LineProblem, bundle_view, split_cents, stored_lines
 from functions.products.logic import parse_csv
+from functions.review.logic import ReviewFacts, unknown_sku
+from tests.factories import order_in
 
 
 def product(sku: str, *components: tuple[str, int, str | None], virtual: bool = False) -> Product:
@@ -161,4 +164,22 @@ def test_a_csv_component_may_carry_its_value_in_the_bundle():
     assert [(c.sku, c.quantity, c.value) for c in row.spec.components] == [
         ("TEA", 1, Decimal("60.00")),
         ("CUP", 2, Decimal("20.00")),
+    ]
+
+
+def test_review_holds_an_order_naming_skus_the_master_lacks():
+    assert unknown_sku(order_in(), ReviewRules(), ReviewFacts()) is None
+    found = unknown_sku(order_in(), ReviewRules(), ReviewFacts(unknown_skus=("NEW-1",)))
+    assert found is not None
+    severity, hit = found
+    assert (severity, hit.code) == ("hold", "UNKNOWN_SKU")
+    assert "NEW-1" in hit.message
+
+
+def test_a_sku_the_master_lacks_is_stored_as_sent_when_the_order_is_held_for_it():
+    products = {"BOX": product("BOX", ("TEA", 1, None)), "TEA": product("TEA")}
+    lines = stored_lines([line("BOX", 1, "10.00"), line("NEW", 2, "3.00")], products)
+    assert [(x.sku, x.quantity, x.virtual, x.origins is None) for x in lines] == [
+        ("TEA", 1, False, False),
+        ("NEW", 2, False, True),
     ]
