@@ -30,8 +30,9 @@ ENDED_UNSHIPPED = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderS
 
 def paid_total(order: Order) -> Decimal:
     """What the buyer paid: the accepted payment, or the order total for orders that arrived paid."""
-    if order.payment_received is not None:
-        return order.payment_received.amount
+    if order.payment_received is not None:  # after a deposit (定金) it paid the balance: both count
+        deposit = order.payment.deposit
+        return order.payment_received.amount + (deposit.amount if deposit is not None else ZERO)
     return order.amounts.total if order.is_paid else ZERO
 
 

@@ -6,11 +6,13 @@ waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from functions.allocate import presale
 from functions.allocate.logic import (
     AllocationPlan,
     BackorderPolicy,
@@ -25,7 +27,9 @@ from functions.allocate.logic import (
 )
 from functions.core import clock, repository, workflow
 from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
+from functions.core.gift_rules import short_gifts, skipped, without_lines
 from functions.core.interception import ensure_not_intercepted
+from functions.core.models.order_in import OrderLine
 from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit
 from functions.core.models.stock import Reservation, StockLevel, StockShard
 from functions.core.observability import MetricName, bind_platform, count, logger
@@ -135,20 +139,28 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         raise IllegalTransitionError(order_id, order.status, OrderStatus.ALLOCATED)
 
     rules = active_rules()
+    if (ships_after := presale.waiting_until(order, clock.now())) is not None:  # 预售: not before its date
+        reason = presale.wait_for_date(order, ships_after, ACTOR, rules.version, execution_id)
+        wait = presale.seconds_until(ships_after, clock.now())
+        return AllocationResult(outcome="backordered", wait_seconds=wait, reason=reason)
     policy = sourcing_policy(rules.allocation)
     skus = [line.sku for line in physical_lines(order.lines)]
     plan: AllocationPlan | None = None
+    skipped_gifts: list[OrderLine] = []  # 赠品 short of stock: left out, never holding the order back
     for _ in range(MAX_PLANNING_ROUNDS):
         shards = {sku: repository.get_stock_shards(sku) for sku in skus}
         stock = {sku: aggregate_levels(found) for sku, found in shards.items()}
         plan = plan_allocation(order.lines, stock, policy, Destination.of(order.shipping_address))
+        if not plan.complete and (gifts := short_gifts(order.lines, plan.short)):
+            order, skipped_gifts = without_lines(order, gifts), [*skipped_gifts, *gifts]
+            plan = plan_allocation(order.lines, stock, policy, Destination.of(order.shipping_address))
         if not plan.complete:
             break
         reservations = _with_shards(order_id, plan.reservations, shards)
         if reservations is None:
             continue
         try:
-            allocated = _commit_allocation(order, plan, reservations, rules, execution_id)
+            allocated = _commit_allocation(order, plan, reservations, rules, execution_id, skipped_gifts)
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": sorted(rejected.tags)})
             continue
@@ -159,7 +171,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
                 return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
             if current.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
                 raise
-            order = current
+            order, skipped_gifts = current, []
             continue
         if allocated is not None:
             return allocated
@@ -197,8 +209,10 @@ def _commit_allocation(
     reservations: list[Reservation],
     rules: RuleSet,
     execution_id: str | None,
+    skipped_gifts: Sequence[OrderLine] = (),
 ) -> AllocationResult | None:
-    """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit."""
+    """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit.
+    Gift lines left out for want of stock leave the order and give their units back to the rule."""
     previous = order.allocation
     info = AllocationInfo(
         outcome="allocated",
@@ -209,6 +223,7 @@ def _commit_allocation(
         rules_version=rules.version,
     )
     extra = repository.reserve_items(order.order_id, reservations) + _backorder_cleanup(order)
+    extra += [w for gift in skipped_gifts for w in repository.gift_return_items(gift, order.order_id)]
     if 2 + len(extra) > MAX_TRANSACTION_ITEMS:
         return None
     merge, leader_change, merge_items = _merge_plan(
@@ -224,6 +239,9 @@ def _commit_allocation(
     }
     if merge is not None:
         detail["merge"] = {"group": merge.group, "role": merge.role}
+    if skipped_gifts:
+        set_fields["lines"] = [line.model_dump(mode="json") for line in order.lines]
+        detail["gifts_skipped"] = [skipped(line, "out of stock") for line in skipped_gifts]
     changes = [
         OrderChange(
             order=order,
@@ -412,7 +430,7 @@ def park_backorder(order_id: str, task_token: str) -> list[str]:
         sourcing_policy(active_rules().allocation),
         Destination.of(order.shipping_address),
     )
-    if plan.complete:
+    if plan.complete and presale.waiting_until(order, clock.now()) is None:
         raise StockAvailableError(f"order {order_id}: stock arrived while parking; allocate again")
     return info.waitlisted
 

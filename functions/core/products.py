@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from functions.core.models.base import Sku
+from functions.core.models.base import Money, Sku
 
 Kilograms = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=12, decimal_places=3)]
 Centimetres = Annotated[Decimal, Field(gt=0, le=100_000, max_digits=10, decimal_places=1)]
@@ -42,6 +42,9 @@ class Component(BaseModel):
 
     sku: Sku
     quantity: int = Field(ge=1, le=10_000, strict=True)
+    # What one unit of it is worth inside the bundle: a bundle line's money is spread over its components
+    # in proportion to value x quantity (exact to the cent). Left out on every component: by units.
+    value: Money | None = None
 
 
 class ProductSpec(BaseModel):
@@ -67,6 +70,9 @@ class ProductSpec(BaseModel):
         skus = [c.sku for c in self.components]
         if len(skus) != len(set(skus)):
             raise ValueError("components: each sku may appear once; merge quantities")
+        valued = [c.value is not None for c in self.components]
+        if any(valued) and not all(valued):
+            raise ValueError("components: give every component a value, or none (then split by units)")
         return self
 
 

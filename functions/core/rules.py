@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from functions.core.gift_rules import GiftRules
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +56,9 @@ class ReviewRules(_Section):
     hold_on_buyer_remark: bool = True
     remark_keywords: list[BlacklistEntry] = Field(default=[], max_length=500)
     presale_action: Literal["hold", "pass"] = "hold"
+    # A SKU not in the product master (or inactive): refuse the order at capture (422 UNKNOWN_SKU), or
+    # take it and hold it for ops with reason UNKNOWN_SKU (nothing is reserved before a person decides).
+    unknown_sku_action: Literal["refuse", "hold"] = "refuse"
     hold_on_platform_risk: bool = True
     # A hold nobody decides is escalated after this long (the timer is wired by the timeouts work).
     hold_escalation_minutes: int = Field(default=240, ge=1, le=30 * 24 * 60)
@@ -106,6 +111,10 @@ class AllocationRules(_Section):
 class PaymentRules(_Section):
     timeout_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     timeout_minutes_by_platform: dict[str, int] = {}
+    # 定金/尾款: the balance is due this long after receipt unless the platform sends balance_due_at;
+    # unpaid by then, the order is cancelled and its deposit refunded or kept.
+    balance_timeout_hours: int = Field(default=72, ge=1, le=90 * 24)
+    deposit_on_balance_timeout: Literal["refund", "keep"] = "refund"
 
 
 class AfterSalesRules(_Section):
@@ -170,3 +179,4 @@ class RuleSet(_Section):
     payment: PaymentRules = PaymentRules()
     aftersales: AfterSalesRules = AfterSalesRules()
     carriers: CarrierRules = CarrierRules()
+    gifts: GiftRules = GiftRules()  # 赠品策略 (functions/core/gift_rules.py)

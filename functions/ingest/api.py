@@ -12,6 +12,7 @@ from functions.core import repository, workflow
 from functions.core.api_params import OrderIdPath
 from functions.core.models.order_in import OrderIn
 from functions.core.observability import bind_order
+from functions.ingest.logic import bundle_view
 from functions.ingest.service import ingest_order
 
 router = APIGatewayRouter()
@@ -43,6 +44,7 @@ def get_order(order_id: OrderIdPath) -> dict[str, Any]:
         **aggregate.order.model_dump(mode="json", exclude={"request_hash"}),
         "reservations": [r.model_dump(mode="json") for r in aggregate.reservations],
         "shipments": [s.model_dump(mode="json") for s in aggregate.shipments],
+        "bundles": bundle_view(aggregate.order.lines),  # 组合装 as sold; `lines` holds their components
     }
 
 

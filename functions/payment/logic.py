@@ -8,10 +8,12 @@ decisions below are the whole policy, and the races are settled by DynamoDB, not
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from functions.core.models.order_in import Deposit
 from functions.core.models.orders import Order, PaymentReceived
 from functions.core.rules import PaymentRules
 from functions.core.status import OrderStatus
@@ -39,9 +41,21 @@ def pay_deadline(received_at: datetime, platform: str, rules: PaymentRules) -> d
     return received_at + timedelta(minutes=timeout_minutes(platform, rules))
 
 
+def balance_deadline(deposit: Deposit, received_at: datetime, rules: PaymentRules) -> datetime:
+    """定金/尾款: when the balance is due (the platform's date, else the strategy center's timeout)."""
+    return deposit.balance_due_at or received_at + timedelta(hours=rules.balance_timeout_hours)
+
+
+def amount_due(order: Order) -> Decimal:
+    """What the payment callback must pay: the total, or the balance after a deposit."""
+    deposit = order.payment.deposit
+    return order.amounts.total - deposit.amount if deposit is not None else order.amounts.total
+
+
 def timeout_cause(order: Order) -> str:
     deadline = order.pay_deadline.isoformat() if order.pay_deadline else "its deadline"
-    return f"order {order.order_id} was not paid by {deadline}: cancelled, reserved stock released"
+    what = f"the balance of order {order.order_id}" if order.payment.deposit else f"order {order.order_id}"
+    return f"{what} was not paid by {deadline}: cancelled, reserved stock released"
 
 
 def is_timeout_cancelled(order: Order) -> bool:

@@ -45,6 +45,8 @@ from functions.payment.logic import (
     ParkAction,
     PaymentAction,
     TimerAction,
+    amount_due,
+    balance_deadline,
     decide_park,
     decide_payment,
     decide_timer,
@@ -88,6 +90,8 @@ def deadline_for(order_in: OrderIn, received_at: datetime) -> datetime | None:
     """The pay deadline of an order arriving unpaid (per-platform timeout from the strategy center)."""
     if order_in.payment.status == "paid":
         return None
+    if order_in.payment.deposit is not None:
+        return balance_deadline(order_in.payment.deposit, received_at, active_rules().payment)
     return pay_deadline(received_at, order_in.platform, active_rules().payment)
 
 
@@ -109,10 +113,10 @@ def pay_order(order_id: str, callback: PaymentCallback, actor: str = "payment:ca
 
     def attempt() -> PaymentOutcome:
         order = repository.get_order(order_id)
-        if callback.amount != order.amounts.total:
-            raise AmountMismatchError(
-                f"amount {callback.amount} does not equal the order total {order.amounts.total}"
-            )
+        due = amount_due(order)
+        if callback.amount != due:
+            owed = "the balance due after the deposit" if order.payment.deposit else "the order total"
+            raise AmountMismatchError(f"amount {callback.amount} does not equal {owed} {due}")
         decision = decide_payment(order, received)
         detail = {
             "payment_id": received.payment_id,
@@ -328,6 +332,9 @@ def _cancel(
     fields: dict[str, Any] = {"cancellation": reason.model_dump(), **_resume_pending(order.order_id)}
     if token is not None:
         fields[repository.WAIT_TOKEN] = token
+    deposit, extra = _deposit_on_timeout(order)
+    if deposit.get("outcome") == "refund":
+        fields["refund_required"] = True
     return repository.transition(
         order,
         OrderStatus.CANCELLED,
@@ -338,10 +345,25 @@ def _cancel(
             "deadline": order.pay_deadline.isoformat() if order.pay_deadline else None,
             "released": [r.model_dump() for r in reservations],
             **({"run": run} if run else {}),
+            **({"deposit": deposit} if deposit else {}),
         },
         set_fields=fields,
-        extra_items=repository.release_items(order.order_id, reservations),
+        extra_items=[*repository.release_items(order.order_id, reservations), *extra],
     )
+
+
+def _deposit_on_timeout(order: Order) -> tuple[dict[str, Any], list[repository.Write]]:
+    """定金: refunded or kept when the balance was not paid, as the strategy center says. A refund is
+    flagged like a refused payment (one REFUND# item per payment id, in the cancelling transaction)."""
+    deposit = order.payment.deposit
+    if deposit is None:
+        return {}, []
+    outcome = active_rules().payment.deposit_on_balance_timeout
+    detail = {"payment_id": deposit.payment_id, "amount": str(deposit.amount), "outcome": outcome}
+    if outcome != "refund":
+        return detail, []
+    flag = {"amount": str(deposit.amount), "paid_at": deposit.paid_at.isoformat(), "reason": "BALANCE_UNPAID"}
+    return detail, [repository.refund_flag_item(order.order_id, deposit.payment_id, flag)]
 
 
 def _resume_pending(order_id: str) -> dict[str, str]:

@@ -68,14 +68,18 @@ def _flag(value: str, default: bool) -> bool | str:
 
 
 def _components(text: str) -> list[dict[str, Any]] | str:
-    """ "A:2;B:1" -> [{"sku": "A", "quantity": 2}, ...]."""
+    """ "A:2;B:1" -> [{"sku": "A", "quantity": 2}, ...]; "A:2:30.00" also gives A's value in the bundle."""
     parts = [part.strip() for part in text.split(";") if part.strip()]
     found: list[dict[str, Any]] = []
     for part in parts:
-        sku, _, quantity = part.partition(":")
+        sku, _, rest = part.partition(":")
+        quantity, _, value = rest.partition(":")
         if not quantity.strip().isdigit():
-            return f"component {part!r} is not SKU:QUANTITY"
-        found.append({"sku": sku.strip(), "quantity": int(quantity)})
+            return f"component {part!r} is not SKU:QUANTITY or SKU:QUANTITY:VALUE"
+        component: dict[str, Any] = {"sku": sku.strip(), "quantity": int(quantity)}
+        if value.strip():
+            component["value"] = value.strip()  # pydantic checks it is money
+        found.append(component)
     return found
 
 

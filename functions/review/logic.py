@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     BUYER_REMARK = "BUYER_REMARK"
     PRESALE = "PRESALE"
     PLATFORM_RISK = "PLATFORM_RISK"
+    UNKNOWN_SKU = "UNKNOWN_SKU"  # taken at capture under review.unknown_sku_action "hold"
     # Not a rule: an order ops intercepted with action "hold" (functions/intercept).
     INTERCEPTED = "INTERCEPTED"
     # Not a rule: a replacement order (reship, exchange) the OMS created for an order already reviewed.
@@ -81,6 +82,7 @@ class ReviewFacts:
     """What the service looked up for the rules: other orders of this buyer within the velocity window."""
 
     recent_orders_by_buyer: int = 0
+    unknown_skus: tuple[str, ...] = ()  # the order's SKUs the product master lacks (or has inactive)
 
 
 NO_FACTS = ReviewFacts()
@@ -254,6 +256,13 @@ def platform_risk(order: OrderIn, policy: ReviewPolicy, facts: ReviewFacts = NO_
     return _hit("hold", ReasonCode.PLATFORM_RISK, "the platform's risk control flagged this order")
 
 
+def unknown_sku(order: OrderIn, policy: ReviewPolicy, facts: ReviewFacts = NO_FACTS) -> Hit | None:
+    if not facts.unknown_skus:
+        return None
+    named = ", ".join(facts.unknown_skus)
+    return _hit("hold", ReasonCode.UNKNOWN_SKU, f"not active products in the product master: {named}")
+
+
 RULES: tuple[Rule, ...] = (
     totals_add_up,
     address_complete,
@@ -264,6 +273,7 @@ RULES: tuple[Rule, ...] = (
     buyer_remark,
     presale,
     platform_risk,
+    unknown_sku,
 )
 
 

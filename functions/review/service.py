@@ -32,9 +32,15 @@ def gather_facts(order: Order, policy: ReviewRules) -> ReviewFacts:
     """
     buyer, platform = order.buyer.id, order.platform
     repository.record_buyer_order(platform, buyer, order.order_id, order.created_at)
+    unknown: tuple[str, ...] = ()
+    if policy.unknown_sku_action == "hold":  # else capture refused them: nothing to look up
+        products = repository.get_products(line.sku for line in order.lines)
+        unknown = tuple(line.sku for line in order.lines if not (p := products.get(line.sku)) or not p.active)
     if policy.velocity_max_orders is None:
-        return ReviewFacts()
-    return ReviewFacts(recent_orders_by_buyer=repository.count_recent_orders(order, policy))
+        return ReviewFacts(unknown_skus=unknown)
+    return ReviewFacts(
+        recent_orders_by_buyer=repository.count_recent_orders(order, policy), unknown_skus=unknown
+    )
 
 
 def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:

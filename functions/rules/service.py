@@ -11,6 +11,7 @@ from typing import Any
 
 from functions.core import clock, repository
 from functions.core.errors import RefusedError
+from functions.core.gift_rules import gift_problem
 from functions.core.models.orders import Order
 from functions.core.repository import active_rules
 from functions.core.rules import RuleSet
@@ -49,6 +50,7 @@ def update(body: RulesUpdate, actor: str) -> dict[str, Any]:
     if body.version != current_version:
         raise _stale(body.version, current_version)
     new = body.as_version(current_version + 1)
+    _check_gifts(new)
     stored = repository.StoredRules(
         version=new.version,
         document=document(new),
@@ -62,6 +64,31 @@ def update(body: RulesUpdate, actor: str) -> dict[str, Any]:
         latest = repository.get_current_rules_record()
         raise _stale(body.version, latest.version if latest else 0) from None
     return _view(stored)
+
+
+def _check_gifts(rules: RuleSet) -> None:
+    """A gift rule gives an active, gift-eligible product that is no bundle (422 names the rule)."""
+    products = repository.get_products(rule.gift_sku for rule in rules.gifts.rules)
+    problems = [
+        (index, rule.gift_sku, why)
+        for index, rule in enumerate(rules.gifts.rules)
+        if (why := gift_problem(products.get(rule.gift_sku))) is not None
+    ]
+    if problems:
+        raise RefusedError(
+            "INVALID_GIFT_RULE",
+            "; ".join(f"gifts.rules[{i}].gift_sku: {sku} is {why}" for i, sku, why in problems),
+            status=422,
+            fields=[
+                {
+                    "loc": ["body", "gifts", "rules", i, "gift_sku"],
+                    "field": f"body.gifts.rules.{i}.gift_sku",
+                    "type": "invalid_gift",
+                    "message": f"{sku} is {why}",
+                }
+                for i, sku, why in problems
+            ],
+        )
 
 
 def _stale(edited: int, in_force: int) -> RefusedError:

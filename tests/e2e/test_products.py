@@ -11,6 +11,7 @@ from typing import Any
 from functions.core import repository
 from tests.e2e.stock_support import eventually
 from tests.factories import line, new_platform_order_id, new_sku, order_body, order_id_of
+from tests.review_helpers import post_and_hold, review, review_rules
 
 
 def put(oms: Any, sku: str, version: int = 0, role: str = "merchandiser", **fields: Any) -> Any:
@@ -210,3 +211,23 @@ def test_a_merchandiser_reads_orders_with_the_buyers_personal_data_masked(oms):
     assert seen["shipping_address"]["name"] != "Li Lei"
     assert seen["shipping_address"]["name"].startswith("L")
     assert oms.call("GET", f"/orders/{order_id}").json()["shipping_address"]["name"] == "Li Lei"
+
+
+def test_the_strategy_center_may_hold_an_unknown_sku_for_ops_instead_of_refusing_it(oms, stack):
+    known, unknown = new_sku(), new_sku("NEW")
+    oms.set_stock(known, 5)
+    with review_rules(oms, unknown_sku_action="hold"):
+        answer = post_and_hold(oms.without_product_seeding(), stack, order_body([(known, 1), (unknown, 2)]))
+        held = oms.order(answer["order_id"])
+        assert held["status"] == "ON_HOLD"
+        assert [(r["code"], r["message"]) for r in held["hold"]["reasons"]] == [
+            ("UNKNOWN_SKU", f"not active products in the product master: {unknown}")
+        ]
+        assert held["reservations"] == []
+        assert oms.stock(known)["reserved"] == 0
+
+        oms.set_stock(unknown, 3)  # ops add it to the master and stock it, then approve
+        assert review(oms, answer["order_id"], "approve").status == 200
+        assert oms.wait(answer["execution_arn"])["status"] == "SUCCEEDED"
+    assert oms.order(answer["order_id"])["status"] == "SHIPPED"
+    assert oms.stock(unknown) == {"on_hand": 1, "reserved": 0, "available": 1}

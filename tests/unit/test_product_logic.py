@@ -40,7 +40,7 @@ def test_a_csv_row_becomes_a_spec_and_a_bad_row_names_its_field():
     assert heavy.spec is None
     assert heavy.error is not None
     assert heavy.error.startswith("weight_kg")
-    assert broken.error == "components: component 'RICE-5x2' is not SKU:QUANTITY"
+    assert broken.error == "components: component 'RICE-5x2' is not SKU:QUANTITY or SKU:QUANTITY:VALUE"
     assert flag.error is not None
     assert "gift_eligible" in flag.error
     assert [r.row for r in rows] == [1, 2, 3, 4, 5, 6]

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StrictInt, StringConstraints, field_validator, model_validator
 
+from functions.core.line_origin import LineOrigin
 from functions.core.models.base import (
     Money,
     PaymentId,
@@ -45,10 +46,15 @@ class OrderLine(StrictModel):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     # Gift cards, services, digital goods: no warehouse, no stock; fulfilled by a virtual shipment.
     virtual: bool = False
+    # Set by the OMS at capture, refused from platforms: a line made of bundle components (组合装) keeps
+    # its exact value (unit_price is then rounded) and where its units came from (docs/products.md).
+    line_total: Money | None = Field(default=None, exclude_if=lambda value: value is None)
+    origins: tuple[LineOrigin, ...] | None = Field(default=None, exclude_if=lambda value: value is None)
+    gift_rule: str | None = Field(default=None, exclude_if=lambda value: value is None)  # a gift (赠品), free
 
     @property
     def amount(self) -> Decimal:
-        return self.unit_price * self.quantity
+        return self.line_total if self.line_total is not None else self.unit_price * self.quantity
 
 
 class Amounts(StrictModel):
@@ -58,6 +64,16 @@ class Amounts(StrictModel):
     discount: Money = Decimal("0.00")
     tax: Money = Decimal("0.00")
     total: Money
+
+
+class Deposit(StrictModel):
+    """定金: what the buyer paid up front on the platform; the rest (尾款, the balance) is paid through
+    the payment callback by `balance_due_at` (or the strategy center's balance timeout)."""
+
+    payment_id: PaymentId
+    amount: Money
+    paid_at: AwareDatetime
+    balance_due_at: AwareDatetime | None = None
 
 
 class PaymentIn(StrictModel):
@@ -70,11 +86,15 @@ class PaymentIn(StrictModel):
     status: Literal["paid", "unpaid"] = "paid"
     payment_id: PaymentId | None = None
     paid_at: AwareDatetime | None = None
+    # 定金/尾款: an unpaid order whose deposit was paid; the callback then pays the balance.
+    deposit: Deposit | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _unpaid_has_no_payment(self) -> PaymentIn:
         if self.status == "unpaid" and (self.payment_id is not None or self.paid_at is not None):
             raise ValueError("an unpaid order carries no payment_id or paid_at")
+        if self.deposit is not None and self.status != "unpaid":
+            raise ValueError("a deposit comes with status unpaid: the balance is still to pay")
         return self
 
 

@@ -56,6 +56,7 @@ from functions.core.repository.buyers import (
     record_buyer_order,
     remember_signature,
 )
+from functions.core.repository.gifts import claim_gift_units, gift_return_items, gift_units_given
 from functions.core.repository.orders import (
     EVENT_TAG,
     ORDER_SK,
@@ -252,6 +253,7 @@ __all__ = [
     "case_put_item",
     "case_update_item",
     "change_items",
+    "claim_gift_units",
     "clear_wait_token",
     "close_payment_timer",
     "commit",
@@ -284,6 +286,8 @@ __all__ = [
     "get_tracking",
     "get_tracking_event",
     "get_wait_token",
+    "gift_return_items",
+    "gift_units_given",
     "history_event_from_image",
     "ledger_item",
     "line_commit_item",
