@@ -27,10 +27,12 @@ ENDED_UNSHIPPED = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderS
 
 
 def paid_total(order: Order) -> Decimal:
-    """What the buyer paid: the accepted payment, or the order total for orders that arrived paid."""
-    if order.payment_received is not None:
-        return order.payment_received.amount
-    return order.amounts.total if order.is_paid else ZERO
+    """What the buyer paid (the accepted payment, or the order total for orders that arrived paid), less
+    what order changes before shipment refunded (functions/changes: lines cancelled)."""
+    if not order.is_paid:
+        return ZERO
+    paid = order.payment_received.amount if order.payment_received is not None else order.amounts.total
+    return paid - sum((change.refund for change in order.changes if change.refund is not None), ZERO)
 
 
 def paid_per_line(order: Order) -> dict[str, Decimal]:

@@ -6,6 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from functions.changes.line_service import change_lines
+from functions.changes.lines import LinesChangeIn
 from functions.changes.logic import AddressChangeIn
 from functions.changes.service import change_address
 from functions.core.actor import current_actor
@@ -33,4 +35,33 @@ def post_address_change(order_id: OrderIdPath, body: AddressChangeIn) -> dict[st
         "repeated": result.repeated,
         "review": result.review.model_dump(mode="json") if result.review else None,
         "held": result.held,
+    }
+
+
+@router.post(
+    "/orders/<order_id>/changes/lines",
+    summary="Lower line quantities or remove lines before shipment (exact refund, stock released)",
+    tags=["orders"],
+)
+def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, Any]:
+    """200 with the order's lines and total after the change, the refund owed (paid orders) and the
+    reserved units given back; every line at 0 cancels the order (`cancelled: true`, the refund is all
+    that is left of the payment). 409 AFTER_SHIPMENT once shipped (use after-sales), ALREADY_FINAL,
+    INTERCEPTED, AFTERSALES_OPEN, REFERENCE_REUSED, DISCOUNT_ABOVE_LINES; 422 UNKNOWN_LINE,
+    QUANTITY_INCREASE, NOTHING_TO_CHANGE."""
+    bind_order(order_id)
+    result = change_lines(order_id, body, current_actor(router.current_event.headers))
+    order, plan = result.order, result.plan
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "reference": body.reference,
+        "repeated": result.repeated,
+        "cancelled": result.record.kind == "cancel",
+        "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+        "total": str(order.amounts.total),
+        "refund": str(result.record.refund) if result.record.refund is not None else None,
+        "currency": order.amounts.currency,
+        "released": [r.model_dump() for r in plan.released] if plan is not None else None,
+        "execution_told": result.woken,
     }

@@ -100,6 +100,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/orders/interceptions"): OPS,
     ("GET", "/orders/export"): READERS,
     ("POST", "/orders/{order_id}/changes/address"): OPS | OWN_PLATFORM,
+    ("POST", "/orders/{order_id}/changes/lines"): OPS | OWN_PLATFORM,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("POST", "/inventory/import"): ADMIN,

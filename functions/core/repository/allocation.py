@@ -231,3 +231,56 @@ def merge_join_item(group: str, leader: str, now: datetime, max_orders: int) -> 
         values={":one": av(1), ":leader": av(leader), ":now": av(now.isoformat()), ":max": av(max_orders)},
         tag=MERGE_TAG,
     )
+
+
+# ---------------------------------------------------------------- part of a reservation given back
+
+
+def reservation_cut_items(order_id: str, before: Reservation, released: Reservation) -> list[Write]:
+    """Give `released` units of the reservation `before` back to available (per counter shard, with a
+    `release` ledger entry each): the reservation item shrinks to what is left, or goes when nothing is.
+    Conditional on the reservation still being `before` and on the counters holding that much reserved,
+    so the same units are never given back twice."""
+    writes: list[Write] = []
+    for shard, quantity in _shard_takes(released):
+        writes.append(
+            counter_update(
+                released.sku,
+                released.warehouse,
+                shard,
+                _CONSUME_UPDATES["release"],
+                "reserved >= :q",
+                quantity,
+            )
+        )
+        writes.append(
+            ledger_item(
+                released.sku, released.warehouse, shard, "release", order_id, reserved_delta=-quantity
+            )
+        )
+    if released.quantity >= before.quantity:
+        writes.append(
+            delete(
+                _reservation_key(order_id, before),
+                "quantity = :q",
+                values={":q": av(before.quantity)},
+                tag=RESERVATION_TAG,
+            )
+        )
+        return writes
+    left = before.quantity - released.quantity
+    sets, values = ["quantity = :left"], {":left": av(left), ":q": av(before.quantity)}
+    if before.shards is not None:
+        kept = {k: q - (released.shards or {}).get(k, 0) for k, q in before.shards.items()}
+        sets.append("shards = :shards")
+        values[":shards"] = av({k: q for k, q in kept.items() if q > 0})
+    writes.append(
+        update(
+            _reservation_key(order_id, before),
+            "SET " + ", ".join(sets),
+            "quantity = :q",
+            values=values,
+            tag=RESERVATION_TAG,
+        )
+    )
+    return writes
