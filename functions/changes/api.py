@@ -40,15 +40,16 @@ def post_address_change(order_id: OrderIdPath, body: AddressChangeIn) -> dict[st
 
 @router.post(
     "/orders/<order_id>/changes/lines",
-    summary="Lower line quantities or remove lines before shipment (exact refund, stock released)",
+    summary="Change line quantities, remove or add lines before shipment (exact refund, stock exact)",
     tags=["orders"],
 )
 def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, Any]:
-    """200 with the order's lines and total after the change, the refund owed (paid orders) and the
-    reserved units given back; every line at 0 cancels the order (`cancelled: true`, the refund is all
-    that is left of the payment). 409 AFTER_SHIPMENT once shipped (use after-sales), ALREADY_FINAL,
-    INTERCEPTED, AFTERSALES_OPEN, REFERENCE_REUSED, DISCOUNT_ABOVE_LINES; 422 UNKNOWN_LINE,
-    QUANTITY_INCREASE, NOTHING_TO_CHANGE."""
+    """200 with the order's lines and total after the change, the refund owed (paid orders), the
+    reserved units given back and those reserved more; every line at 0 cancels the order
+    (`cancelled: true`, the refund is all that is left of the payment); `held` when more units tripped a
+    review rule. 409 AFTER_SHIPMENT once shipped (use after-sales), ALREADY_FINAL, INTERCEPTED,
+    AFTERSALES_OPEN, REFERENCE_REUSED, DISCOUNT_ABOVE_LINES, PAID_ORDER_INCREASE, OUT_OF_STOCK,
+    REVIEW_REJECTED; 422 UNKNOWN_LINE, UNIT_PRICE, NOTHING_TO_CHANGE."""
     bind_order(order_id)
     result = change_lines(order_id, body, current_actor(router.current_event.headers))
     order, plan = result.order, result.plan
@@ -63,5 +64,8 @@ def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, A
         "refund": str(result.record.refund) if result.record.refund is not None else None,
         "currency": order.amounts.currency,
         "released": [r.model_dump() for r in plan.released] if plan is not None else None,
+        "reserved": [r.model_dump() for r in result.reserved],
+        "review": result.review.model_dump(mode="json") if result.review else None,
+        "held": result.held,
         "execution_told": result.woken,
     }

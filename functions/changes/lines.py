@@ -20,7 +20,7 @@ highest counter shard first; each reservation item shrinks (or goes) with its co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from functions.aftersales.logic import ZERO, LineState, line_share, paid_per_line, paid_total
 from functions.changes.logic import REFERENCE
 from functions.core.errors import RefusedError
-from functions.core.models import AllocationInfo, Amounts, Order, OrderLine, Reservation, Sku
+from functions.core.models import AllocationInfo, Amounts, Money, Order, OrderLine, Reservation, Sku
 
 
 class LineQuantityIn(BaseModel):
@@ -37,6 +37,7 @@ class LineQuantityIn(BaseModel):
 
     sku: Sku
     quantity: StrictInt = Field(ge=0, le=10_000, description="the line's new quantity; 0 removes it")
+    unit_price: Money | None = Field(default=None, description="a new line's price (only for a new line)")
 
 
 class LinesChangeIn(BaseModel):
@@ -68,7 +69,11 @@ class LineDelta:
 
     @property
     def cancelled(self) -> int:
-        return self.before - self.after
+        return max(self.before - self.after, 0)
+
+    @property
+    def added(self) -> int:
+        return max(self.after - self.before, 0)
 
 
 @dataclass(frozen=True)
@@ -95,35 +100,51 @@ class LinesPlan:
         return [cut.released for cut in self.cuts]
 
 
-def _deltas(order: Order, request: LinesChangeIn) -> list[LineDelta]:
+def _deltas(order: Order, request: LinesChangeIn, added: Mapping[str, OrderLine]) -> list[LineDelta]:
+    """What changes per line; `added` are the request's new lines as the product master describes them
+    (the service looked them up: a SKU missing from it is unknown)."""
     by_sku = {line.sku: line for line in order.lines}
-    unknown = [(i, item.sku) for i, item in enumerate(request.lines) if item.sku not in by_sku]
+    unknown = [(i, item.sku) for i, item in enumerate(request.lines) if item.sku not in {*by_sku, *added}]
     if unknown:
         raise RefusedError(
             "UNKNOWN_LINE",
-            f"order {order.order_id} has no line {', '.join(sku for _, sku in unknown)}",
+            f"order {order.order_id} has no line {', '.join(sku for _, sku in unknown)} and the product "
+            "master no active SKU of that name",
             422,
             fields=[{"field": f"lines[{i}].sku", "message": f"no line {sku}"} for i, sku in unknown],
         )
-    raised = [(i, item) for i, item in enumerate(request.lines) if item.quantity > by_sku[item.sku].quantity]
-    if raised:
+    priced = [
+        (i, item.sku)
+        for i, item in enumerate(request.lines)
+        if item.sku in by_sku and item.unit_price is not None
+    ]
+    unpriced = [
+        (i, item.sku) for i, item in enumerate(request.lines) if item.sku in added and not item.unit_price
+    ]
+    if priced or unpriced:
         raise RefusedError(
-            "QUANTITY_INCREASE",
-            "this route lowers quantities and removes lines; raising a quantity is not offered (post a "
-            "new order for more)",
+            "UNIT_PRICE",
+            "a new line needs its unit_price; an existing line keeps the price it was sold at",
             422,
             fields=[
-                {"field": f"lines[{i}].quantity", "message": f"above {by_sku[item.sku].quantity}"}
-                for i, item in raised
-            ],
+                {"field": f"lines[{i}].unit_price", "message": f"not for line {sku}"} for i, sku in priced
+            ]
+            + [{"field": f"lines[{i}].unit_price", "message": f"needed for {sku}"} for i, sku in unpriced],
         )
+    before = {sku: line.quantity for sku, line in by_sku.items()}
     deltas = [
-        LineDelta(item.sku, by_sku[item.sku].quantity, item.quantity)
+        LineDelta(item.sku, before.get(item.sku, 0), item.quantity)
         for item in request.lines
-        if item.quantity != by_sku[item.sku].quantity
+        if item.quantity != before.get(item.sku, 0)
     ]
     if not deltas:
         raise RefusedError("NOTHING_TO_CHANGE", "every line already has the quantity asked", 422)
+    if order.is_paid and any(d.after > d.before for d in deltas):
+        raise RefusedError(
+            "PAID_ORDER_INCREASE",
+            f"order {order.order_id} is paid: its lines can only be lowered or removed here; the buyer "
+            "orders more in a new order (which ships with this one when 合单 is on)",
+        )
     return deltas
 
 
@@ -134,7 +155,12 @@ def _refund(order: Order, deltas: Sequence[LineDelta], cancels_order: bool) -> D
         return paid_total(order)  # everything that is left of the payment, shipping included
     shares = paid_per_line(order)
     return sum(
-        (line_share(LineState(paid=shares[d.sku], quantity=d.before), d.cancelled)[0] for d in deltas), ZERO
+        (
+            line_share(LineState(paid=shares[d.sku], quantity=d.before), d.cancelled)[0]
+            for d in deltas
+            if d.cancelled > 0
+        ),
+        ZERO,
     )
 
 
@@ -200,13 +226,24 @@ def _replanned(
     )
 
 
-def plan_lines_change(order: Order, reservations: Sequence[Reservation], request: LinesChangeIn) -> LinesPlan:
-    deltas = _deltas(order, request)
+def plan_lines_change(
+    order: Order,
+    reservations: Sequence[Reservation],
+    request: LinesChangeIn,
+    added: Mapping[str, OrderLine] | None = None,
+) -> LinesPlan:
+    """`added`: the request's SKUs the order has no line for, as new lines (product master facts, the
+    request's price); their quantity is set from the request."""
+    added = added or {}
+    deltas = _deltas(order, request, added)
     after = {d.sku: d.after for d in deltas}
     lines = [
         line.model_copy(update={"quantity": after.get(line.sku, line.quantity)})
         for line in order.lines
         if after.get(line.sku, line.quantity) > 0
+    ]
+    lines += [
+        added[d.sku].model_copy(update={"quantity": d.after}) for d in deltas if d.before == 0 and d.after > 0
     ]
     cancels_order = not lines
     refund = _refund(order, deltas, cancels_order)
@@ -214,6 +251,8 @@ def plan_lines_change(order: Order, reservations: Sequence[Reservation], request
         return LinesPlan(list(order.lines), deltas, order.amounts, refund, [], order.allocation, True)
     cuts: list[ReservationCut] = []
     for d in deltas:
+        if d.after >= d.before:
+            continue  # grows: the service reserves the units (functions/changes/growth.py)
         mine = [r for r in reservations if r.sku == d.sku]
         extra = sum(r.quantity for r in mine) - d.after
         if extra > 0:

@@ -197,10 +197,118 @@ def test_bad_requests_name_the_field_and_change_nothing(oms, stack):
         assert (unknown.status, unknown.json()["error"]["code"]) == (422, "UNKNOWN_LINE")
         assert unknown.json()["error"]["fields"][0]["field"] == "lines[0].sku"
         up = change(oms, order_id, {a: 3}, "bad-2")
-        assert (up.status, up.json()["error"]["code"]) == (422, "QUANTITY_INCREASE")
+        assert (up.status, up.json()["error"]["code"]) == (409, "PAID_ORDER_INCREASE")
         same = change(oms, order_id, {a: 2}, "bad-3")
         assert (same.status, same.json()["error"]["code"]) == (422, "NOTHING_TO_CHANGE")
         assert oms.order(order_id)["version"] == repository.get_order(order_id).version
         assert oms.stock(a) == {"on_hand": 5, "reserved": 2, "available": 3}
         oms.wait(posted["execution_arn"])
     assert repository.get_order(order_id).changes == []
+
+
+# ---------------------------------------------------------------- more units: quantity up, a line added
+
+
+def unpaid_awaiting_payment(oms: Any, body: dict[str, Any]) -> dict[str, Any]:
+    posted = oms.post(body | {"payment": {"status": "unpaid"}})
+    assert posted.status == 201, posted.body
+    order_id = posted.json()["order_id"]
+    eventually(lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT", what="awaiting payment")
+    return posted.json()  # type: ignore[no-any-return]
+
+
+def add_and_raise(oms: Any, order_id: str, lines: list[dict[str, Any]], reference: str) -> Any:
+    return oms.as_role("ops", "ops.li").call(
+        "POST",
+        f"/orders/{order_id}/changes/lines",
+        {"lines": lines, "reason": "buyer wants more", "reference": reference},
+    )
+
+
+def test_raising_a_quantity_and_adding_a_line_reserve_more_and_ship_it_all(oms, stack):
+    a, c = new_sku(), new_sku()
+    oms.set_stock(a, 3)
+    oms.set_stock(c, 4, warehouse="WH-EAST")  # only the other warehouse has the new line's SKU
+    posted = unpaid_awaiting_payment(oms, order_body([(a, 1, "100.00")], shipping="10.00"))
+    order_id = posted["order_id"]
+
+    answer = add_and_raise(
+        oms, order_id, [{"sku": a, "quantity": 2}, {"sku": c, "quantity": 3, "unit_price": "25.50"}], "more-1"
+    )
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert (body["total"], body["refund"], body["held"]) == ("286.50", None, False)  # 200 + 76.50 + 10
+    assert sorted((r["sku"], r["warehouse"], r["quantity"]) for r in body["reserved"]) == sorted(
+        [(a, "WH-MAIN", 1), (c, "WH-EAST", 3)]
+    )
+    assert oms.stock(a) == {"on_hand": 3, "reserved": 2, "available": 1}
+    assert oms.stock(c, "WH-EAST") == {"on_hand": 4, "reserved": 3, "available": 1}
+    order = oms.order(order_id)
+    assert order["allocation"]["warehouses"] == ["WH-EAST", "WH-MAIN"]
+    assert order["allocation"]["split"] is True
+    assert (
+        add_and_raise(
+            oms,
+            order_id,
+            [{"sku": a, "quantity": 2}, {"sku": c, "quantity": 3, "unit_price": "25.50"}],
+            "more-1",
+        ).json()["repeated"]
+        is True
+    )
+    assert oms.stock(a)["reserved"] == 2
+
+    assert oms.pay(order_id, "pay-more", "286.50").status == 200
+    execution = oms.wait(posted["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    assert len(oms.executions_named(order_id)) == 1
+    shipped = oms.order(order_id)
+    assert shipped["status"] == "SHIPPED"
+    assert sorted(
+        (s["warehouse"], i["sku"], i["quantity"]) for s in shipped["shipments"] for i in s["lines"]
+    ) == sorted([("WH-MAIN", a, 2), ("WH-EAST", c, 3)])
+    assert oms.stock(a) == {"on_hand": 1, "reserved": 0, "available": 1}
+    assert oms.stock(c, "WH-EAST") == {"on_hand": 1, "reserved": 0, "available": 1}
+    assert_conserved(a)
+    assert_conserved(c)
+    events = [e for e in repository.load_aggregate(order_id).events if e.type == "order.lines_changed"]
+    assert events[0].actor == "user:ops.li"
+    assert events[0].detail["lines"] == [{"sku": a, "from": 1, "to": 2}, {"sku": c, "from": 0, "to": 3}]
+
+
+def test_more_units_than_the_stock_has_are_refused_naming_the_sku(oms, stack):
+    a = new_sku()
+    oms.set_stock(a, 3)
+    posted = unpaid_awaiting_payment(oms, order_body([(a, 2, "10.00")]))
+    order_id = posted["order_id"]
+    version = repository.get_order(order_id).version
+
+    short = add_and_raise(oms, order_id, [{"sku": a, "quantity": 4}], "too-many")
+    assert (short.status, short.json()["error"]["code"]) == (409, "OUT_OF_STOCK")
+    assert a in short.json()["error"]["message"]
+    assert repository.get_order(order_id).version == version  # nothing written
+    assert oms.stock(a) == {"on_hand": 3, "reserved": 2, "available": 1}
+    unknown = add_and_raise(
+        oms, order_id, [{"sku": "NOT-IN-MASTER-1", "quantity": 1, "unit_price": "1.00"}], "x-1"
+    )
+    assert (unknown.status, unknown.json()["error"]["code"]) == (422, "UNKNOWN_LINE")
+    b = new_sku()
+    oms.set_stock(b, 1)
+    unpriced = add_and_raise(oms, order_id, [{"sku": b, "quantity": 1}], "x-2")
+    assert (unpriced.status, unpriced.json()["error"]["code"]) == (422, "UNIT_PRICE")
+    assert unpriced.json()["error"]["fields"][0]["field"] == "lines[0].unit_price"
+    assert_conserved(a)
+
+
+def test_more_units_that_make_the_order_high_value_send_it_to_review(oms, stack):
+    a = new_sku()
+    oms.set_stock(a, 5)
+    posted = unpaid_awaiting_payment(oms, order_body([(a, 1, "3000.00")]))
+    order_id = posted["order_id"]
+
+    answer = add_and_raise(oms, order_id, [{"sku": a, "quantity": 2}], "big-1")
+    assert answer.status == 200, answer.body
+    assert answer.json()["held"] is True
+    assert [r["code"] for r in answer.json()["review"]["reasons"]] == ["HIGH_VALUE"]
+    eventually(lambda: oms.order(order_id)["status"] == "ON_HOLD", what="held")
+    assert oms.stock(a) == {"on_hand": 5, "reserved": 2, "available": 3}  # the stock stays reserved
+    assert len(oms.executions_named(order_id)) == 1

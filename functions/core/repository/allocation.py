@@ -284,3 +284,46 @@ def reservation_cut_items(order_id: str, before: Reservation, released: Reservat
         )
     )
     return writes
+
+
+def reservation_grow_items(order_id: str, before: Reservation | None, added: Reservation) -> list[Write]:
+    """Take `added` more units for the order (per counter shard, only if available, with a `reserve`
+    ledger entry each): a new reservation item, or the order's reservation in that warehouse grown,
+    conditional on it still being `before`."""
+    writes: list[Write] = []
+    for shard, quantity in _shard_takes(added):
+        writes.append(
+            counter_update(
+                added.sku,
+                added.warehouse,
+                shard,
+                "SET available = available - :q, reserved = reserved + :q",
+                "available >= :q",
+                quantity,
+            )
+        )
+        writes.append(
+            ledger_item(added.sku, added.warehouse, shard, "reserve", order_id, reserved_delta=quantity)
+        )
+    if before is None:
+        doc = {"pk": order_pk(order_id), "sk": f"RES#{added.sku}#{added.warehouse}", **added.model_dump()}
+        writes.append(put(item(doc), "attribute_not_exists(pk)", tag=RESERVATION_TAG))
+        return writes
+    sets = ["quantity = :total"]
+    values = {":total": av(before.quantity + added.quantity), ":q": av(before.quantity)}
+    if before.shards is not None or added.shards is not None:
+        merged = dict(before.shards or {"0": before.quantity})
+        for k, q in (added.shards or {"0": added.quantity}).items():
+            merged[k] = merged.get(k, 0) + q
+        sets.append("shards = :shards")
+        values[":shards"] = av(merged)
+    writes.append(
+        update(
+            _reservation_key(order_id, before),
+            "SET " + ", ".join(sets),
+            "quantity = :q",
+            values=values,
+            tag=RESERVATION_TAG,
+        )
+    )
+    return writes
