@@ -99,6 +99,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/holds/decisions"): OPS,
     ("POST", "/orders/interceptions"): OPS,
     ("GET", "/orders/export"): READERS,
+    ("GET", "/audit"): ADMIN,
     ("POST", "/orders/{order_id}/changes/address"): OPS | OWN_PLATFORM,
     ("POST", "/orders/{order_id}/changes/lines"): OPS | OWN_PLATFORM,
     ("GET", "/inventory/{sku}"): READERS,

@@ -49,6 +49,7 @@ from functions.core.repository.allocation import (
     waitlist_delete_items,
     waitlist_leave_items,
 )
+from functions.core.repository.audit import audit_records, record_audit
 from functions.core.repository.buyers import (
     BUYER_ORDER_TTL_SECONDS,
     buyer_case_item,
@@ -250,6 +251,7 @@ __all__ = [
     "apply_changes",
     "apply_sales_counters",
     "apply_stock_sync",
+    "audit_records",
     "buyer_case_item",
     "case_key",
     "case_put_item",
@@ -313,6 +315,7 @@ __all__ = [
     "put_waitlist",
     "put_webhook_endpoint",
     "query_sales_counters",
+    "record_audit",
     "record_buyer_order",
     "record_published",
     "record_webhook_delivery",
