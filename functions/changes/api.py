@@ -10,6 +10,7 @@ from functions.changes.line_service import change_lines
 from functions.changes.lines import LinesChangeIn
 from functions.changes.logic import AddressChangeIn
 from functions.changes.service import change_address
+from functions.changes.split import SplitIn, split_order
 from functions.core.actor import current_actor
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
@@ -68,4 +69,24 @@ def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, A
         "review": result.review.model_dump(mode="json") if result.review else None,
         "held": result.held,
         "execution_told": result.woken,
+    }
+
+
+@router.post(
+    "/orders/<order_id>/changes/split",
+    summary="Split an order by hand: move lines into a second shipment group (their own parcel)",
+    tags=["orders"],
+)
+def post_split(order_id: OrderIdPath, body: SplitIn) -> dict[str, Any]:
+    """200 with the group the lines moved into; the Ship step sends them in a parcel of their own. 409
+    AFTER_SHIPMENT, ALREADY_FINAL, INTERCEPTED, NOT_ALLOCATED (no stock reserved yet), MERGED_ORDER,
+    REFERENCE_REUSED; 422 UNKNOWN_LINE, VIRTUAL_LINE, NOTHING_LEFT."""
+    bind_order(order_id)
+    result = split_order(order_id, body, current_actor(router.current_event.headers))
+    return {
+        "order_id": result.order.order_id,
+        "status": result.order.status,
+        "reference": body.reference,
+        "repeated": result.repeated,
+        "group": result.group,
     }

@@ -102,6 +102,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/audit"): ADMIN,
     ("POST", "/orders/{order_id}/changes/address"): OPS | OWN_PLATFORM,
     ("POST", "/orders/{order_id}/changes/lines"): OPS | OWN_PLATFORM,
+    ("POST", "/orders/{order_id}/changes/split"): OPS,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("POST", "/inventory/import"): ADMIN,

@@ -252,7 +252,7 @@ class ChangeRecord(_Strict):
     resent change is recognised; `fingerprint` tells a resend from another change under the same one."""
 
     reference: str
-    kind: Literal["address", "lines", "cancel"]
+    kind: Literal["address", "lines", "cancel", "split"]
     fingerprint: str
     actor: str
     at: datetime
@@ -413,6 +413,8 @@ class Reservation(BaseModel):
     quantity: int = Field(ge=1)
     # Hot SKUs keep their stock in several counter items ("shards"); which took how much. None: one item.
     shards: dict[str, int] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Split by hand (functions/changes): lines of a second shipment group leave in their own parcel.
+    group: int | None = Field(default=None, ge=2, exclude_if=lambda value: value is None)
 
 
 class Shipment(BaseModel):

@@ -327,3 +327,25 @@ def reservation_grow_items(order_id: str, before: Reservation | None, added: Res
         )
     )
     return writes
+
+
+def reservation_group_item(order_id: str, reservation: Reservation, group: int | None) -> Write:
+    """Move a reservation into shipment group `group` (None: the first), only while it is as read;
+    no stock moves (the units stay reserved for the same order)."""
+    if group is None:
+        return update(
+            _reservation_key(order_id, reservation),
+            "REMOVE #group",
+            "quantity = :q",
+            names={"#group": "group"},
+            values={":q": av(reservation.quantity)},
+            tag=RESERVATION_TAG,
+        )
+    return update(
+        _reservation_key(order_id, reservation),
+        "SET #group = :group",
+        "quantity = :q",
+        names={"#group": "group"},
+        values={":q": av(reservation.quantity), ":group": av(group)},
+        tag=RESERVATION_TAG,
+    )
