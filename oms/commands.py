@@ -497,6 +497,10 @@ def register(commands: Any) -> None:
     _connection(review, "ops")
     review.set_defaults(run=_review)
 
+    from oms.change_commands import register_change
+
+    register_change(commands)
+
     report = commands.add_parser("report", help="sales per day, per platform, top SKUs")
     report.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default 29 days before --to)")
     report.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (default today, UTC)")

@@ -29,11 +29,17 @@ ENDED_UNSHIPPED = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderS
 
 
 def paid_total(order: Order) -> Decimal:
-    """What the buyer paid: the accepted payment, or the order total for orders that arrived paid."""
-    if order.payment_received is not None:  # after a deposit (定金) it paid the balance: both count
+    """What the buyer paid (the accepted payment, plus a deposit (定金) paid before the balance, or the
+    order total for orders that arrived paid), less what order changes before shipment refunded
+    (functions/changes: lines cancelled)."""
+    if order.payment_received is not None:
         deposit = order.payment.deposit
-        return order.payment_received.amount + (deposit.amount if deposit is not None else ZERO)
-    return order.amounts.total if order.is_paid else ZERO
+        paid = order.payment_received.amount + (deposit.amount if deposit is not None else ZERO)
+    elif order.is_paid:
+        paid = order.amounts.total
+    else:
+        return ZERO
+    return paid - sum((change.refund for change in order.changes if change.refund is not None), ZERO)
 
 
 def paid_per_line(order: Order) -> dict[str, Decimal]:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from functions.allocate.inventory import StockSync, sync_stock
+from functions.core import repository
 from functions.core.errors import ConflictError, TransientError
 from functions.core.observability import logger
 
@@ -97,4 +98,7 @@ def import_stock(text: str, import_id: str, actor: str) -> ImportReport:
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
     logger.info("stock imported", extra={"import_id": import_id, "actor": actor, "counts": counts})
+    repository.record_audit(
+        "inventory.import", actor, rows=len(results), detail={"import_id": import_id, "counts": counts}
+    )
     return ImportReport(import_id=import_id, rows=len(results), counts=counts, results=results)

@@ -25,7 +25,7 @@ from functions.core.settings import get_api_settings, get_auth_settings
 # A path no group claims loads every group, so an unknown route still gets the resolver's own 404.
 ROUTE_GROUPS: dict[str, tuple[str, ...]] = {
     "functions.ingest.api": ("orders",),
-    "functions.search.api": ("orders",),
+    "functions.search.api": ("orders", "audit"),
     "functions.allocate.api": ("inventory",),
     "functions.payment.api": ("orders/*/payment",),
     "functions.holds.api": ("holds", "orders/*/review"),

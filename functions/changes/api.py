@@ -6,8 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from functions.changes.line_service import change_lines
+from functions.changes.lines import LinesChangeIn
 from functions.changes.logic import AddressChangeIn
 from functions.changes.service import change_address
+from functions.changes.split import SplitIn, split_order
 from functions.core.actor import current_actor
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
@@ -33,4 +36,57 @@ def post_address_change(order_id: OrderIdPath, body: AddressChangeIn) -> dict[st
         "repeated": result.repeated,
         "review": result.review.model_dump(mode="json") if result.review else None,
         "held": result.held,
+    }
+
+
+@router.post(
+    "/orders/<order_id>/changes/lines",
+    summary="Change line quantities, remove or add lines before shipment (exact refund, stock exact)",
+    tags=["orders"],
+)
+def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, Any]:
+    """200 with the order's lines and total after the change, the refund owed (paid orders), the
+    reserved units given back and those reserved more; every line at 0 cancels the order
+    (`cancelled: true`, the refund is all that is left of the payment); `held` when more units tripped a
+    review rule. 409 AFTER_SHIPMENT once shipped (use after-sales), ALREADY_FINAL, INTERCEPTED,
+    AFTERSALES_OPEN, REFERENCE_REUSED, DISCOUNT_ABOVE_LINES, PAID_ORDER_INCREASE, OUT_OF_STOCK,
+    REVIEW_REJECTED; 422 UNKNOWN_LINE, UNIT_PRICE, NOTHING_TO_CHANGE."""
+    bind_order(order_id)
+    result = change_lines(order_id, body, current_actor(router.current_event.headers))
+    order, plan = result.order, result.plan
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "reference": body.reference,
+        "repeated": result.repeated,
+        "cancelled": result.record.kind == "cancel",
+        "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+        "total": str(order.amounts.total),
+        "refund": str(result.record.refund) if result.record.refund is not None else None,
+        "currency": order.amounts.currency,
+        "released": [r.model_dump() for r in plan.released] if plan is not None else None,
+        "reserved": [r.model_dump() for r in result.reserved],
+        "review": result.review.model_dump(mode="json") if result.review else None,
+        "held": result.held,
+        "execution_told": result.woken,
+    }
+
+
+@router.post(
+    "/orders/<order_id>/changes/split",
+    summary="Split an order by hand: move lines into a second shipment group (their own parcel)",
+    tags=["orders"],
+)
+def post_split(order_id: OrderIdPath, body: SplitIn) -> dict[str, Any]:
+    """200 with the group the lines moved into; the Ship step sends them in a parcel of their own. 409
+    AFTER_SHIPMENT, ALREADY_FINAL, INTERCEPTED, NOT_ALLOCATED (no stock reserved yet), MERGED_ORDER,
+    REFERENCE_REUSED; 422 UNKNOWN_LINE, VIRTUAL_LINE, NOTHING_LEFT."""
+    bind_order(order_id)
+    result = split_order(order_id, body, current_actor(router.current_event.headers))
+    return {
+        "order_id": result.order.order_id,
+        "status": result.order.status,
+        "reference": body.reference,
+        "repeated": result.repeated,
+        "group": result.group,
     }

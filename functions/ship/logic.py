@@ -80,21 +80,23 @@ def plan_group_shipments(
     carrier: str = DEFAULT_CARRIER,
     carriers: Mapping[str, str] | None = None,
 ) -> dict[str, list[Shipment]]:
-    """合单: one parcel per warehouse for all the orders shipping together, seen from each order.
+    """合单: one parcel per warehouse (and per shipment group split by hand) for all the orders shipping
+    together, seen from each order.
 
     Every order gets the parcels that carry its lines: same shipment id and tracking number for all,
     its own lines only, and `order_ids` naming every order in the parcel when there is more than one.
     With a single order this is `plan_shipments`. `carriers` (warehouse -> carrier, see
     `choose_carrier`) overrides `carrier` per parcel.
     """
-    by_warehouse: dict[str, set[str]] = defaultdict(set)
+    by_parcel: dict[tuple[str, int], set[str]] = defaultdict(set)
     for order_id, reservations in reservations_by_order.items():
         for r in reservations:
-            by_warehouse[r.warehouse].add(order_id)
+            by_parcel[(r.warehouse, r.group or 1)].add(order_id)
     views: dict[str, list[Shipment]] = {order_id: [] for order_id in reservations_by_order}
-    for warehouse in sorted(by_warehouse):
-        shipment_id = f"{shipper_id}-{warehouse}"
-        together = sorted(by_warehouse[warehouse])
+    for warehouse, group in sorted(by_parcel):
+        # a second shipment group (split by hand) is a parcel of its own from the same warehouse
+        shipment_id = f"{shipper_id}-{warehouse}" + (f"-G{group}" if group > 1 else "")
+        together = sorted(by_parcel[(warehouse, group)])
         parcel_carrier = (carriers or {}).get(warehouse, carrier)
         for order_id in together:
             views[order_id].append(
@@ -106,9 +108,9 @@ def plan_group_shipments(
                     tracking_number=tracking_number(parcel_carrier, shipment_id),
                     lines=sorted(
                         (
-                            r.model_copy(update={"shards": None})  # which counter gave it is stock's business
+                            r.model_copy(update={"shards": None, "group": None})  # stock's business
                             for r in reservations_by_order[order_id]
-                            if r.warehouse == warehouse
+                            if r.warehouse == warehouse and (r.group or 1) == group
                         ),
                         key=lambda r: r.sku,
                     ),

@@ -77,7 +77,7 @@ def _fitting(candidates: list[OrderAggregate]) -> list[OrderAggregate]:
     budget = MAX_TRANSACTION_ITEMS
     for member in candidates:
         reservations = member.reservations
-        warehouses = len({r.warehouse for r in reservations})
+        warehouses = len({(r.warehouse, r.group) for r in reservations})  # parcels
         # its shipment records, and (upper bound) one tracking record per parcel
         shipments = 2 * warehouses + any(line.virtual for line in member.order.lines)
         cost = 2 + sum(2 * len(r.shards or {"0": 1}) + 1 for r in reservations) + shipments

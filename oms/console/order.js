@@ -144,8 +144,8 @@ async function orderView(orderId) {
       order.pay_deadline && !order.payment_received && order.status === "AWAITING_PAYMENT" ? [h("dt", {}, "Pay by"), h("dd", {}, when(order.pay_deadline))] : null,
       reviewRows(order),
       problemRows(order))),
-    h("div", { class: "card" }, h("strong", {}, "Lines"), h("table", {},
-      h("tbody", {}, order.lines.map((l) => h("tr", {}, h("td", {}, l.sku), h("td", { class: "num" }, `× ${l.quantity}`), h("td", { class: "num" }, l.unit_price)))),
+    h("div", { class: "card", id: "lines-card" }, h("strong", {}, "Lines"), h("table", { id: "order-lines" },
+      h("tbody", {}, order.lines.map((l) => h("tr", { "data-sku": l.sku }, h("td", {}, l.sku), h("td", { class: "num qty" }, `× ${l.quantity}`), h("td", { class: "num" }, l.unit_price)))),
       order.shipments.map((s) => h("tr", { "data-shipment": s.shipment_id }, h("td", { colspan: 3, class: "muted" },
         `Shipment ${s.shipment_id}: ${s.carrier} ${s.tracking_number} from ${s.warehouse}`,
         order.delivery && order.delivery.shipments[s.shipment_id] ? ` · ${order.delivery.shipments[s.shipment_id]}` : ""))),
@@ -157,6 +157,7 @@ async function orderView(orderId) {
     reasonList((order.hold && order.hold.reasons) || (order.review && order.review.reasons) || []),
     order.remark ? h("p", {}, "Buyer remark: ", h("q", {}, order.remark)) : null,
     canDecide ? decideButtons(order.order_id, () => route(true)) : await decideNote()) : null;
+  const lineEditor = await lineEditorSection(order);
   const integration = await integrationSection(order.order_id);
   const cases = await api("GET", `/orders/${orderId}/aftersales`).then((r) => r.cases, () => []);
   const aftersales = cases.length ? h("table", { id: "aftersales" },
@@ -173,6 +174,7 @@ async function orderView(orderId) {
   show(
     h("h2", {}, `Order ${order.order_id}`),
     details,
+    lineEditor,
     holdCard,
     aftersales || refunded ? [h("h3", {}, "After-sales"), refunded, aftersales] : null,
     h("h3", {}, "State machine path", executions.length ? h("span", { class: "muted", id: "executions" },
@@ -225,4 +227,57 @@ async function integrationSection(orderId) {
           h("td", { class: "when" }, when(d.last_attempt_at))))))));
   }
   return parts;
+}
+
+// Changing lines before shipment (POST /orders/{id}/changes/lines, docs/api.md): a quantity per line (0
+// removes it), a new line (SKU, quantity, price; unpaid orders), a reason. The answer says what a person
+// needs next: the refund owed, the units back in stock or reserved, a hold it caused.
+const CHANGEABLE = ["RECEIVED", "ON_HOLD", "APPROVED", "BACKORDERED", "ALLOCATED", "AWAITING_PAYMENT", "PAID"];
+
+function changeSummary(answer) {
+  const units = (rows) => rows.reduce((n, r) => n + r.quantity, 0);
+  const parts = [answer.cancelled ? `Order ${answer.order_id} cancelled` : `Lines of ${answer.order_id} changed`];
+  if (answer.refund !== null) parts.push(`refund ${answer.refund} ${answer.currency}`);
+  else if (!answer.cancelled) parts.push(`total now ${answer.total} ${answer.currency}`);
+  if (answer.released && units(answer.released)) parts.push(`${units(answer.released)} unit(s) back in stock`);
+  if (answer.reserved && units(answer.reserved)) parts.push(`${units(answer.reserved)} more unit(s) reserved`);
+  if (answer.held) parts.push("sent to the review queue");
+  return `${parts.join("; ")}.`;
+}
+
+async function lineEditorSection(order) {
+  if (!CHANGEABLE.includes(order.status) || !(await may("POST", "/orders/{order_id}/changes/lines"))) return null;
+  const card = h("div", { class: "card", id: "line-editor" });
+  const editing = () => card.setAttribute("data-expanded", "");  // the live update must not redraw edits away
+  const quantities = order.lines.map((l) => h("input", {
+    type: "number", min: 0, max: 10000, value: l.quantity, class: "line-qty", "data-sku": l.sku,
+    "aria-label": `quantity of ${l.sku}`, oninput: editing,
+  }));
+  const newSku = h("input", { id: "new-line-sku", placeholder: "SKU", size: 14, "aria-label": "new line SKU", oninput: editing });
+  const newQty = h("input", { id: "new-line-qty", type: "number", min: 1, value: 1, "aria-label": "new line quantity", oninput: editing });
+  const newPrice = h("input", { id: "new-line-price", placeholder: "unit price", size: 9, "aria-label": "new line unit price", oninput: editing });
+  const reason = h("input", { id: "change-reason", placeholder: "reason (required)", size: 28, "aria-label": "reason", oninput: editing });
+  const save = () => guarded(async () => {
+    const lines = order.lines
+      .map((l, i) => ({ sku: l.sku, quantity: Number(quantities[i].value) }))
+      .filter((l, i) => l.quantity !== order.lines[i].quantity);
+    if (newSku.value.trim()) lines.push({ sku: newSku.value.trim(), quantity: Number(newQty.value), unit_price: newPrice.value.trim() });
+    if (!lines.length) return say("Nothing changed: set a quantity or add a line first.");
+    if (!reason.value.trim()) return say("Say why the lines change (the reason goes into the order's history).");
+    const reference = `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const answer = await api("POST", `/orders/${order.order_id}/changes/lines`, { lines, reason: reason.value.trim(), reference });
+    say(changeSummary(answer), true);
+    await route(true);
+  });
+  card.append(
+    h("strong", {}, "Change lines before shipment"),
+    h("table", {}, h("tbody", {},
+      order.lines.map((l, i) => h("tr", {}, h("td", {}, l.sku), h("td", { class: "num" }, quantities[i]), h("td", { class: "muted" }, "0 removes the line"))),
+      h("tr", { class: "new-line" }, h("td", {}, newSku), h("td", { class: "num" }, newQty), h("td", {}, newPrice)))),
+    h("p", { class: "editor-actions" }, reason, " ",
+      h("button", { type: "button", class: "primary save-lines", onclick: save }, "Save lines"),
+      h("span", { class: "muted" }, order.payment && order.payment.status === "unpaid" && !order.payment_received
+        ? " Unpaid: the total is recomputed; more units are reserved at once."
+        : " Paid: lower or remove only; the cancelled units' share is refunded.")));
+  return card;
 }

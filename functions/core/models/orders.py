@@ -99,10 +99,12 @@ class ChangeRecord(StrictModel):
     resent change is recognised; `fingerprint` tells a resend from another change under the same one."""
 
     reference: str
-    kind: Literal["address"]
+    kind: Literal["address", "lines", "cancel", "split"]
     fingerprint: str
     actor: str
     at: datetime
+    # lines/cancel on a paid order: what went back to the buyer (after-sales counts it as refunded)
+    refund: Money | None = None
 
 
 class Interception(StrictModel):

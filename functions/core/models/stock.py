@@ -55,3 +55,5 @@ class Reservation(Record):
     quantity: int = Field(ge=1)
     # Hot SKUs keep their stock in several counter items ("shards"); which took how much. None: one item.
     shards: dict[str, int] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Split by hand (functions/changes): lines of a second shipment group leave in their own parcel.
+    group: int | None = Field(default=None, ge=2, exclude_if=lambda value: value is None)

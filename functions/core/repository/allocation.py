@@ -233,3 +233,121 @@ def merge_join_item(group: str, leader: str, now: datetime, max_orders: int) -> 
         values={":one": av(1), ":leader": av(leader), ":now": av(now.isoformat()), ":max": av(max_orders)},
         tag=MERGE_TAG,
     )
+
+
+# ---------------------------------------------------------------- part of a reservation given back
+
+
+def reservation_cut_items(order_id: str, before: Reservation, released: Reservation) -> list[Write]:
+    """Give `released` units of the reservation `before` back to available (per counter shard, with a
+    `release` ledger entry each): the reservation item shrinks to what is left, or goes when nothing is.
+    Conditional on the reservation still being `before` and on the counters holding that much reserved,
+    so the same units are never given back twice."""
+    writes: list[Write] = []
+    for shard, quantity in _shard_takes(released):
+        writes.append(
+            counter_update(
+                released.sku,
+                released.warehouse,
+                shard,
+                _CONSUME_UPDATES["release"],
+                "reserved >= :q",
+                quantity,
+            )
+        )
+        writes.append(
+            ledger_item(
+                released.sku, released.warehouse, shard, "release", order_id, reserved_delta=-quantity
+            )
+        )
+    if released.quantity >= before.quantity:
+        writes.append(
+            delete(
+                _reservation_key(order_id, before),
+                "quantity = :q",
+                values={":q": av(before.quantity)},
+                tag=RESERVATION_TAG,
+            )
+        )
+        return writes
+    left = before.quantity - released.quantity
+    sets, values = ["quantity = :left"], {":left": av(left), ":q": av(before.quantity)}
+    if before.shards is not None:
+        kept = {k: q - (released.shards or {}).get(k, 0) for k, q in before.shards.items()}
+        sets.append("shards = :shards")
+        values[":shards"] = av({k: q for k, q in kept.items() if q > 0})
+    writes.append(
+        update(
+            _reservation_key(order_id, before),
+            "SET " + ", ".join(sets),
+            "quantity = :q",
+            values=values,
+            tag=RESERVATION_TAG,
+        )
+    )
+    return writes
+
+
+def reservation_grow_items(order_id: str, before: Reservation | None, added: Reservation) -> list[Write]:
+    """Take `added` more units for the order (per counter shard, only if available, with a `reserve`
+    ledger entry each): a new reservation item, or the order's reservation in that warehouse grown,
+    conditional on it still being `before`."""
+    writes: list[Write] = []
+    for shard, quantity in _shard_takes(added):
+        writes.append(
+            counter_update(
+                added.sku,
+                added.warehouse,
+                shard,
+                "SET available = available - :q, reserved = reserved + :q",
+                "available >= :q",
+                quantity,
+            )
+        )
+        writes.append(
+            ledger_item(added.sku, added.warehouse, shard, "reserve", order_id, reserved_delta=quantity)
+        )
+    if before is None:
+        doc = {"pk": order_pk(order_id), "sk": f"RES#{added.sku}#{added.warehouse}", **added.model_dump()}
+        writes.append(put(item(doc), "attribute_not_exists(pk)", tag=RESERVATION_TAG))
+        return writes
+    sets = ["quantity = :total"]
+    values = {":total": av(before.quantity + added.quantity), ":q": av(before.quantity)}
+    if before.shards is not None or added.shards is not None:
+        merged = dict(before.shards or {"0": before.quantity})
+        for k, q in (added.shards or {"0": added.quantity}).items():
+            merged[k] = merged.get(k, 0) + q
+        sets.append("shards = :shards")
+        values[":shards"] = av(merged)
+    writes.append(
+        update(
+            _reservation_key(order_id, before),
+            "SET " + ", ".join(sets),
+            "quantity = :q",
+            values=values,
+            tag=RESERVATION_TAG,
+        )
+    )
+    return writes
+
+
+def reservation_group_item(order_id: str, reservation: Reservation, group: int | None) -> Write:
+    """Move a reservation into shipment group `group` (None: the first), only while it is as read;
+    no stock moves (the units stay reserved for the same order)."""
+    if group is None:
+        return update(
+            _reservation_key(order_id, reservation),
+            "REMOVE #group",
+            "quantity = :q",
+            names={"#group": "group"},
+            values={":q": av(reservation.quantity)},
+            tag=RESERVATION_TAG,
+        )
+    return update(
+        _reservation_key(order_id, reservation),
+        "SET #group = :group",
+        "quantity = :q",
+        names={"#group": "group"},
+        values={":q": av(reservation.quantity), ":group": av(group)},
+        tag=RESERVATION_TAG,
+    )

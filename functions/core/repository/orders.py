@@ -488,3 +488,13 @@ def refund_flag_item(order_id: str, payment_id: str, detail: dict[str, Any]) -> 
         "attribute_not_exists(pk)",
         tag="refund_flag",
     )
+
+
+def change_refund_item(order_id: str, reference: str, doc: dict[str, Any]) -> Write:
+    """The refund an order change (lines cancelled before shipment) owes the buyer, once per change
+    reference (`ORDER#<id> / CHGREFUND#<reference>`, status `requested` for the payment provider)."""
+    return put(
+        item({"pk": order_pk(order_id), "sk": f"CHGREFUND#{reference}", "reference": reference, **doc}),
+        "attribute_not_exists(pk)",
+        tag="change_refund",
+    )
