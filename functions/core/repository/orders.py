@@ -28,6 +28,7 @@ from functions.core.repository._dynamo import (
     get,
     instant,
     item,
+    items_of_entries,
     key,
     query_all,
     set_remove,
@@ -211,7 +212,8 @@ def get_orders(order_ids: Sequence[str]) -> list[Order]:
 def list_orders_by_status(
     status: OrderStatus, limit: int = 100, *, oldest_first: bool = False
 ) -> list[Order]:
-    """Newest (or oldest) first across all shards of the status index (eventually consistent)."""
+    """Newest (or oldest) first across all shards of the status index (KEYS_ONLY: the orders are read by
+    key, and one that has left `status` since the index saw it is skipped)."""
     found: list[dict[str, Any]] = []
     for shard in range(get_settings().status_index_shards):
         found.extend(
@@ -225,7 +227,8 @@ def list_orders_by_status(
             )
         )
     found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
-    return [Order.model_validate(raw) for raw in found[:limit]]
+    items = items_of_entries(found[:limit], still=lambda raw: raw.get("status") == status.value)
+    return [Order.model_validate(raw) for raw in items]
 
 
 # ---------------------------------------------------------------- changes
