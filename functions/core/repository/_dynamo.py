@@ -80,10 +80,12 @@ def set_remove(
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     names.update({f"#r{i}": name for i, name in enumerate(remove)})
     values = {f":v{i}": av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    clauses = []
+    if fields:
+        clauses.append("SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))))
     if remove:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-    return update, names, values
+        clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
+    return " ".join(clauses), names, values
 
 
 # ---------------------------------------------------------------- reads
