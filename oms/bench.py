@@ -394,6 +394,7 @@ def _run(
     from functions.core import repository
     from functions.core.models.order_in import order_id_for
     from functions.core.status import OrderStatus
+    from oms.local.catalog import register_order_products
 
     bodies = _happy_bodies(orders, seed)
     log: list[Any] = []
@@ -404,6 +405,8 @@ def _run(
             demand[line["sku"]] += line["quantity"]
     for sku, units in demand.items():  # enough of everything: every order is a happy path
         repository.set_stock(sku, MAIN_WAREHOUSE, units + 10)
+    for body in bodies:  # the product master is set up before, not counted as the orders' writes
+        register_order_products(body)
     seeded = len(log)
     lambdas_before = Counter(stack.runtime.lambda_invocations)
     seconds_before = dict(stack.runtime.lambda_seconds)

@@ -32,7 +32,7 @@ class Captured:
 
 def capture(order_in: OrderIn) -> Captured:
     """Store the order and start its workflow (idempotent on platform + platform_order_id)."""
-    result = application.ingest_order(order_in)
+    result = application.ingest_order(order_in, channel="connector")
     return Captured(result.order, result.created)
 
 

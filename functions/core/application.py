@@ -11,7 +11,7 @@ so importing core never loads a stage.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from functions.aftersales.models import Case, CaseIn
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- orders: capture, interception, stock
 
 
-def ingest_order(order_in: OrderIn) -> IngestResult:
+def ingest_order(order_in: OrderIn, channel: Literal["api", "connector"] = "api") -> IngestResult:
     """Capture an order and start its workflow, idempotent on (platform, platform order id)."""
     from functions.ingest import service
 
-    return service.ingest_order(order_in)
+    return service.ingest_order(order_in, channel)
 
 
 def request_interception(order_id: str, request: InterceptIn, actor: str) -> InterceptRequestResult:

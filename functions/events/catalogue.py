@@ -263,6 +263,7 @@ class OrderRef(BaseModel):
     platform: str
     platform_order_id: str
     buyer_id: str | None = None
+    channel: Literal["api", "connector"] = "api"
 
 
 class IntegrationEvent(BaseModel):
@@ -307,6 +308,11 @@ class FulfilmentUpdate(BaseModel):
     shipment_status: ShipmentStatus
     occurred_at: datetime
     seq: int = Field(ge=1)
+    channel: Literal["api", "connector"] = Field(
+        default="api",
+        description="connector: the order was captured by a channel connector, which pushes this update "
+        "back to the platform; api: the platform POSTed the order and is told by webhook",
+    )
 
 
 def event_id(order_id: str, seq: int) -> str:
@@ -378,6 +384,7 @@ def _fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[Fulfilment
             tracking_number=ref.tracking_number,
             shipment_status=status,  # type: ignore[arg-type]
             occurred_at=event.at,
+            channel=order.channel,
             seq=event.seq,
         )
         for ref, status in shipments

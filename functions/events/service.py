@@ -143,4 +143,5 @@ def _order_ref(order_id: str) -> OrderRef:
         platform=order.platform,
         platform_order_id=order.platform_order_id,
         buyer_id=order.buyer.id,
+        channel=order.channel,
     )

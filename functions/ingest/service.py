@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import ConflictError, RefusedError
@@ -142,7 +142,7 @@ def _missing(product: Product | None) -> str:
     return "is not in the product master" if product is None else "is inactive in the product master"
 
 
-def ingest_order(order_in: OrderIn) -> IngestResult:
+def ingest_order(order_in: OrderIn, channel: Literal["api", "connector"] = "api") -> IngestResult:
     """Idempotent on (platform, platform_order_id), also when duplicates arrive at the same instant.
 
     The order id is derived from that key, so duplicates race for one item and the conditional put lets
@@ -171,6 +171,7 @@ def ingest_order(order_in: OrderIn) -> IngestResult:
         updated_at=now,
         request_hash=order_in.fingerprint(),
         pay_deadline=application.pay_deadline_for(order_in, now),
+        channel=channel,
     )
     received = HistoryEvent(
         seq=1,

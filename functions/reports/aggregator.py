@@ -38,10 +38,13 @@ def fold_records(records: Sequence[StreamRecord], max_items: int = logic.MAX_TRA
         source = logic.classify(record.eventName, image)
         if source is None:
             continue
-        # A sale's record carries the order itself; reversals and refunds are history events.
-        sources.append((source, Order.model_validate(image) if source.kind == "sale" else None))
+        # A sale's record is the ORDER item, which carries the order's status part only (its lines and
+        # amounts are on the body item, docs/adr/0002): the order is read, like the history events' ones.
+        whole = source.kind == "sale" and "lines" in image  # an order stored whole, before the split
+        sources.append((source, Order.model_validate(image) if whole else None))
     wanted = {s.order_id for s, order in sources if order is None}
-    found = {o.order_id: o for o in repository.get_orders(sorted(wanted))} if wanted else {}
+    # consistent: the record's transaction has committed, an eventually consistent read may not see it yet
+    found = {o.order_id: o for o in repository.get_orders(sorted(wanted), consistent=True)} if wanted else {}
     pending: list[logic.Unit] = []
     for source, order in sources:
         order = order or found.get(source.order_id)

@@ -287,7 +287,7 @@ def scenario(seed: int, n: int = 12) -> tuple[list[Order], list[StreamRecord], d
 
 def lookup(monkeypatch: pytest.MonkeyPatch, orders: Sequence[Order]) -> None:
     by_id = {o.order_id: o for o in orders}
-    monkeypatch.setattr(repository, "get_orders", lambda ids: [by_id[i] for i in ids if i in by_id])
+    monkeypatch.setattr(repository, "get_orders", lambda ids, **_: [by_id[i] for i in ids if i in by_id])
 
 
 def test_folded_figures_equal_a_report_computed_from_the_orders(store, monkeypatch):

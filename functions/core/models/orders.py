@@ -193,6 +193,9 @@ class Order(OrderIn):
     refund_summary: RefundSummary | None = None
     # Changes made after capture (functions/changes), oldest first.
     changes: list[ChangeRecord] = []
+    # How the order arrived: POSTed to /orders, or captured by a channel connector (only those orders'
+    # fulfilment updates go back to the platform: the ship-back rule matches on it).
+    channel: Literal["api", "connector"] = "api"
 
     @property
     def is_paid(self) -> bool:

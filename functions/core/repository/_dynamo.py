@@ -7,7 +7,7 @@ that loses its condition is one answer (None) rather than a try/except in each c
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -80,10 +80,12 @@ def set_remove(
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     names.update({f"#r{i}": name for i, name in enumerate(remove)})
     values = {f":v{i}": av(value) for i, value in enumerate(fields.values())}
-    update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    clauses = []
+    if fields:
+        clauses.append("SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))))
     if remove:
-        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-    return update, names, values
+        clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
+    return " ".join(clauses), names, values
 
 
 # ---------------------------------------------------------------- reads
@@ -142,6 +144,18 @@ def batch_get(
             found.extend(plain(raw) for raw in response.get("Responses", {}).get(table, []))
             request = dict(response.get("UnprocessedKeys") or {})
     return found
+
+
+def items_of_entries(
+    entries: Sequence[Mapping[str, Any]], *, still: Callable[[Mapping[str, Any]], bool] | None = None
+) -> list[dict[str, Any]]:
+    """The table items a KEYS_ONLY index's `entries` point at, in the entries' order (BatchGetItem,
+    consistent). An index lags its table: `still` keeps only the items that still belong to the query
+    (an item that moved on, or was deleted, is skipped)."""
+    keys = {(str(e["pk"]), str(e["sk"])): key(str(e["pk"]), str(e["sk"])) for e in entries}
+    found = {(raw["pk"], raw["sk"]): raw for raw in batch_get(list(keys.values()))}
+    items = [found[k] for k in keys if k in found]
+    return [raw for raw in items if still is None or still(raw)]
 
 
 def batch_put(items: Sequence[Mapping[str, Any]], rounds: int = 8) -> None:

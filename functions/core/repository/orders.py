@@ -1,6 +1,10 @@
 """Orders: the ORDER item, its history, and every change of it (one conditional transaction each).
 
-    ORDER#<id> / ORDER             the order (status, version, GSI1 keys)
+    ORDER#<id> / ORDER             the order's often-changing part: status, version, what the stages
+                                   decided (GSI1, GSI5 keys); kept under 1 KB, rewritten by every change
+    ORDER#<id> / ORDER#BODY        what the platform sent and rarely changes (BODY_FIELDS: lines,
+                                   address, amounts, buyer...; GSI2-4 keys), written at creation and
+                                   by a change of those fields, in that change's transaction
     ORDER#<id> / EVT#<seq>         its history, one item per state change
     ORDER#<id> / RES#<sku>#<wh>    a stock reservation held for the order
     ORDER#<id> / SHP#<shipment>    a shipment
@@ -49,6 +53,13 @@ from functions.core.settings import get_settings
 from functions.core.status import OrderStatus, can_transition
 
 ORDER_SK = "ORDER"
+BODY_SK = "ORDER#BODY"
+# The order's fields that stay on its body item: large and rarely changed (a write costs 1 unit per KB of
+# the whole item, so every status change rewriting them would cost twice what it needs; docs/adr/0002).
+BODY_FIELDS = frozenset(
+    {"buyer", "shipping_address", "lines", "amounts", "placed_at", "remark", "flags", "request_hash"}
+    | {"platform_order_id", "changes"}
+)
 ORDER_TAG = "order"
 EVENT_TAG = "order_event"
 # Attribute of the ORDER item holding the task token its execution waits on; not part of the Order model,
@@ -75,6 +86,15 @@ def order_pk(order_id: str) -> str:
 
 def order_key(order_id: str) -> dict[str, Any]:
     return key(order_pk(order_id), ORDER_SK)
+
+
+def body_key(order_id: str) -> dict[str, Any]:
+    return key(order_pk(order_id), BODY_SK)
+
+
+def _merged(header: dict[str, Any], body: dict[str, Any] | None) -> Order:
+    """The order from its two items (an order stored whole, before the split, has no body item)."""
+    return Order.model_validate({**header, **(body or {})})
 
 
 def _shard(order_id: str) -> int:
@@ -120,12 +140,19 @@ class OrderAggregate:
 
 
 def _order_item(order: Order) -> dict[str, Any]:
+    """The ORDER item (the often-changing part) as created."""
     doc = order.model_dump(mode="json", exclude_none=True)
+    header = {name: value for name, value in doc.items() if name not in BODY_FIELDS}
     keys = _status_index_keys(order.order_id, order.status, doc["updated_at"])
-    search = _search_index_keys(order)
     if order.pay_deadline is not None and not order.is_paid:
         keys.update(timers.pay_due_keys(order.order_id, order.pay_deadline))
-    return item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **search, **doc})
+    return item({"pk": order_pk(order.order_id), "sk": ORDER_SK, **keys, **header})
+
+
+def _body_item(order: Order) -> dict[str, Any]:
+    doc = order.model_dump(mode="json", exclude_none=True, include=set(BODY_FIELDS))
+    body = {"pk": order_pk(order.order_id), "sk": BODY_SK, **_search_index_keys(order), **doc}
+    return item(body)
 
 
 def _event_item(order_id: str, event: HistoryEvent) -> dict[str, Any]:
@@ -144,6 +171,7 @@ def create_order(order: Order, event: HistoryEvent) -> bool:
     """Store a new order with its first history event. False when the order id already exists."""
     uow = unit_of_work().add(
         put(_order_item(order), "attribute_not_exists(pk)", tag=ORDER_TAG),
+        put(_body_item(order)),
         put(_event_item(order.order_id, event)),
     )
     try:
@@ -156,10 +184,18 @@ def create_order(order: Order, event: HistoryEvent) -> bool:
 
 
 def get_order(order_id: str, *, consistent: bool = True) -> Order:
-    found = get(order_key(order_id), consistent=consistent)
-    if found is None:
+    """The order (its two items, one Query)."""
+    found = {
+        raw["sk"]: raw
+        for raw in query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :order)",
+            ExpressionAttributeValues={":pk": av(order_pk(order_id)), ":order": av(ORDER_SK)},
+            ConsistentRead=consistent,
+        )
+    }
+    if ORDER_SK not in found:
         raise OrderNotFoundError(order_id)
-    return Order.model_validate(found)
+    return _merged(found[ORDER_SK], found.get(BODY_SK))
 
 
 def find_order(order_id: str) -> Order | None:
@@ -175,23 +211,26 @@ def load_aggregate(order_id: str) -> OrderAggregate:
         ExpressionAttributeValues={":pk": av(order_pk(order_id))},
         ConsistentRead=True,
     )
-    order: Order | None = None
+    header: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
     events: list[HistoryEvent] = []
     reservations: list[Reservation] = []
     shipments: list[Shipment] = []
     for raw in items:
         sk = raw["sk"]
         if sk == ORDER_SK:
-            order = Order.model_validate(raw)
+            header = raw
+        elif sk == BODY_SK:
+            body = raw
         elif sk.startswith("EVT#"):
             events.append(HistoryEvent.model_validate(raw))
         elif sk.startswith("RES#"):
             reservations.append(Reservation.model_validate(raw))
         elif sk.startswith("SHP#"):
             shipments.append(Shipment.model_validate(raw))
-    if order is None:
+    if header is None:
         raise OrderNotFoundError(order_id)
-    return OrderAggregate(order, events, reservations, shipments)
+    return OrderAggregate(_merged(header, body), events, reservations, shipments)
 
 
 def get_event(order_id: str, seq: int) -> HistoryEvent | None:
@@ -200,12 +239,17 @@ def get_event(order_id: str, seq: int) -> HistoryEvent | None:
     return HistoryEvent.model_validate(found) if found is not None else None
 
 
-def get_orders(order_ids: Sequence[str]) -> list[Order]:
-    """BatchGetItem of orders, in the order asked (missing ones skipped); eventually consistent."""
-    keys = [order_key(oid) for oid in dict.fromkeys(order_ids)]
+def get_orders(order_ids: Sequence[str], *, consistent: bool = False) -> list[Order]:
+    """BatchGetItem of orders (both items of each), in the order asked (missing ones skipped)."""
+    unique = list(dict.fromkeys(order_ids))
+    keys = [k for oid in unique for k in (order_key(oid), body_key(oid))]
+    items: dict[tuple[str, str], dict[str, Any]] = {
+        (raw["pk"], raw["sk"]): raw for raw in batch_get(keys, consistent=consistent, rounds=10)
+    }
     found = {
-        o.order_id: o
-        for o in (Order.model_validate(raw) for raw in batch_get(keys, consistent=False, rounds=10))
+        oid: _merged(items[(order_pk(oid), ORDER_SK)], items.get((order_pk(oid), BODY_SK)))
+        for oid in unique
+        if (order_pk(oid), ORDER_SK) in items
     }
     return [found[oid] for oid in order_ids if oid in found]
 
@@ -213,7 +257,8 @@ def get_orders(order_ids: Sequence[str]) -> list[Order]:
 def list_orders_by_status(
     status: OrderStatus, limit: int = 100, *, oldest_first: bool = False
 ) -> list[Order]:
-    """Newest (or oldest) first across all shards of the status index (eventually consistent)."""
+    """Newest (or oldest) first across all shards of the status index (KEYS_ONLY: the orders are read by
+    key, and one that has left `status` since the index saw it is skipped)."""
     found: list[dict[str, Any]] = []
     for shard in range(get_settings().status_index_shards):
         found.extend(
@@ -227,7 +272,8 @@ def list_orders_by_status(
             )
         )
     found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
-    return [Order.model_validate(raw) for raw in found[:limit]]
+    ids = [str(raw["pk"]).removeprefix("ORDER#") for raw in found[:limit]]
+    return [o for o in get_orders(ids, consistent=True) if o.status == status]
 
 
 # ---------------------------------------------------------------- changes
@@ -253,7 +299,12 @@ def _order_change_writes(
     remove_fields: Sequence[str] = (),
 ) -> list[Write]:
     """The update of `fields` (and removal of `remove_fields`), conditional on the status and version the
-    caller read, and the history events (each once)."""
+    caller read, and the history events (each once). Body fields go to the body item, in the same
+    transaction (the ORDER item's condition guards both)."""
+    body_fields = {name: value for name, value in fields.items() if name in BODY_FIELDS}
+    body_remove = [name for name in remove_fields if name in BODY_FIELDS]
+    fields = {name: value for name, value in fields.items() if name not in BODY_FIELDS}
+    remove_fields = [name for name in remove_fields if name not in BODY_FIELDS]
     expression, names, values = set_remove(fields, remove_fields)
     order_update = update(
         order_key(order.order_id),
@@ -267,7 +318,13 @@ def _order_change_writes(
         },
         tag=f"{ORDER_TAG}#{order.order_id}",
     )
-    return [order_update, *(_event_write(order.order_id, event) for event in events)]
+    writes = [order_update, *(_event_write(order.order_id, event) for event in events)]
+    if body_fields or body_remove:
+        expression, names, values = set_remove(body_fields, body_remove)
+        writes.append(
+            update(body_key(order.order_id), expression, names=names, values=values, tag="order_body")
+        )
+    return writes
 
 
 def change_items(change: OrderChange) -> tuple[list[Write], Order]:
@@ -454,7 +511,10 @@ def apply_changes(changes: Sequence[OrderChange], extra_items: Sequence[Write] =
 
 
 def update_order_fields(order: Order, fields: dict[str, Any]) -> Order:
-    """Set informational fields on an order still in the status it was read in (no version change)."""
+    """Set informational fields on an order still in the status it was read in (no version change).
+    Only fields of the ORDER item: a body field changes with a version (`annotate`)."""
+    if BODY_FIELDS.intersection(fields):
+        raise ValueError(f"body fields change with a version: {sorted(BODY_FIELDS.intersection(fields))}")
     expression, names, values = set_remove(fields)
     written = write(
         "update_item",

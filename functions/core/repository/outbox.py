@@ -22,6 +22,7 @@ from functions.core.repository._dynamo import (
     batch_put,
     get_record,
     item,
+    items_of_entries,
     key,
     plain,
     put,
@@ -87,7 +88,7 @@ def published_events(order_id: str) -> list[dict[str, Any]]:
 
 def published_events_of_type(detail_type: str, limit: int) -> list[dict[str, Any]]:
     """The latest `limit` published events of one type, newest first (every shard of the index)."""
-    found: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []  # GSI1 is KEYS_ONLY: the newest entries, then their items by key
     for shard in range(get_settings().status_index_shards):
         found += query_all(
             max_items=limit,
@@ -98,7 +99,7 @@ def published_events_of_type(detail_type: str, limit: int) -> list[dict[str, Any
             Limit=limit,
         )
     found.sort(key=lambda raw: str(raw.get("gsi1sk", "")), reverse=True)
-    return [_published(raw) for raw in found[:limit]]
+    return [_published(raw) for raw in items_of_entries(found[:limit])]
 
 
 def _published(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -116,10 +116,7 @@ def search_orders(search: OrderSearch, limit: int, positions: dict[str, str | No
         returned = sum(1 for c in candidates if c[1] == partition)
         if not more[partition] and taken_from.get(partition, 0) == returned:
             next_positions[partition] = None
-    if index == "GSI1":
-        orders = [Order.model_validate(item) for _, _, item in examined]
-    else:
-        orders = get_orders([item["pk"].removeprefix("ORDER#") for _, _, item in examined])
+    orders = get_orders([item["pk"].removeprefix("ORDER#") for _, _, item in examined])
     finished = all(next_positions.get(p, "") is None for p in partitions)
     return OrderPage(
         orders=[o for o in orders if search.matches(o)], positions=None if finished else next_positions

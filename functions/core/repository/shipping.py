@@ -4,7 +4,7 @@
     SHIPMENT#<id> / TRK#<event id>    a carrier event, kept once (the conditional put is the idempotency)
     EXC#<id> / CASE                   a logistics exception case (functions/logistics)
 
-QueueIndex (sparse, ALL) lists work: parcels whose tracking SLA is armed (see timers.ship_due_keys) and
+QueueIndex (sparse, KEYS_ONLY) lists work: parcels whose tracking SLA is armed (see timers.ship_due_keys) and
 exception cases by status (qpk EXC#<status>, qsk <opened at>#<id>).
 """
 
@@ -20,6 +20,7 @@ from functions.core.repository._dynamo import (
     get_record,
     instant,
     item,
+    items_of_entries,
     key,
     query_all,
     set_remove,
@@ -159,12 +160,14 @@ def get_exception(exception_id: str) -> ExceptionCase | None:
 
 
 def list_exceptions(status: str, limit: int = 100) -> list[ExceptionCase]:
-    """Cases in `status` (open, resolved), oldest first (QueueIndex; eventually consistent on AWS)."""
-    items = query_all(
+    """Cases in `status` (open, resolved), oldest first (QueueIndex, KEYS_ONLY: the cases are read by key)."""
+    entries = query_all(
         max_items=limit,
         IndexName=QUEUE_INDEX,
         KeyConditionExpression="qpk = :pk",
         ExpressionAttributeValues={":pk": av(f"EXC#{status}")},
         Limit=limit,
     )
-    return [ExceptionCase.model_validate(raw) for raw in items[:limit]]
+    wanted = f"EXC#{status}"
+    items = items_of_entries(entries[:limit], still=lambda raw: raw.get("qpk") == wanted)
+    return [ExceptionCase.model_validate(raw) for raw in items]

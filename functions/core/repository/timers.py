@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.core.models.shipping import ShipmentTracking
-from functions.core.repository._dynamo import av, instant, item, query_all, shard_of
+from functions.core.repository._dynamo import av, instant, item, items_of_entries, query_all, shard_of
 from functions.core.repository.unit_of_work import Write, delete, put
 from functions.core.settings import get_settings
 
@@ -112,4 +112,8 @@ def ship_due_keys(shipment_id: str, due: datetime) -> dict[str, str]:
 
 def due_shipments(now: datetime, limit: int = 500) -> list[ShipmentTracking]:
     """Parcels whose tracking SLA ran out by `now`, earliest first, across every shard (QueueIndex)."""
-    return [ShipmentTracking.model_validate(raw) for raw in _SHIP.due(now, limit)]
+    entries = _SHIP.due(now, limit)
+    due = {(e["pk"], e["sk"]): e["qsk"] for e in entries}
+    # KEYS_ONLY index: read the parcels, keeping those whose SLA entry is still the one found
+    items = items_of_entries(entries, still=lambda raw: raw.get("qsk") == due[(raw["pk"], raw["sk"])])
+    return [ShipmentTracking.model_validate(raw) for raw in items]
