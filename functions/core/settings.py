@@ -13,7 +13,7 @@ class EnvironmentModel(BaseModel):
 
     Plain pydantic rather than pydantic-settings: every field here is a scalar named by its
     validation_alias, and pydantic-settings' sources (dotenv, secrets dirs, CLI) cost every Lambda's
-    cold start ~40 ms of imports for features no function uses (docs/adr/0002-cold-import-budget.md).
+    cold start ~40 ms of imports for features no function uses (docs/adr/0004-cold-import-budget.md).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")

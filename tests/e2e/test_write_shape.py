@@ -1,4 +1,4 @@
-"""The write shape (docs/adr/0002-write-units.md): the order's often-changing item stays under one write
+"""The write shape (docs/adr/0005-write-units.md): the order's often-changing item stays under one write
 unit, its body holds what the platform sent, and an order POSTed to /orders invokes no ship-back."""
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ PaymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:
 
 class Record(BaseModel):
     """The base of every core model: its validator is built on first use, not at import (a handler
-    imports many models and validates few of them; docs/adr/0002-cold-import-budget.md)."""
+    imports many models and validates few of them; docs/adr/0004-cold-import-budget.md)."""
 
     model_config = ConfigDict(defer_build=True)
 
