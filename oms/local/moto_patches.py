@@ -135,6 +135,13 @@ def install() -> None:
     _install_parse_caches()
     install_dynamodb_patches()
 
+    # moto listed a response class's methods (inspect.getmembers) on every request to find the action's;
+    # a class's methods do not change while it serves requests, so list each class once.
+    from moto.core import responses as core_responses
+
+    listed = cache(core_responses.method_names_from_class)  # type: ignore[attr-defined]
+    patch_moto(core_responses, "method_names_from_class", listed)
+
 
 def _install_parse_caches() -> None:
     """Parse each state machine definition and each JSONPath once, not once per execution and state.

@@ -59,7 +59,8 @@ class Runtime:
         # computed from the items it read or wrote, by DynamoDB's size rules).
         self.dynamodb_log: list[DynamoRecord] | None = None
         self.lambda_seconds: dict[str, float] = {}  # wall time inside each function's handler
-        self.plain_dynamodb_responses = True  # see _install_plain_dynamodb_responses
+        self.plain_dynamodb_responses = True  # see moto_dynamodb._install_plain_dynamodb_responses
+        self.indexed_queries = True  # index queries read a hash map (moto_query.py); False: moto's scan
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
         # Handlers running right now, and when the state machine engine last recorded an event: the
