@@ -100,20 +100,27 @@ def _install_expression_caches() -> None:
     parse = lru_cache(maxsize=1024)(UpdateExpressionParser.make)
     patch_moto(UpdateExpressionParser, "make", staticmethod(parse))
 
+    scalars: set[type] = {str, int, float, bool, type(None)}
+    is_node: dict[type, bool] = {}
+
     def clone(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        memo = {} if memo is None else memo
-        if isinstance(value, Node):
-            done = memo.get(id(value))
-            if done is not None:  # a node's parent, met again from below
-                return done
-            copied = memo[id(value)] = object.__new__(type(value))
-            copied.__dict__.update({name: clone(part, memo) for name, part in value.__dict__.items()})
-            return copied
-        if isinstance(value, list):
-            return [clone(part, memo) for part in value]
-        if isinstance(value, str | int | float | bool | None):
+        kind = type(value)
+        if kind in scalars:
             return value
-        return copy.deepcopy(value)
+        memo = {} if memo is None else memo
+        if kind is list:
+            return [clone(part, memo) for part in value]
+        node = is_node.get(kind)
+        if node is None:
+            node = is_node[kind] = issubclass(kind, Node)
+        if not node:
+            return copy.deepcopy(value)
+        done = memo.get(id(value))
+        if done is not None:  # a node's parent, met again from below
+            return done
+        copied = memo[id(value)] = object.__new__(kind)
+        copied.__dict__ = {name: clone(part, memo) for name, part in value.__dict__.items()}
+        return copied
 
     patch_moto(validators, "deepcopy", clone)
 

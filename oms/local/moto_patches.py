@@ -37,6 +37,7 @@ from typing import Any
 from oms.local.capacity import DynamoRecord, item_size
 from oms.local.moto_contract import PATCHES, MotoContractError, Patch, patch_moto
 from oms.local.moto_dynamodb import dynamodb_fault, install_dynamodb_patches, transaction_conflict
+from oms.local.moto_inprocess import install_in_process_dynamodb
 from oms.local.runtime import RUNTIME, Handler, LambdaContext, Runtime
 
 __all__ = [
@@ -134,6 +135,7 @@ def install() -> None:
     _install_event_source_hooks()
     _install_parse_caches()
     install_dynamodb_patches()
+    install_in_process_dynamodb()
 
     # moto listed a response class's methods (inspect.getmembers) on every request to find the action's;
     # a class's methods do not change while it serves requests, so list each class once.

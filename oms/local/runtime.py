@@ -60,6 +60,7 @@ class Runtime:
         self.dynamodb_log: list[DynamoRecord] | None = None
         self.lambda_seconds: dict[str, float] = {}  # wall time inside each function's handler
         self.plain_dynamodb_responses = True  # see moto_dynamodb._install_plain_dynamodb_responses
+        self.in_process_dynamodb = True  # item requests skip the HTTP round trip (moto_inprocess.py)
         self.indexed_queries = True  # index queries read a hash map (moto_query.py); False: moto's scan
         self._request_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 
@@ -245,3 +247,106 @@ def test_index_queries_find_what_moto_scanning_the_table_finds_after_every_kind_
     fast, reference = run(True), run(False)
     assert fast == reference
     assert fast[-1] == {"NEW": [], "PAID": ["ORDER#1", "ORDER#7"], "SHIPPED": ["ORDER#5", "ORDER#4"]}
+
+
+def test_in_process_dynamodb_answers_what_the_http_round_trip_answers():
+    """Item requests handed to moto in-process (oms/local/moto_inprocess.py) give clients the same
+    documents and the same errors (codes, messages, cancellation reasons, the item) as over HTTP."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    moto_patches.install()
+    order = {"pk": {"S": "ORDER#1"}, "sk": {"S": "ORDER"}}
+
+    def exercise() -> list[object]:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        answers: list[object] = []
+
+        def record(call: Callable[[], dict[str, Any]]) -> None:
+            try:
+                answer = dict(call())
+                answer.pop("ResponseMetadata", None)
+                answers.append(answer)
+            except ClientError as error:
+                document = dict(error.response)
+                document.pop("ResponseMetadata", None)
+                answers.append((type(error).__name__, document))
+
+        item = {**order, "qty": {"N": "3"}, "tags": {"SS": ["a"]}, "lines": {"L": [{"M": {"n": {"N": "1"}}}]}}
+        record(lambda: client.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL"))
+        record(lambda: client.get_item(TableName="t", Key=order, ConsistentRead=True))
+        record(lambda: client.get_item(TableName="t", Key={"pk": {"S": "nobody"}, "sk": {"S": "x"}}))
+        record(
+            lambda: client.update_item(
+                TableName="t",
+                Key=order,
+                UpdateExpression="SET qty = qty - :one",
+                ConditionExpression="qty >= :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+        )
+        record(  # a failed condition, with the item it failed on
+            lambda: client.put_item(
+                TableName="t",
+                Item=order,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )
+        record(  # a cancelled transaction and its reasons
+            lambda: client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {**order, "sk": {"S": "EVT#1"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": "t",
+                            "Key": order,
+                            "ConditionExpression": "qty > :many",
+                            "ExpressionAttributeValues": {":many": {"N": "99"}},
+                        }
+                    },
+                ]
+            )
+        )
+        record(
+            lambda: client.query(
+                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": order["pk"]}
+            )
+        )
+        record(lambda: client.get_item(TableName="missing", Key=order))  # ResourceNotFoundException
+        record(
+            lambda: client.update_item(TableName="t", Key=order, UpdateExpression="SET qty = :v")
+        )  # validation
+        record(lambda: client.batch_write_item(RequestItems={"t": [{"DeleteRequest": {"Key": order}}]}))
+        record(lambda: client.scan(TableName="t"))
+        return answers
+
+    def run(in_process: bool) -> list[object]:
+        moto_patches.RUNTIME.in_process_dynamodb = in_process
+        try:
+            with mock_aws():
+                return exercise()
+        finally:
+            moto_patches.RUNTIME.in_process_dynamodb = True
+
+    from oms.local.moto_inprocess import ANSWERED
+
+    before = sum(ANSWERED.values())
+    fast = run(True)
+    assert sum(ANSWERED.values()) - before == 11  # every item request of the run took the in-process path
+    reference = run(False)
+    assert fast == reference
+    assert fast[4][0] == "ConditionalCheckFailedException"
+    assert fast[4][1]["Item"]["qty"] == {"N": "2"}
+    assert [r["Code"] for r in fast[5][1]["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
