@@ -8,8 +8,9 @@ parses again: about a third of the local stack's CPU went to that round trip. Fo
 moto's DynamoHandler (the same `call_action`, so the same lock, counters, test hooks and results) and
 hands botocore the answer as if it came over HTTP: plain JSON parsed once, and errors (or anything with
 a binary value) through botocore's own parser, so clients see the same documents and exceptions
-(tests/unit/test_moto_contract.py compares both paths). Anything else, or any request while no moto
-mock is active, takes the normal path.
+(tests/unit/test_moto_contract.py compares both paths). Anything else, any request while no moto
+mock is active, and every request while a test injects DynamoDB faults takes the normal path: botocore's
+retries live there, and the local DynamoDB fails only when a test makes it.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def _in_process_handler() -> Callable[..., Any]:
         name = model.name
         if not (RUNTIME.in_process_dynamodb and botocore_stubber.enabled and name in ITEM_OPERATIONS):
             return None
+        if RUNTIME.before_dynamodb is not None or RUNTIME.after_dynamodb is not None:
+            return None  # injected faults go the HTTP way, where the SDK's retries meet them as on AWS
         body = params.get("body")
         found = _REGION_IN_URL.match(str(params.get("url", "")))
         if not isinstance(body, bytes) or found is None or any(marker in body for marker in _BINARY):
