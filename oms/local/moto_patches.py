@@ -31,7 +31,9 @@ import json
 import threading
 import time
 import traceback
+from datetime import timedelta
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from oms.local.capacity import DynamoRecord, item_size
@@ -132,6 +134,7 @@ def install() -> None:
 
     patch_moto(lambda_eval_utils, "boto_client_for", client_for)
     _install_callback_timeout_on_clock()
+    _install_task_timeout_on_clock()
     _install_event_source_hooks()
     _install_parse_caches()
     install_dynamodb_patches()
@@ -218,6 +221,38 @@ def _install_event_source_hooks() -> None:
     # > 0, would wait on a clock that stands still: the local consumers poll with 0.)
     patch_moto(sqs_models, "unix_time", lambda: RUNTIME.clock.now().timestamp())
     patch_moto(sqs_models, "unix_time_millis", lambda: RUNTIME.clock.now().timestamp() * 1000)
+
+
+TASK_TIMEOUT_POLL_SECONDS = 1.0  # wall seconds between looks at the clock while a task runs
+
+
+class _TaskTimeoutEvent(threading.Event):
+    """The event a task state waits on for its TimeoutSeconds, with the deadline on RUNTIME.clock."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            return super().wait()
+        deadline = RUNTIME.clock.now() + timedelta(seconds=timeout)
+        while not super().wait(TASK_TIMEOUT_POLL_SECONDS):
+            if RUNTIME.clock.now() >= deadline:
+                return self.is_set()
+        return True
+
+
+def _install_task_timeout_on_clock() -> None:
+    """A task state's TimeoutSeconds counts on the stack's clock, not wall time.
+
+    moto runs each task in a thread and waits for it `TimeoutSeconds` of wall time. On a virtual clock
+    a handler takes no time at all, yet with a thousand executions in flight on a loaded 2-core machine
+    a task's thread can wait a minute of wall time for the CPU and the DynamoDB lock: the task then
+    failed with States.Timeout and the order was compensated (seen in a 1000-order simulation at load
+    40-60). The deadline is not a timer the virtual clock jumps to; a task times out when the clock
+    passes it for another reason. On the real clock (`oms serve`) it is the same wall-time timeout,
+    looked at every second.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    patch_moto(execute_state, "threading", SimpleNamespace(Event=_TaskTimeoutEvent))
 
 
 def _install_callback_timeout_on_clock() -> None:
