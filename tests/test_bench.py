@@ -7,7 +7,7 @@ import json
 import pytest
 
 from oms.cli import main
-from oms.local.moto_patches import _index_write_units, item_size
+from oms.local.capacity import _index_write_units, item_size
 
 REQUIRED = {
     "transitions_per_order",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,12 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+@lru_cache(maxsize=4)
+def _parsed(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return loaded
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -51,7 +59,10 @@ class Template:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE) -> Template:
-        raw = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        # Parsed once per version of the file (pure-Python YAML took about half of each stack's
+        # start-up, and tests start one per module); each Template gets its own copy to change.
+        stat = path.stat()
+        raw = copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
         params = {name: str(p.get("Default", "")) for name, p in raw.get("Parameters", {}).items()}
         return cls(raw=raw, parameters=params)
 
