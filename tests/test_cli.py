@@ -129,18 +129,19 @@ def test_simulate_refuses_nonsense(capsys):
 # ---------------------------------------------------------------- history against a live server
 
 
-class TestHistory:
-    @pytest.fixture(scope="class")
-    def live(self) -> Iterator[tuple[LocalStack, LocalHttpServer]]:
-        # Class-scoped so it is stopped before the simulate tests start their own stack (moto is global).
-        stack = LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC))).start()
-        server = serve(stack, port=0)
-        try:
-            yield stack, server
-        finally:
-            server.shutdown()
-            stack.stop()
+@pytest.fixture(scope="class")
+def live() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
+    # Class-scoped so it is stopped before the simulate tests start their own stack (moto is global).
+    stack = LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC))).start()
+    server = serve(stack, port=0)
+    try:
+        yield stack, server
+    finally:
+        server.shutdown()
+        stack.stop()
 
+
+class TestHistory:
     @pytest.fixture(autouse=True)
     def token_on_the_stack_clock(self, live, monkeypatch):
         """A token issued in the future is refused: mint it on the stack's clock (May 2026), not today's."""

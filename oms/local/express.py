@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -56,7 +56,7 @@ class ExpressRun:
 @dataclass
 class ExpressUsage:
     runs: dict[str, ExpressRun] = field(default_factory=dict)
-    timed_out: set[str] = field(default_factory=set)
+    timed_out: dict[str, datetime] = field(default_factory=dict)  # execution -> the limit's moment
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
@@ -158,9 +158,15 @@ def _install_execution_logs() -> None:
             USAGE.runs[self.exec_arn] = ExpressRun(self.exec_arn, self.state_machine.arn, RUNTIME.clock.now())
 
     def start(self: Any) -> None:
-        original_start(self)
         if _is_express_machine(self):
-            threading.Thread(target=_time_limit, args=(self,), daemon=True, name="express-limit").start()
+            # The watcher is asleep on the clock before the first state runs, so a clock advanced by a
+            # waiter cannot jump past the limit unseen.
+            watching = threading.Event()
+            threading.Thread(
+                target=_time_limit, args=(self, watching), daemon=True, name="express-limit"
+            ).start()
+            watching.wait(timeout=5)
+        original_start(self)
 
     patch_moto(Execution, "__init__", init)
     patch_moto(Execution, "start", start)
@@ -181,6 +187,7 @@ def _publish(session: Any, record: dict[str, Any]) -> None:
     raw = record.get("details") or {}
     if kind == "ExecutionAborted" and arn in USAGE.timed_out:  # the limit stopped it, not a person
         kind, raw = "ExecutionTimedOut", {"error": "States.Timeout", "cause": _LIMIT_CAUSE}
+        moment = USAGE.timed_out[arn]  # the limit's moment, however far the clock moved since
     details = {k: v for k, v in raw.items() if k not in _EXECUTION_DATA}
     line = {
         "id": str(record["id"]),
@@ -245,19 +252,22 @@ def _function_of(details: dict[str, Any]) -> str:
     return str(parameters.get("FunctionName", "unknown")).rsplit(":", 1)[-1]
 
 
-def _time_limit(execution: Any) -> None:
+def _time_limit(execution: Any, watching: threading.Event) -> None:
     """Stop an Express execution still running EXPRESS_LIMIT_SECONDS after its start (stack clock)."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
     def running() -> bool:  # and still this stack's (a new stack clears USAGE: an old watcher ends)
         return execution.exec_status in (None, ExecutionStatus.RUNNING) and execution.exec_arn in USAGE.runs
 
-    RUNTIME.clock.sleep(EXPRESS_LIMIT_SECONDS, keep_waiting=running)
+    run = USAGE.runs.get(execution.exec_arn)
+    deadline = (run.started if run else RUNTIME.clock.now()) + timedelta(seconds=EXPRESS_LIMIT_SECONDS)
+    watching.set()
+    RUNTIME.clock.sleep((deadline - RUNTIME.clock.now()).total_seconds(), keep_waiting=running)
     if not running():
         return
     with USAGE.lock:
-        USAGE.timed_out.add(execution.exec_arn)
-    execution.stop(stop_date=RUNTIME.clock.now(), error="States.Timeout", cause=_LIMIT_CAUSE)
+        USAGE.timed_out[execution.exec_arn] = deadline
+    execution.stop(stop_date=deadline, error="States.Timeout", cause=_LIMIT_CAUSE)
 
 
 def _install_time_limit_status() -> None:
@@ -271,7 +281,7 @@ def _install_time_limit_status() -> None:
         if self.execution.exec_arn not in USAGE.timed_out:
             original(self)
             return
-        self.execution.stop_date = RUNTIME.clock.now()
+        self.execution.stop_date = USAGE.timed_out[self.execution.exec_arn]
         self.execution.error, self.execution.cause = "States.Timeout", _LIMIT_CAUSE
         self.execution.exec_status = ExecutionStatus.TIMED_OUT
 
