@@ -18,14 +18,18 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
-    def sleep(self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True) -> None: ...
+    def sleep(
+        self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True, *, jump_target: bool = True
+    ) -> None: ...
 
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def sleep(self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True) -> None:
+    def sleep(
+        self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True, *, jump_target: bool = True
+    ) -> None:
         deadline = time.monotonic() + seconds
         while keep_waiting() and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, 0.2))
@@ -69,9 +73,18 @@ class VirtualClock:
         with self._cond:
             self._cond.notify_all()
 
-    def sleep(self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True) -> None:
+    def sleep(
+        self, seconds: float, keep_waiting: Callable[[], bool] = lambda: True, *, jump_target: bool = True
+    ) -> None:
+        """Sleep in virtual time. A sleeper that is not a `jump_target` (a time limit watching work that
+        is still running) is never the timer an idle-jump goes to: on a loaded machine a jump can come
+        while the engine is between states, and landing on a limit would end work that was not idle."""
         with self._cond:
             deadline = self._now + timedelta(seconds=seconds)
+            if not jump_target:
+                while self._now < deadline and keep_waiting():
+                    self._cond.wait(timeout=0.05)
+                return
             entry = (deadline, next(self._ids))
             heapq.heappush(self._timers, entry)
             try:

@@ -262,7 +262,9 @@ def _time_limit(execution: Any, watching: threading.Event) -> None:
     run = USAGE.runs.get(execution.exec_arn)
     deadline = (run.started if run else RUNTIME.clock.now()) + timedelta(seconds=EXPRESS_LIMIT_SECONDS)
     watching.set()
-    RUNTIME.clock.sleep((deadline - RUNTIME.clock.now()).total_seconds(), keep_waiting=running)
+    RUNTIME.clock.sleep(
+        (deadline - RUNTIME.clock.now()).total_seconds(), keep_waiting=running, jump_target=False
+    )
     if not running():
         return
     with USAGE.lock:
