@@ -122,6 +122,23 @@ class ChangeRecord(StrictModel):
     total_after: Money | None = None
 
 
+class ChangeRefund(Record):
+    """A refund a line change owes the buyer (ORDER#<id> / CHGREFUND#<reference>): asked of the payment
+    provider when the change is made, refunded once the provider confirms it (functions/changes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reference: str
+    amount: Money
+    currency: str
+    status: Literal["requested", "refunded"]
+    requested_at: datetime
+    requested_by: str
+    settled_at: datetime | None = None
+    settled_by: str | None = None
+    provider_reference: str | None = None
+
+
 class Interception(StrictModel):
     """Ops stopped the order before it shipped (POST /orders/{id}/intercept): who, why, what became of it."""
 
