@@ -111,3 +111,31 @@ def test_review_approve_all_asks_then_approves_every_order_held_for_the_reason(l
     wait_for(stack, lambda: {repository.get_order(o).status for o in held} == {"SHIPPED"}, what="shipped")
     assert main(["review", "--approve-all", "HIGH_VALUE", "--url", server.url, "--token", _token(stack)]) == 0
     assert "no orders are held for HIGH_VALUE" in capsys.readouterr().out
+
+
+def test_review_approve_all_without_a_terminal_needs_yes(live, monkeypatch, capsys):
+    from functions.core import repository
+
+    stack, server = live
+    sku = new_sku()
+    repository.set_stock(sku, "WH-MAIN", 5)
+    held = _post(stack, order_body([(sku, 1, "7000.00")]))
+    wait_for(stack, lambda: repository.get_wait_token(held) is not None, what="waiting")
+    stack.settle()
+
+    def no_prompt(prompt: str) -> str:
+        raise AssertionError(f"asked {prompt!r}")
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # a script or a pipe: nobody to ask
+    monkeypatch.setattr("builtins.input", no_prompt)
+    command = ["review", "--approve-all", "HIGH_VALUE", "--url", server.url, "--token", _token(stack)]
+    assert main(command) == 1
+    assert "1 orders held for HIGH_VALUE: confirm with --yes" in capsys.readouterr().err
+    assert repository.get_order(held).status == "ON_HOLD"
+
+    assert main([*command, "--yes"]) == 0
+    assert "1 orders held for HIGH_VALUE: 1 applied" in capsys.readouterr().out
+    wait_for(stack, lambda: repository.get_order(held).status == "SHIPPED", what="shipped")
+    review = repository.get_order(held).manual_review
+    assert review is not None
+    assert (review.decision, review.actor) == ("approve", "user:cli-ops")

@@ -39,7 +39,7 @@ def test_the_stream_consumer_retries_bisects_and_gives_up_to_a_queue(template):
     images = [p["dynamodb"]["NewImage"] for p in patterns]
     assert {"sk": {"S": ["ORDER"]}}.items() <= images[0].items()
     assert images[1]["to_status"] == {"S": ["REJECTED", "CANCELLED", "FAILED"]}
-    assert images[2]["type"] == {"S": ["order.refunded"]}
+    assert images[2]["type"] == {"S": ["order.refunded", "order.lines_changed"]}
 
 
 def test_the_aggregator_writes_only_sales_items(template):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from functions.aftersales.models import RefundCallback
 from functions.changes.line_service import change_lines
 from functions.changes.lines import LinesChangeIn
-from functions.changes.logic import AddressChangeIn
+from functions.changes.logic import REFERENCE, AddressChangeIn
+from functions.changes.refunds import settle_change_refund
 from functions.changes.service import change_address
 from functions.changes.split import SplitIn, split_order
 from functions.core.actor import current_actor
@@ -16,6 +19,7 @@ from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
 
 router = APIGatewayRouter()
+ReferencePath = Annotated[str, Path(pattern=REFERENCE, description="the change's reference")]
 
 
 @router.post(
@@ -89,4 +93,25 @@ def post_split(order_id: OrderIdPath, body: SplitIn) -> dict[str, Any]:
         "reference": body.reference,
         "repeated": result.repeated,
         "group": result.group,
+    }
+
+
+@router.post(
+    "/orders/<order_id>/changes/refunds/<reference>/callback",
+    summary="Refund confirmation for a line change (payment provider)",
+    tags=["orders"],
+)
+def post_change_refund_callback(
+    order_id: OrderIdPath, reference: ReferencePath, body: RefundCallback
+) -> dict[str, Any]:
+    """The provider confirms the refund a line change owes: `requested` -> `refunded` with its reference,
+    once; a repeat answers `applied: false`. 404 NOT_FOUND (no refund for that change), 422
+    AMOUNT_MISMATCH (not the amount owed)."""
+    bind_order(order_id)
+    outcome = settle_change_refund(order_id, reference, body, current_actor(router.current_event.headers))
+    return {
+        "order_id": order_id,
+        "reference": reference,
+        "applied": outcome.applied,
+        "refund": outcome.refund.model_dump(mode="json"),
     }

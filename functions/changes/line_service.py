@@ -23,7 +23,7 @@ from functions.changes.logic import earlier_change, refuse_change
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import RefusedError
 from functions.core.models.order_in import OrderLine
-from functions.core.models.orders import ChangeRecord, Interception, Order, ReviewOutcome
+from functions.core.models.orders import ChangedLine, ChangeRecord, Interception, Order, ReviewOutcome
 from functions.core.models.stock import Reservation
 from functions.core.observability import bind_platform, logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
@@ -109,6 +109,27 @@ def _detail(
     }
 
 
+def _figures(order: Order, plan: LinesPlan) -> dict[str, Any]:
+    """What the change does to the sales figures (each line's units and value, the total), kept on the
+    change record: the aggregator folds it and can tell the order as it was received."""
+    if plan.cancels_order:
+        return {}  # the order's cancellation takes its figures off
+    before = {line.sku: line for line in order.lines}
+    after = {line.sku: line for line in plan.lines}
+    zero = Decimal("0.00")
+    lines = [
+        ChangedLine(
+            sku=d.sku,
+            before=d.before,
+            after=d.after,
+            amount_before=before[d.sku].amount if d.sku in before else zero,
+            amount_after=after[d.sku].amount if d.sku in after else zero,
+        )
+        for d in plan.deltas
+    ]
+    return {"lines": lines, "total_before": order.amounts.total, "total_after": plan.amounts.total}
+
+
 def _writes(order: Order, request: LinesChangeIn, plan: LinesPlan, actor: str) -> list[Write]:
     writes: list[Write] = []
     for cut in plan.cuts:
@@ -163,6 +184,7 @@ def change_lines(order_id: str, request: LinesChangeIn, actor: str) -> LinesResu
             actor=actor,
             at=now,
             refund=plan.refund,
+            **_figures(order, plan),
         )
         fields: dict[str, Any] = {"changes": [c.model_dump(mode="json") for c in (*order.changes, record)]}
         if plan.cancels_order:

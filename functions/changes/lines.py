@@ -229,6 +229,22 @@ def _replanned(
     )
 
 
+def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
+    """The line with its new quantity. A bundle component line keeps an exact value (`line_total`, its
+    unit price being rounded): fewer units keep what is left after the cancelled units' share (rounded
+    down, as a refund counts them), more units add their unit price."""
+    if quantity == line.quantity or line.line_total is None:
+        return line.model_copy(update={"quantity": quantity})
+    if quantity > line.quantity:
+        value = line.line_total + line.unit_price * (quantity - line.quantity)
+    else:
+        gone = line_share(LineState(paid=line.line_total, quantity=line.quantity), line.quantity - quantity)[
+            0
+        ]
+        value = line.line_total - gone
+    return line.model_copy(update={"quantity": quantity, "line_total": value})
+
+
 def plan_lines_change(
     order: Order,
     reservations: Sequence[Reservation],
@@ -241,7 +257,7 @@ def plan_lines_change(
     deltas = _deltas(order, request, added)
     after = {d.sku: d.after for d in deltas}
     lines = [
-        line.model_copy(update={"quantity": after.get(line.sku, line.quantity)})
+        _with_quantity(line, after.get(line.sku, line.quantity))
         for line in order.lines
         if after.get(line.sku, line.quantity) > 0
     ]

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from functions.core.models.orders import Order
+from functions.core.models.orders import ChangedLine, ChangeRecord, Order
 from functions.core.status import OrderStatus
 
 NOT_SALES = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED})
@@ -116,8 +116,9 @@ def aggregate(
     """Figures for the days start..end (inclusive, days of `zone`); days without orders have zeros.
 
     Orders as they are now, counted as the aggregates count them: replacement orders (zero-priced
-    re-sends) are not sales and count nowhere; an order's refunds (its refund summary) are taken off the
-    revenue of a sale, and recorded as refunded either way.
+    re-sends) are not sales and count nowhere; an order's refunds (its refund summary, and what its line
+    changes refunded) are taken off the revenue of a sale, and recorded as refunded either way; a
+    cancelled order's amount is what was left of its total after those line changes.
     """
     if end < start:
         raise ValueError("end is before start")
@@ -134,15 +135,18 @@ def aggregate(
         counts = order.status not in NOT_SALES
         currency = order.amounts.currency
         refund = order.refund_summary
+        changed = change_refunds(order)
+        kept = order.amounts.total - changed
         for tally in (total, by_day[day], by_platform[(order.platform, day)]):
             tally.orders += 1
+            tally.refunded[currency] += changed
             if counts:
                 tally.sales += 1
                 tally.quantity += sum(line.quantity for line in order.lines)
-                tally.revenue[currency] += order.amounts.total
+                tally.revenue[currency] += kept
             else:
                 tally.cancelled += 1
-                tally.cancelled_amount[currency] += order.amounts.total
+                tally.cancelled_amount[currency] += kept
             if refund is not None:
                 tally.refunded[refund.currency] += refund.refunded
                 if counts:
@@ -202,12 +206,13 @@ def _report(
 # and the counters it adds to); batches of units fold into one ADD per counter item. Addition commutes,
 # so the order in which records (or redeliveries) arrive never changes the totals.
 
-Kind = Literal["sale", "reversal", "refund"]
+Kind = Literal["sale", "reversal", "refund", "change"]
 Scope = Literal["P", "S"]  # counters per (day, platform) / per (day, platform, SKU)
 AggKey = tuple[Scope, date, str]  # name: "<platform>" or "<platform>#<sku>"
 Delta = dict[str, Decimal]  # counter attribute -> amount to ADD (counts are whole numbers)
 
 REFUNDED_EVENT = "order.refunded"
+LINES_CHANGED_EVENT = "order.lines_changed"  # functions/changes: lines lowered, removed or added
 COUNTS = ("orders", "sales", "units", "cancelled", "refunds")
 MONEY = ("revenue", "cancelled_amount", "refunded")  # attributes "<money>_<currency>", e.g. revenue_CNY
 # TransactWriteItems takes at most 100 items: the markers of a chunk plus the counters it adds to.
@@ -223,6 +228,7 @@ class Source:
     item_sk: str  # "ORDER" or "EVT#<seq>": inserted once, so (order, item) names the contribution
     refund_amount: Decimal | None = None
     refund_currency: str | None = None
+    change_reference: str | None = None  # a line change: the order's change record it folds
 
 
 def classify(event_name: str, image: Mapping[str, Any] | None) -> Source | None:
@@ -248,6 +254,11 @@ def classify(event_name: str, image: Mapping[str, Any] | None) -> Source | None:
             raise ValueError(f"refund amount {amount} of {order_id} {sk}")
         currency = detail.get("currency")
         return Source("refund", order_id, sk, amount, str(currency) if currency else None)
+    if image.get("type") == LINES_CHANGED_EVENT:
+        reference = (image.get("detail") or {}).get("reference")
+        if not isinstance(reference, str):
+            raise ValueError(f"line change without its reference: {order_id} {sk}")
+        return Source("change", order_id, sk, change_reference=reference)
     to_status, from_status = image.get("to_status"), image.get("from_status")
     if to_status in NOT_SALES and from_status is not None and from_status not in NOT_SALES:
         return Source("reversal", order_id, sk)
@@ -268,6 +279,34 @@ class Contribution:
     # A refund of an order no longer a sale (its payment given back after a cancellation) is recorded,
     # but its revenue is already gone: it is not taken off twice.
     lowers_revenue: bool = True
+    # A line change: each line's units and value before and after, and what it refunded (`amount` is
+    # then the change of revenue, refund included).
+    changed: tuple[ChangedLine, ...] = ()
+    refund: Decimal = Decimal(0)
+
+
+def change_refunds(order: Order) -> Decimal:
+    """What line changes refunded of a sale that goes on (a refund that cancels every line is the
+    cancellation's: the order's reversal takes off what was left)."""
+    return sum((c.refund for c in order.changes if c.kind == "lines" and c.refund), Decimal(0))
+
+
+def _line_changes(order: Order) -> list[ChangeRecord]:
+    return [c for c in order.changes if c.kind == "lines" and c.lines]
+
+
+def as_received(order: Order) -> tuple[tuple[tuple[str, int, Decimal], ...], Decimal]:
+    """The order's lines (sku, quantity, amount) and total as received, before any line change: a line
+    as the first change that touched it found it, the total as the first change found it."""
+    lines = {line.sku: (line.quantity, line.amount) for line in order.lines}
+    total = order.amounts.total
+    for change in reversed(_line_changes(order)):  # undo, newest first: the oldest "before" wins
+        for line in change.lines:
+            lines[line.sku] = (line.before, line.amount_before)
+        if change.total_before is not None:
+            total = change.total_before
+    kept = tuple((sku, quantity, amount) for sku, (quantity, amount) in lines.items() if quantity > 0)
+    return kept, total
 
 
 def contribution(source: Source, order: Order, zone: tzinfo) -> Contribution | None:
@@ -282,6 +321,11 @@ def contribution(source: Source, order: Order, zone: tzinfo) -> Contribution | N
         return None
     day = order_day(order, zone)
     marker = f"{source.order_id}|{source.item_sk}"
+    if source.kind == "change":
+        return _change_contribution(source, order, day, marker)
+    if source.kind == "sale":
+        received, total = as_received(order)
+        return Contribution(marker, "sale", day, order.platform, order.amounts.currency, total, received)
     if source.kind == "refund":
         assert source.refund_amount is not None
         currency = source.refund_currency or order.amounts.currency
@@ -294,9 +338,29 @@ def contribution(source: Source, order: Order, zone: tzinfo) -> Contribution | N
             source.refund_amount,
             lowers_revenue=order.status not in NOT_SALES,
         )
+    # A reversal takes off the order as it ends: its lines now and what was left of its total.
     lines = tuple((line.sku, line.quantity, line.amount) for line in order.lines)
+    left = order.amounts.total - change_refunds(order)
+    return Contribution(marker, source.kind, day, order.platform, order.amounts.currency, left, lines)
+
+
+def _change_contribution(source: Source, order: Order, day: date, marker: str) -> Contribution | None:
+    record = next((c for c in order.changes if c.reference == source.change_reference), None)
+    if record is None or record.kind != "lines":
+        return None  # written in the event's own transaction: only a record of another shape lacks it
+    refund = record.refund or Decimal(0)
+    moved = Decimal(0)
+    if record.total_before is not None and record.total_after is not None:
+        moved = record.total_after - record.total_before
     return Contribution(
-        marker, source.kind, day, order.platform, order.amounts.currency, order.amounts.total, lines
+        marker,
+        "change",
+        day,
+        order.platform,
+        order.amounts.currency,
+        moved - refund,
+        changed=tuple(record.lines),
+        refund=refund,
     )
 
 
@@ -327,6 +391,26 @@ def effects(c: Contribution) -> dict[AggKey, Delta]:
                 out,
                 ("S", c.day, f"{c.platform}#{sku}"),
                 {"sales": -1, "units": -quantity, revenue: -amount, "cancelled": 1, cancelled_amount: amount},
+            )
+    elif c.kind == "change":
+        moved: dict[str, Decimal | int] = {
+            "units": sum(line.after - line.before for line in c.changed),
+            revenue: c.amount,
+        }
+        if c.refund:
+            moved |= {"refunds": 1, f"refunded_{c.currency}": c.refund}
+        _add(out, platform, moved)
+        for line in c.changed:
+            # a line removed leaves the SKU's sales, a line added joins them
+            sales = (line.after > 0) - (line.before > 0)
+            _add(
+                out,
+                ("S", c.day, f"{c.platform}#{line.sku}"),
+                {
+                    "sales": sales,
+                    "units": line.after - line.before,
+                    revenue: line.amount_after - line.amount_before,
+                },
             )
     else:
         lowered = -c.amount if c.lowers_revenue else Decimal(0)

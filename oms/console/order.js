@@ -158,6 +158,7 @@ async function orderView(orderId) {
     order.remark ? h("p", {}, "Buyer remark: ", h("q", {}, order.remark)) : null,
     canDecide ? decideButtons(order.order_id, () => route(true)) : await decideNote()) : null;
   const lineEditor = await lineEditorSection(order);
+  const splitter = await splitSection(order);
   const integration = await integrationSection(order.order_id);
   const cases = await api("GET", `/orders/${orderId}/aftersales`).then((r) => r.cases, () => []);
   const aftersales = cases.length ? h("table", { id: "aftersales" },
@@ -175,6 +176,7 @@ async function orderView(orderId) {
     h("h2", {}, `Order ${order.order_id}`),
     details,
     lineEditor,
+    splitter,
     holdCard,
     aftersales || refunded ? [h("h3", {}, "After-sales"), refunded, aftersales] : null,
     h("h3", {}, "State machine path", executions.length ? h("span", { class: "muted", id: "executions" },
@@ -279,5 +281,36 @@ async function lineEditorSection(order) {
       h("span", { class: "muted" }, order.payment && order.payment.status === "unpaid" && !order.payment_received
         ? " Unpaid: the total is recomputed; more units are reserved at once."
         : " Paid: lower or remove only; the cancelled units' share is refunded.")));
+  return card;
+}
+
+// Split by hand (POST /orders/{id}/changes/split, docs/api.md): tick the lines that leave in a second
+// parcel. The order stays one sale; the API says why when it cannot be split (not reserved yet, 合单...).
+async function splitSection(order) {
+  const parcelLines = order.lines.filter((l) => !l.virtual);
+  if (!CHANGEABLE.includes(order.status) || parcelLines.length < 2) return null;
+  if (!(await may("POST", "/orders/{order_id}/changes/split"))) return null;
+  const card = h("div", { class: "card", id: "split-card" });
+  const editing = () => card.setAttribute("data-expanded", "");  // the live update must not redraw a choice away
+  const boxes = parcelLines.map((l) => h("input", {
+    type: "checkbox", class: "split-line", "data-sku": l.sku, "aria-label": `send ${l.sku} in the second parcel`, onchange: editing,
+  }));
+  const reason = h("input", { id: "split-reason", placeholder: "reason (required)", size: 28, "aria-label": "split reason", oninput: editing });
+  const split = () => guarded(async () => {
+    const skus = parcelLines.filter((l, i) => boxes[i].checked).map((l) => l.sku);
+    if (!skus.length) return say("Tick the lines that go in the second parcel first.");
+    if (!reason.value.trim()) return say("Say why the order is split (the reason goes into the order's history).");
+    const reference = `console-split-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const answer = await api("POST", `/orders/${order.order_id}/changes/split`, { skus, reason: reason.value.trim(), reference });
+    say(`Order ${answer.order_id} split: ${skus.join(", ")} will ship in parcel ${answer.group}, the rest in parcel 1.`, true);
+    await route(true);
+  });
+  card.append(
+    h("strong", {}, "Split into a second parcel"),
+    h("table", {}, h("tbody", {}, parcelLines.map((l, i) => h("tr", {},
+      h("td", {}, h("label", {}, boxes[i], ` ${l.sku}`)), h("td", { class: "num" }, `× ${l.quantity}`))))),
+    h("p", { class: "editor-actions" }, reason, " ",
+      h("button", { type: "button", class: "primary split-order", onclick: split }, "Split"),
+      h("span", { class: "muted" }, " Whole lines, once the stock is reserved; still one order and one payment.")));
   return card;
 }

@@ -62,3 +62,46 @@ def test_more_than_the_stock_has_is_refused_with_the_reason_on_screen(console, o
     assert flash == f"not enough stock for {a} (1 of 3 more)"
     assert text_of(driver, f'#order-lines tr[data-sku="{a}"] td.qty') == f"{TIMES} 2"
     assert oms.stock(a) == {"on_hand": 3, "reserved": 2, "available": 1}
+
+
+def test_split_sends_the_ticked_line_in_a_second_parcel(console, oms, stack):
+    a, b = new_sku(), new_sku()
+    oms.set_stock(a, 5)
+    oms.set_stock(b, 5)
+    with allocation_rules(oms, merge_window_minutes=30):
+        posted = oms.post(order_body([(a, 1, "20.00"), (b, 2, "5.00")]))
+        order_id = posted.json()["order_id"]
+        eventually(lambda: oms.order(order_id)["status"] == "ALLOCATED", what="allocated")
+        driver = console(f"/orders/{order_id}")
+        wait_for(driver, f'#split-card input.split-line[data-sku="{b}"]').click()
+        _set(driver.find_element("id", "split-reason"), "fragile, ship apart")
+        driver.find_element("css selector", "button.split-order").click()
+
+        flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the answer")
+        assert flash == f"Order {order_id} split: {b} will ship in parcel 2, the rest in parcel 1."
+        oms.wait(posted.json()["execution_arn"])
+    driver = console(f"/orders/{order_id}")
+    wait_for(driver, f'#order-lines tr[data-shipment="{order_id}-WH-MAIN-G2"]')
+    parcels = [row.text for row in driver.find_elements("css selector", "#order-lines tr[data-shipment]")]
+    assert sorted(p.split(":")[0] for p in parcels) == [
+        f"Shipment {order_id}-WH-MAIN",
+        f"Shipment {order_id}-WH-MAIN-G2",
+    ]
+    assert not driver.find_elements("id", "split-card")  # shipped: nothing left to split
+
+
+def test_an_order_without_reserved_stock_cannot_be_split_and_the_page_says_why(console, oms, stack):
+    a, b = new_sku(), new_sku()
+    oms.set_stock(a, 5)
+    oms.set_stock(b, 5)
+    posted = oms.post(order_body([(a, 1, "6000.00"), (b, 1, "5.00")]))  # high value: held at review
+    order_id = posted.json()["order_id"]
+    eventually(lambda: oms.order(order_id)["status"] == "ON_HOLD", what="held")
+    driver = console(f"/orders/{order_id}")
+    wait_for(driver, f'#split-card input.split-line[data-sku="{b}"]').click()
+    _set(driver.find_element("id", "split-reason"), "fragile, ship apart")
+    driver.find_element("css selector", "button.split-order").click()
+
+    flash = wait_until(driver, lambda: driver.find_element("id", "flash").text, what="the refusal")
+    assert flash == f"order {order_id} is ON_HOLD: split it once its stock is reserved"
+    assert oms.order(order_id)["status"] == "ON_HOLD"

@@ -117,3 +117,23 @@ def test_a_split_moves_whole_lines_into_the_next_group_and_keeps_one_behind():
     with pytest.raises(RefusedError) as early:
         plan_split(order, [], SplitIn(skus=["B"], reason="r", reference="s-3"))
     assert early.value.code == "NOT_ALLOCATED"
+
+
+def test_a_bundle_component_line_keeps_its_exact_value_per_unit_left():
+    order = _order([("A", 3, "10.00"), ("B", 1, "5.00")], payment={"status": "unpaid"})
+    bundled = order.lines[0].model_copy(
+        update={"unit_price": Decimal("11.11"), "line_total": Decimal("33.34")}
+    )
+    order = order.model_copy(
+        update={
+            "lines": [bundled, order.lines[1]],
+            "amounts": order.amounts.model_copy(
+                update={"subtotal": Decimal("38.34"), "total": Decimal("38.34")}
+            ),
+        }
+    )
+    lowered = plan_lines_change(order, [], _request(A=2))
+    # one of three units is worth 11.11 (33.34 / 3 rounded down): the two left keep 22.23
+    assert (lowered.lines[0].amount, lowered.amounts.total) == (Decimal("22.23"), Decimal("27.23"))
+    raised = plan_lines_change(order, [], _request(A=4))
+    assert (raised.lines[0].amount, raised.amounts.total) == (Decimal("44.45"), Decimal("49.45"))

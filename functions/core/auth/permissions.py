@@ -52,6 +52,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", "/orders/{order_id}/changes/address"): OPS | OWN_PLATFORM,
     ("POST", "/orders/{order_id}/changes/lines"): OPS | OWN_PLATFORM,
     ("POST", "/orders/{order_id}/changes/split"): OPS,
+    ("POST", "/orders/{order_id}/changes/refunds/{reference}/callback"): ADMIN | OWN_PLATFORM,
     ("GET", "/inventory/{sku}"): READERS,
     ("PUT", "/inventory/{sku}"): ADMIN,
     ("POST", "/inventory/import"): ADMIN,

@@ -94,6 +94,16 @@ class ManualReview(StrictModel):
     at: datetime
 
 
+class ChangedLine(StrictModel):
+    """One line of a line change: its quantity and value (what the line amounts to) before and after."""
+
+    sku: str
+    before: int
+    after: int
+    amount_before: Money
+    amount_after: Money
+
+
 class ChangeRecord(StrictModel):
     """A change made to an order after capture (functions/changes): kept by the caller's reference, so a
     resent change is recognised; `fingerprint` tells a resend from another change under the same one."""
@@ -105,6 +115,28 @@ class ChangeRecord(StrictModel):
     at: datetime
     # lines/cancel on a paid order: what went back to the buyer (after-sales counts it as refunded)
     refund: Money | None = None
+    # lines: each line's quantity and value before and after, and the order total before and after
+    # (the sales figures fold the difference; functions/reports/logic.py)
+    lines: list[ChangedLine] = []
+    total_before: Money | None = None
+    total_after: Money | None = None
+
+
+class ChangeRefund(Record):
+    """A refund a line change owes the buyer (ORDER#<id> / CHGREFUND#<reference>): asked of the payment
+    provider when the change is made, refunded once the provider confirms it (functions/changes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reference: str
+    amount: Money
+    currency: str
+    status: Literal["requested", "refunded"]
+    requested_at: datetime
+    requested_by: str
+    settled_at: datetime | None = None
+    settled_by: str | None = None
+    provider_reference: str | None = None
 
 
 class Interception(StrictModel):
