@@ -60,7 +60,7 @@ from functions.core.repository.buyers import (
     record_buyer_order,
     remember_signature,
 )
-from functions.core.repository.gifts import claim_gift_units, gift_return_items, gift_units_given
+from functions.core.repository.gifts import claim_gift_units, gift_claim, gift_return_items, gift_units_given
 from functions.core.repository.orders import (
     EVENT_TAG,
     ORDER_SK,
@@ -295,6 +295,7 @@ __all__ = [
     "get_tracking",
     "get_tracking_event",
     "get_wait_token",
+    "gift_claim",
     "gift_return_items",
     "gift_units_given",
     "history_event_from_image",
