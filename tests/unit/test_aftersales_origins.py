@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,12 +95,9 @@ def test_returning_one_bundle_refunds_that_bundles_share_not_the_merged_lines_av
     }
     cup_box = refund(order, counters, [{"sku": "CUP-BOX", "quantity": 1}])
     assert sum((line.amount for line in cup_box), Decimal("0.00")) == Decimal("100.00")
-    try:
-        refund(order, counters, [{"sku": "TEA", "quantity": 1}])
-    except RefusedError as refused:
-        assert refused.code == "OVER_CLAIMED"
-    else:
-        raise AssertionError("a fourth tea unit was refunded")
+    with pytest.raises(RefusedError) as refused:
+        refund(order, counters, [{"sku": "TEA", "quantity": 1}])  # a fourth tea unit
+    assert refused.value.code == "OVER_CLAIMED"
 
 
 def test_a_component_named_directly_on_a_merged_line_takes_the_origins_in_posted_order():
@@ -140,14 +138,16 @@ def test_random_returns_of_two_bundles_sharing_a_component_refund_what_was_paid_
     paid = logic.paid_total(order)
     counters: dict[str, LineCounter] = {}
     refunded = Decimal("0.00")
+    refusals: set[str] = set()
     for sku, quantity in returns:
         try:
             planned = refund(order, counters, [{"sku": sku, "quantity": quantity}])
         except RefusedError as refused:
-            assert refused.code in {"OVER_CLAIMED", "TOO_MANY_UNITS", "NOTHING_TO_REFUND"}, refused.code
+            refusals.add(refused.code)
             continue
         refunded += sum((line.amount for line in planned), Decimal("0.00"))
         assert refunded <= paid
+    assert refusals <= {"OVER_CLAIMED", "TOO_MANY_UNITS", "NOTHING_TO_REFUND"}
     rest = [
         {
             "sku": line.sku,
