@@ -215,6 +215,29 @@ def _open(order_id: str, request: CaseIn, actor: str) -> tuple[Case, bool]:
         commits = []
         for line in lines:
             state = logic.LineState.of(paid[line.sku], by_sku[line.sku].quantity, counters.get(line.sku))
+            origin_paid = logic.origin_paid(paid[line.sku], by_sku[line.sku].origins or ())
+            origin_quantity = {o.line: o.quantity for o in by_sku[line.sku].origins or ()}
+            counter = counters.get(line.sku)
+            claims = [
+                repository.OriginClaim(
+                    line=part.line,
+                    amount=part.amount,
+                    units=part.quantity,
+                    paid=origin_paid[part.line],
+                    quantity=origin_quantity[part.line],
+                    exact_from=(
+                        (
+                            counter.origin_committed.get(part.line, logic.ZERO),
+                            counter.origin_committed_qty.get(part.line, 0),
+                        )
+                        if counter is not None
+                        else (logic.ZERO, 0)
+                    )
+                    if part.exact
+                    else None,
+                )
+                for part in line.origins
+            ]
             commits.append(
                 repository.line_commit_item(
                     order_id,
@@ -224,6 +247,7 @@ def _open(order_id: str, request: CaseIn, actor: str) -> tuple[Case, bool]:
                     amount=line.amount,
                     units=line.quantity,
                     exact_from=(state.committed, state.committed_qty) if line.exact else None,
+                    origins=claims,
                 )
             )
         extra = [
@@ -317,9 +341,15 @@ def close_case(case: Case, reason: str | None = None, extra: list[Write] | None 
         CaseStatus.REPLACEMENT_SHIPPED: "exchanged",
     }.get(case.status, "closed")
     releases = [
-        repository.line_release_item(case.order_id, sku, amount, units)
-        for sku, amount, units in logic.settlement(case)
-        if amount or units
+        repository.line_release_item(
+            case.order_id,
+            line.sku,
+            line.amount,
+            line.quantity,
+            [repository.OriginClaim(line=o.line, amount=o.amount, units=o.quantity) for o in line.origins],
+        )
+        for line in logic.settled_lines(case)
+        if line.amount or line.quantity
     ]
     return apply_change(
         case,

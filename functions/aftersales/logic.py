@@ -5,18 +5,21 @@ and what a case does next. No I/O: the service reads and writes, these functions
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
-from functions.aftersales.models import Case, CaseIn, CaseLine, CaseStatus
+from functions.aftersales.models import Case, CaseIn, CaseLine, CaseOrigin, CaseStatus
 from functions.core.errors import RefusedError
+from functions.core.line_origin import LineOrigin
 from functions.core.models.aftersales import LineCounter
+from functions.core.models.order_in import OrderLine
 from functions.core.models.orders import Order
 from functions.core.models.shipping import Shipment
 from functions.core.rules import AfterSalesRules, ReviewRules
 from functions.core.status import OrderStatus
+from functions.ingest.logic import split_cents
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -165,9 +168,12 @@ def plan_lines(
     by_sku = {line.sku: line for line in order.lines}
     whole = request.lines is None
     wanted = (
-        [(line.sku, line.quantity, None, None) for line in order.lines]
+        [Wanted(line.sku, line.quantity) for line in order.lines]
         if request.lines is None
-        else [(line.sku, line.quantity, line.amount, line.exchange_sku) for line in request.lines]
+        else expand_bundles(
+            order.lines,
+            [Wanted(line.sku, line.quantity, line.amount, line.exchange_sku) for line in request.lines],
+        )
     )
     if before_shipment:
         if request.kind != "refund_only":
@@ -179,8 +185,8 @@ def plan_lines(
         partial = not whole and (
             len(wanted) != len(order.lines)
             or any(
-                sku not in by_sku or qty != by_sku[sku].quantity or amount is not None
-                for sku, qty, amount, _ in wanted
+                ask.sku not in by_sku or ask.units != by_sku[ask.sku].quantity or ask.amount is not None
+                for ask in wanted
             )
         )
         if partial:
@@ -200,7 +206,8 @@ def plan_lines(
             )
     paid = paid_per_line(order)
     lines: list[CaseLine] = []
-    for sku, units, amount, exchange_sku in wanted:
+    for ask in wanted:
+        sku, units, amount, exchange_sku = ask.sku, ask.units, ask.amount, ask.exchange_sku
         line = by_sku.get(sku)
         if line is None:
             raise RefusedError("UNKNOWN_LINE", f"order {order.order_id} has no line {sku}", 422)
@@ -223,6 +230,10 @@ def plan_lines(
                 409,
             )
         share, exact = line_share(state, units)
+        origins: list[CaseOrigin] = []
+        if line.origins and amount is None and units:
+            origins = origin_parts(line, paid[sku], counters.get(sku), units, ask.named)
+            share, exact = sum((part.amount for part in origins), ZERO), False
         if amount is not None:
             if amount > state.refundable:
                 raise RefusedError(
@@ -241,6 +252,7 @@ def plan_lines(
                 quantity=units,
                 amount=share,
                 exact=exact,
+                origins=origins,
                 exchange_sku=exchange_sku if request.kind == "exchange" else None,
                 warehouses=warehouses,
             )
@@ -364,6 +376,118 @@ def settlement(case: Case) -> list[tuple[str, Decimal, int]]:
     Refunded money and exchanged or returned goods stay claimed; a case closed without its refund or
     replacement (rejected, return never shipped) gives back everything it claimed.
     """
+    return [(line.sku, line.amount, line.quantity) for line in settled_lines(case)]
+
+
+def settled_lines(case: Case) -> list[CaseLine]:
+    """The case lines whose claims closing the case gives back (with their origins), as settlement."""
     if case.status in (CaseStatus.REFUNDED, CaseStatus.REPLACEMENT_SHIPPED):
         return []
-    return [(line.sku, line.amount, line.quantity) for line in case.lines]
+    return list(case.lines)
+
+
+# ---------------------------------------------------------------- refunds by bundle origin (组合装)
+# A component line merged from several platform lines (two bundles, or a bundle and the SKU on its own)
+# keeps one origin per platform line with its exact money (docs/products.md). After-sales accounts per
+# origin, so returning one bundle refunds exactly what that bundle's components were worth, not the
+# merged line's average: what was paid for the line is spread over its origins by their money (largest
+# remainder, exact); a case's units are taken from the origins it names (a bundle returned as sold),
+# else from the origins in posted order; within an origin, line_share's rule (rounded down, the last
+# units take what is left) keeps the origins adding up to what was paid for the line.
+
+
+@dataclass
+class Wanted:
+    """Units of one order line a case asks for; `named`: units taken from given origins (bundles)."""
+
+    sku: str
+    units: int
+    amount: Decimal | None = None
+    exchange_sku: str | None = None
+    named: dict[int, int] = field(default_factory=dict)
+
+
+def origin_paid(line_paid: Decimal, origins: Sequence[LineOrigin]) -> dict[int, Decimal]:
+    """What was paid for the line, spread over its origins by their money, adding up exactly."""
+    shares = split_cents(line_paid, [origin.amount for origin in origins])
+    return {origin.line: share for origin, share in zip(origins, shares, strict=True)}
+
+
+def expand_bundles(lines: Sequence[OrderLine], wanted: Sequence[Wanted]) -> list[Wanted]:
+    """Request lines naming a bundle as sold (its SKU, n bundles) become its components' units, each
+    named for the platform line it came from; merged with the components named directly. 422 for a
+    bundle asked with an amount or an exchange SKU, or more bundles than the order sold."""
+    by_sku = {line.sku: line for line in lines}
+    sold: dict[str, dict[int, int]] = {}  # bundle SKU -> platform line -> bundles sold there
+    for line in lines:
+        for origin in line.origins or ():
+            if origin.units_per_bundle is not None:
+                sold.setdefault(origin.sku, {})[origin.line] = origin.quantity // origin.units_per_bundle
+    out: dict[str, Wanted] = {}
+    for ask in wanted:
+        if ask.sku in by_sku or ask.sku not in sold:
+            merged = out.setdefault(ask.sku, Wanted(ask.sku, 0))
+            merged.units += ask.units
+            merged.amount, merged.exchange_sku = ask.amount, ask.exchange_sku
+            continue
+        if ask.amount is not None or ask.exchange_sku is not None:
+            raise RefusedError(
+                "BUNDLE_LINE", f"bundle {ask.sku}: name its component lines for an amount or an exchange", 422
+            )
+        if ask.units > sum(sold[ask.sku].values()):
+            raise RefusedError(
+                "TOO_MANY_UNITS", f"bundle {ask.sku}: {sum(sold[ask.sku].values())} were sold", 422
+            )
+        left = ask.units
+        for platform_line, bundles in sorted(sold[ask.sku].items()):
+            take, left = min(bundles, left), left - min(bundles, left)
+            for line in lines:
+                for origin in line.origins or ():
+                    if origin.line == platform_line and take and origin.units_per_bundle is not None:
+                        part = out.setdefault(line.sku, Wanted(line.sku, 0))
+                        part.units += take * origin.units_per_bundle
+                        part.named[platform_line] = part.named.get(platform_line, 0) + (
+                            take * origin.units_per_bundle
+                        )
+    return list(out.values())
+
+
+def origin_parts(
+    line: OrderLine, line_paid: Decimal, counter: LineCounter | None, units: int, named: Mapping[int, int]
+) -> list[CaseOrigin]:
+    """The origins `units` of the line are taken from (those `named` first, then the rest in posted
+    order) and what each part is worth. 409 OVER_CLAIMED when an origin has not that many units left."""
+    origins = line.origins or ()
+    paid = origin_paid(line_paid, origins)
+    committed = counter.origin_committed if counter is not None else {}
+    committed_qty = counter.origin_committed_qty if counter is not None else {}
+    left = {o.line: o.quantity - committed_qty.get(o.line, 0) for o in origins}
+    take = dict(named)
+    for platform_line, count in take.items():
+        if count > left.get(platform_line, 0):
+            raise RefusedError(
+                "OVER_CLAIMED",
+                f"line {line.sku}: {left.get(platform_line, 0)} units from line {platform_line} are left",
+                409,
+            )
+    rest = units - sum(take.values())
+    for origin in origins:
+        more = min(rest, left[origin.line] - take.get(origin.line, 0))
+        if more > 0:
+            take[origin.line], rest = take.get(origin.line, 0) + more, rest - more
+    if rest > 0:
+        raise RefusedError("OVER_CLAIMED", f"line {line.sku}: not {units} units are left", 409)
+    parts = []
+    for origin in origins:
+        count = take.get(origin.line, 0)
+        if count <= 0:
+            continue
+        state = LineState(
+            paid=paid[origin.line],
+            quantity=origin.quantity,
+            committed=committed.get(origin.line, Decimal("0.00")),
+            committed_qty=committed_qty.get(origin.line, 0),
+        )
+        share, exact = line_share(state, count)
+        parts.append(CaseOrigin(line=origin.line, quantity=count, amount=share, exact=exact))
+    return parts

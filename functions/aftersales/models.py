@@ -86,6 +86,18 @@ class CaseIn(_Strict):
         return lines
 
 
+class CaseOrigin(BaseModel):
+    """Units of a case line taken from one of the line's origins (the platform line a bundle or the SKU
+    was sold on) and what they are worth there (docs/aftersales.md: refunds by bundle origin)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int
+    quantity: int
+    amount: Decimal
+    exact: bool = False  # the origin's last units: only if its counter is still as read
+
+
 class CaseLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -94,6 +106,7 @@ class CaseLine(BaseModel):
     amount: Decimal  # money this case refunds for the line (0 for an exchange)
     exact: bool = False  # the line's last units: takes what is left (see logic.line_share)
     exchange_sku: str | None = None
+    origins: list[CaseOrigin] = []  # a line with bundle origins: the units' origins (amount = their sum)
     # (warehouse, quantity) the returned units go back to: the warehouses they shipped from
     warehouses: list[tuple[str, int]] = []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from functions.connectors import outbound, registry
+from functions.connectors import fulfilled, outbound, registry
 from functions.connectors.connectors import CONNECTORS
 from functions.connectors.contract import Fulfilment, LineRef
 from functions.core import clock, repository
@@ -41,7 +41,7 @@ def ship_back(detail: dict[str, Any]) -> str:
         carrier=detail.get("carrier"),
         tracking_number=detail.get("tracking_number"),
         occurred_at=datetime.fromisoformat(str(detail["occurred_at"])),
-        lines=[LineRef(str(e["sku"]), str(e["ref"]), int(e["quantity"])) for e in refs.get("lines", [])],
+        lines=_shipped_lines(order_id, str(detail["shipment_id"]), refs),
     )
     if credentials is None or not shop.get("api_base_url"):
         record = {"status": "no_endpoint", "event_type": "fulfilment.updated", "attempts": 0}
@@ -70,3 +70,12 @@ def ship_back(detail: dict[str, Any]) -> str:
     repository.record_webhook_delivery(order_id, event_id, platform, record)
     logger.warning("fulfilment not shipped back", extra={"platform": platform, "status": answer.status})
     raise TransientError(f"{platform} {call.name} failed: {answer.error}")
+
+
+def _shipped_lines(order_id: str, shipment_id: str, refs: dict[str, Any]) -> list[LineRef]:
+    """The platform's line items this shipment completes, by the stored lines' origins (a bundle line
+    once all its components left); every line item when the order does not know the shipment."""
+    every = [LineRef(str(e["sku"]), str(e["ref"]), int(e["quantity"])) for e in refs.get("lines", [])]
+    aggregate = repository.load_aggregate(order_id)
+    done = fulfilled.fulfilled_refs(aggregate.order.lines, aggregate.shipments, shipment_id, every)
+    return every if done is None else done

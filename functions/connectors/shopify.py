@@ -165,8 +165,10 @@ class ShopifyConnector:
     def fulfilment_call(
         self, fulfilment: Fulfilment, credentials: Credentials, now: datetime
     ) -> NativeCall | None:
-        if fulfilment.status != "shipped":
-            return None  # Shopify tracks the parcel itself from the number; one fulfillment per shipment
+        if fulfilment.status != "shipped" or not fulfilment.lines:
+            # Shopify tracks the parcel itself from the number; one fulfillment per shipment, naming the
+            # line items it completes (none: part of a bundle whose other components ship later)
+            return None
         body: dict[str, Any] = {
             "fulfillment": {
                 "notify_customer": True,

@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.core.models.orders import Order, ReviewOutcome
-from functions.core.rules import RuleSet
+from functions.core.gift_rules import GiftRules
+from functions.core.models.orders import Order, ReviewOutcome, RuleHit
+from functions.core.rules import ReviewRules, RuleSet
 
 _READ_ONLY = {"comment", "saved_at", "saved_by"}
 
@@ -75,11 +76,18 @@ class DecisionChange(BaseModel):
     proposed: ReviewOutcome  # the decision under the proposed rules
 
 
+class GiftChange(BaseModel):
+    order_id: str
+    current: list[str]  # the gift SKUs the rules in force would give the order ("<rule>:<sku>")
+    proposed: list[str]  # and the proposed rules
+
+
 class DryRunReport(BaseModel):
     current_version: int
     examined: int
     changed: list[DecisionChange]
     transitions: dict[str, int]  # "approve->hold": how many orders would move that way
+    gifts_changed: list[GiftChange] = []  # orders the proposed gift rules would give other gifts
 
 
 def compare(order: Order, current: ReviewOutcome, proposed: ReviewOutcome) -> DecisionChange | None:
@@ -96,11 +104,42 @@ def compare(order: Order, current: ReviewOutcome, proposed: ReviewOutcome) -> De
     )
 
 
-def report(current_version: int, examined: int, changed: list[DecisionChange]) -> DryRunReport:
+def report(
+    current_version: int,
+    examined: int,
+    changed: list[DecisionChange],
+    gifts_changed: list[GiftChange] | None = None,
+) -> DryRunReport:
     moves = Counter(f"{c.current.decision}->{c.proposed.decision}" for c in changed)
     return DryRunReport(
         current_version=current_version,
         examined=examined,
         changed=changed,
         transitions=dict(sorted(moves.items())),
+        gifts_changed=gifts_changed or [],
     )
+
+
+def as_captured(outcome: ReviewOutcome, policy: ReviewRules, unknown_skus: tuple[str, ...]) -> ReviewOutcome:
+    """What capture makes of an order naming SKUs the product master lacks (or has inactive): with
+    `unknown_sku_action` "hold" review holds it (the review rule); with "refuse" capture refuses it
+    (422 UNKNOWN_SKU), which the dry run shows as a rejection with that reason."""
+    if not unknown_skus or policy.unknown_sku_action == "hold":
+        return outcome
+    named = ", ".join(unknown_skus)
+    refused = RuleHit(code="UNKNOWN_SKU", message=f"refused at capture: not active products: {named}")
+    return ReviewOutcome(decision="reject", reasons=[refused])
+
+
+def gifts_for(order: Order, gifts: GiftRules, eligible: frozenset[str]) -> list[str]:
+    """The gifts (`<rule>:<sku>`) the rules would give the order as capture matches them: each rule
+    once, one gift SKU from the first rule giving it, only products eligible as gifts now. The SKUs it
+    names are its lines' and the bundles they came from; a gift already given is no line it named."""
+    lines = [line for line in order.lines if line.gift_rule is None]
+    named = {line.sku for line in lines} | {o.sku for line in lines for o in line.origins or ()}
+    found: dict[str, str] = {}
+    for rule in gifts.rules:
+        givable = rule.gift_sku in eligible and rule.gift_sku not in named | found.keys()
+        if givable and rule.matches(order.platform, order.amounts.total, named, order.placed_at):
+            found[rule.gift_sku] = f"{rule.id}:{rule.gift_sku}"
+    return list(found.values())

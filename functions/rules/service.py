@@ -19,11 +19,14 @@ from functions.core.status import OrderStatus
 from functions.review.logic import ReviewFacts, review
 from functions.rules.logic import (
     DryRunReport,
+    GiftChange,
     RulesProposal,
     RulesUpdate,
+    as_captured,
     changes,
     compare,
     document,
+    gifts_for,
     report,
 )
 
@@ -156,18 +159,36 @@ def dry_run(proposal: RulesProposal, limit: int) -> DryRunReport:
     """
     in_force = active_rules()
     proposed = proposal.as_version(in_force.version + 1)
+    _check_gifts(proposed)  # as PUT /rules would: a gift that is no eligible product is refused (422)
     orders = recent_reviewed_orders(limit)
-    changed = []
+    # Looked up as capture does, once for every order: which SKUs the master lacks, which gifts may be given.
+    gift_skus = {rule.gift_sku for rules in (in_force, proposed) for rule in rules.gifts.rules}
+    products = repository.get_products({line.sku for order in orders for line in order.lines} | gift_skus)
+    eligible = frozenset(sku for sku in gift_skus if gift_problem(products.get(sku)) is None)
+    changed, gifts_changed = [], []
     for order in orders:
-        now_outcome = review(order, in_force.review, facts=_facts(order, in_force))
-        new_outcome = review(order, proposed.review, facts=_facts(order, proposed))
-        difference = compare(order, now_outcome, new_outcome)
+        unknown = tuple(line.sku for line in order.lines if not (p := products.get(line.sku)) or not p.active)
+        now_outcome = review(order, in_force.review, facts=_facts(order, in_force, unknown))
+        new_outcome = review(order, proposed.review, facts=_facts(order, proposed, unknown))
+        difference = compare(
+            order,
+            as_captured(now_outcome, in_force.review, unknown),
+            as_captured(new_outcome, proposed.review, unknown),
+        )
         if difference is not None:
             changed.append(difference)
-    return report(in_force.version, len(orders), changed)
+        gifts_now = gifts_for(order, in_force.gifts, eligible)
+        gifts_then = gifts_for(order, proposed.gifts, eligible)
+        if gifts_now != gifts_then:
+            gifts_changed.append(GiftChange(order_id=order.order_id, current=gifts_now, proposed=gifts_then))
+    return report(in_force.version, len(orders), changed, gifts_changed)
 
 
-def _facts(order: Order, rules: RuleSet) -> ReviewFacts:
+def _facts(order: Order, rules: RuleSet, unknown: tuple[str, ...]) -> ReviewFacts:
+    """As review gathers them: SKUs the master lacks are held for under "hold" (else capture refused)."""
+    held_for = unknown if rules.review.unknown_sku_action == "hold" else ()
     if rules.review.velocity_max_orders is None:
-        return ReviewFacts()
-    return ReviewFacts(recent_orders_by_buyer=repository.count_recent_orders(order, rules.review))
+        return ReviewFacts(unknown_skus=held_for)
+    return ReviewFacts(
+        recent_orders_by_buyer=repository.count_recent_orders(order, rules.review), unknown_skus=held_for
+    )

@@ -173,3 +173,40 @@ def test_concurrent_bundle_orders_sharing_a_component_never_oversell(oms):
             "available": units - shipped[sku],
         }
         assert_conserved(sku)
+
+
+def test_returning_a_bundle_by_its_sku_refunds_its_origin_share_of_a_merged_line(oms):
+    """Two bundles share the tea, each at its own value: returning the pot box (named as sold) refunds
+    its two teas at 10.00, not the merged tea line's average; the cup box then refunds the rest."""
+    tea, cup, pot = new_sku("TEA"), new_sku("CUP"), new_sku("POT")
+    for sku in (tea, cup, pot):
+        oms.set_stock(sku, 5)
+    cup_box = bundle(oms, (tea, 1, "60.00"), (cup, 2, "20.00"))
+    pot_box = bundle(oms, (tea, 2, "10.00"), (pot, 1, "50.00"))
+    body = order_body(
+        [(cup_box, 1, "100.00"), (pot_box, 1, "70.00")], buyer={"id": f"buyer-{uuid.uuid4().hex[:10]}"}
+    )
+    order, _ = oms.run(body)
+    assert order["status"] == "SHIPPED", order["status"]
+
+    refunded = []
+    for box in (pot_box, cup_box):
+        opened = open_case(
+            oms.as_role("customer_service"), order["order_id"], "refund_only", [{"sku": box, "quantity": 1}]
+        )
+        assert opened.status == 201, opened.body
+        pending = wait_case(oms, opened.json()["case_id"], "REFUND_PENDING")
+        assert confirm_refund(oms, pending).status == 200
+        finished(oms, pending)
+        refunded.append(sorted((x["sku"], x["quantity"], x["amount"]) for x in pending["lines"]))
+
+    assert refunded == [
+        sorted([(tea, 2, "20.00"), (pot, 1, "50.00")]),  # the average would be 80.00 x 2/3 = 53.33
+        sorted([(tea, 1, "60.00"), (cup, 2, "40.00")]),
+    ]
+    assert oms.order(order["order_id"])["refund_summary"]["refunded"] == "170.00"
+    again = open_case(
+        oms.as_role("customer_service"), order["order_id"], "refund_only", [{"sku": pot_box, "quantity": 1}]
+    )
+    assert again.status == 409, again.body
+    assert again.json()["error"]["code"] == "OVER_CLAIMED"

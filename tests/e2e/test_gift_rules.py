@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from functions.compensate.service import compensate_order
 from functions.core import repository
+from functions.core.stage import StepError
 from tests.factories import new_sku, order_body
-from tests.review_helpers import post_and_hold, review
+from tests.review_helpers import intercept, post_and_hold, review, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +141,76 @@ def test_a_gift_gone_by_allocation_is_left_out_and_its_units_go_back_to_the_budg
     ]
     assert repository.gift_units_given(rule["id"]) == 0
     assert oms.stock(gift) == {"on_hand": 0, "reserved": 0, "available": 0}
+
+
+def test_a_cancelled_orders_gift_goes_back_to_the_budget_once_and_the_next_order_gets_it(oms, stack):
+    gift, trigger = gift_product(oms, 10), new_sku("TRIG")
+    oms.set_stock(trigger, 10)
+    rule = {"id": rule_id(), "gift_sku": gift, "quantity": 2, "budget": 2, "skus": [trigger]}
+    with gift_rules(oms, rule):
+        first_body = order_body([(trigger, 2, "3000.00")])  # HIGH_VALUE: held, holding the gift
+        first = post_and_hold(oms, stack, first_body)
+        spent, _ = oms.run(order_body([(trigger, 1, "30.00")]))
+        assert [line["sku"] for line in spent["lines"]] == [trigger]  # the budget is spent
+        assert received_detail(oms, spent["order_id"])["gifts_skipped"][0]["reason"] == "budget spent"
+
+        assert intercept(oms, first["order_id"], "cancel").status == 202
+        wait_for(stack, lambda: oms.order(first["order_id"])["status"] == "CANCELLED", what="cancelled")
+        assert repository.gift_units_given(rule["id"]) == 0
+        claim = repository.gift_claim(rule["id"], first["order_id"])
+        assert claim is not None
+        assert claim["released_at"]
+
+        # Cancellation and compensation running again, and the platform resending the cancelled order,
+        # give nothing back twice and take nothing again.
+        again = compensate_order(first["order_id"], None, StepError(Error="States.Timeout", Cause="again"))
+        assert again.status.value == "CANCELLED"
+        assert intercept(oms, first["order_id"], "cancel").status == 409
+        assert oms.post(first_body).status == 200
+        assert repository.gift_units_given(rule["id"]) == 0
+
+        following, _ = oms.run(order_body([(trigger, 1, "30.00")]))
+    assert following["status"] == "SHIPPED"
+    (line,) = [line for line in following["lines"] if line["sku"] == gift]
+    assert (line["quantity"], line["gift_rule"]) == (2, rule["id"])
+    assert repository.gift_units_given(rule["id"]) == 2
+    assert oms.stock(gift) == {"on_hand": 8, "reserved": 0, "available": 8}
+
+
+def test_gifts_of_rejected_orders_racing_new_orders_never_exceed_the_budget(oms, stack):
+    gift, trigger = gift_product(oms, 20), new_sku("TRIG")
+    oms.set_stock(trigger, 20)
+    rule = {"id": rule_id(), "gift_sku": gift, "quantity": 1, "budget": 2, "skus": [trigger]}
+    with gift_rules(oms, rule):
+        held = [post_and_hold(oms, stack, order_body([(trigger, 1, "6000.00")])) for _ in range(2)]
+        assert repository.gift_units_given(rule["id"]) == 2
+        rejections = [lambda o=o: review(oms, o["order_id"], "reject", "fraud") for o in held]
+        posts = [lambda: oms.post(order_body([(trigger, 1, "30.00")])) for _ in range(6)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = [f.result() for f in [pool.submit(call) for call in rejections + posts]]
+        assert [a.status for a in answers] == [200, 200] + [201] * 6
+        for answer in answers[2:]:
+            assert oms.wait(answer.json()["execution_arn"])["status"] == "SUCCEEDED"
+        for order in held:
+            wait_for(stack, lambda o=order: oms.order(o["order_id"])["status"] == "REJECTED", what="rejected")
+
+    orders = [oms.order(o["order_id"]) for o in held] + [oms.order(a.json()["order_id"]) for a in answers[2:]]
+    live_units = sum(
+        line["quantity"]
+        for order in orders
+        if order["status"] == "SHIPPED"
+        for line in order["lines"]
+        if line["sku"] == gift
+    )
+    assert live_units <= 2
+    assert repository.gift_units_given(rule["id"]) == live_units
+    for order in orders:
+        claim = repository.gift_claim(rule["id"], order["order_id"])
+        gets_it = any(line["sku"] == gift for line in order["lines"])
+        if order["status"] == "REJECTED":
+            assert claim is not None
+            assert claim["released_at"]
+        elif gets_it:
+            assert claim is not None
+            assert "released_at" not in claim
+    assert oms.stock(gift)["on_hand"] == 20 - live_units

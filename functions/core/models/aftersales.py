@@ -28,6 +28,9 @@ class LineCounter(Record):
     committed_qty: int = 0  # units claimed
     refunded: Decimal = ZERO  # money that went back to the buyer
     returned: int = 0  # units that came back to a warehouse
+    # A line with bundle origins: money and units claimed per origin (its platform line's index)
+    origin_committed: dict[int, Decimal] = {}
+    origin_committed_qty: dict[int, int] = {}
 
 
 class RefundLine(Record):

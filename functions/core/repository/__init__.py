@@ -14,6 +14,7 @@ from functions.core.repository.aftersales import (
     LINE_PREFIX,
     LINE_TAG,
     REFUND_TAG,
+    OriginClaim,
     case_key,
     case_put_item,
     case_update_item,
@@ -60,7 +61,7 @@ from functions.core.repository.buyers import (
     record_buyer_order,
     remember_signature,
 )
-from functions.core.repository.gifts import claim_gift_units, gift_return_items, gift_units_given
+from functions.core.repository.gifts import claim_gift_units, gift_claim, gift_return_items, gift_units_given
 from functions.core.repository.orders import (
     EVENT_TAG,
     ORDER_SK,
@@ -235,6 +236,7 @@ __all__ = [
     "OrderMovedError",
     "OrderPage",
     "OrderSearch",
+    "OriginClaim",
     "Published",
     "ReadAgain",
     "SalesCounterKey",
@@ -295,6 +297,7 @@ __all__ = [
     "get_tracking",
     "get_tracking_event",
     "get_wait_token",
+    "gift_claim",
     "gift_return_items",
     "gift_units_given",
     "history_event_from_image",

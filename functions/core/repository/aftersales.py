@@ -3,7 +3,8 @@
     ORDER#<id> / CASE#<case id>          an after-sales case (its execution's task token beside it)
     ORDER#<id> / LINE#<sku>              money and units of one order line claimed by after-sales:
                                          paid, quantity, committed (refunds due or done, exchanges),
-                                         committed_qty, refunded, returned (units back in a warehouse)
+                                         committed_qty, refunded, returned (units back in a warehouse);
+                                         a line with bundle origins also oc_<n>, oq_<n> per origin
     ORDER#<id> / ASREFUND#<refund id>    a refund issued for a case: put once, settled once
 
 Every line counter moves by conditional update (committed never above paid, committed_qty never above
@@ -15,6 +16,7 @@ LINE_TAG and REFUND_TAG, so a rejected transaction says which kind of record ref
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -117,7 +119,64 @@ def line_counters(order_id: str) -> dict[str, LineCounter]:
         ExpressionAttributeValues={":pk": av(order_pk(order_id)), ":prefix": av(LINE_PREFIX)},
         ConsistentRead=True,
     )
-    return {str(raw["sku"]): LineCounter.model_validate(raw) for raw in items}
+    return {str(raw["sku"]): LineCounter.model_validate(_with_origins(raw)) for raw in items}
+
+
+# Per-origin counters of a line with bundle origins are top-level attributes oc_<n> (money) and oq_<n>
+# (units), n the origin's platform line: a nested map could not be created by the first claim's update.
+def _with_origins(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **raw,
+        "origin_committed": {int(k[3:]): v for k, v in raw.items() if k.startswith("oc_")},
+        "origin_committed_qty": {int(k[3:]): v for k, v in raw.items() if k.startswith("oq_")},
+    }
+
+
+def _origin_terms(
+    origins: Sequence[OriginClaim], sign: str
+) -> tuple[list[str], list[str], dict[str, str], dict[str, Any]]:
+    """SET terms, conditions, names and values moving the per-origin counters by `sign` (+ or -)."""
+    sets: list[str] = []
+    conditions: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for i, claim in enumerate(origins):
+        money, units = f"#oc{i}", f"#oq{i}"
+        names[money], names[units] = f"oc_{claim.line}", f"oq_{claim.line}"
+        values[f":oa{i}"], values[f":ou{i}"] = av(claim.amount), av(claim.units)
+        if sign == "+":
+            sets += [
+                f"{money} = if_not_exists({money}, :zero) + :oa{i}",
+                f"{units} = if_not_exists({units}, :zero) + :ou{i}",
+            ]
+            if claim.exact_from is not None:
+                values[f":ob{i}"], values[f":oq{i}"] = av(claim.exact_from[0]), av(claim.exact_from[1])
+                exact = f"({money} = :ob{i} AND {units} = :oq{i})"
+                fresh = claim.exact_from[0] == 0 and claim.exact_from[1] == 0
+                conditions.append(f"(attribute_not_exists({money}) OR {exact})" if fresh else exact)
+            else:
+                values[f":ol{i}"] = av(claim.paid - claim.amount)
+                values[f":om{i}"] = av(claim.quantity - claim.units)
+                conditions.append(
+                    f"(attribute_not_exists({money}) OR ({money} <= :ol{i} AND {units} <= :om{i}))"
+                )
+        else:
+            sets += [f"{money} = {money} - :oa{i}", f"{units} = {units} - :ou{i}"]
+            conditions.append(f"{money} >= :oa{i} AND {units} >= :ou{i}")
+    return sets, conditions, names, values
+
+
+@dataclass(frozen=True)
+class OriginClaim:
+    """Money and units of one origin of a line a case claims (or gives back): `paid` and `quantity` are
+    the origin's; `exact_from` as for the line (its last units, only if its counter is still so)."""
+
+    line: int
+    amount: Decimal
+    units: int
+    paid: Decimal = Decimal("0.00")
+    quantity: int = 0
+    exact_from: tuple[Decimal, int] | None = None
 
 
 def _line_key(order_id: str, sku: str) -> dict[str, Any]:
@@ -133,11 +192,13 @@ def line_commit_item(
     amount: Decimal,
     units: int,
     exact_from: tuple[Decimal, int] | None = None,
+    origins: Sequence[OriginClaim] = (),
 ) -> Write:
     """Claim `amount` of the line's money and `units` of its quantity for a case.
 
     Refused unless committed + amount <= paid and committed_qty + units <= quantity; with `exact_from`
     (the line's last units take what is left) only if the counter is still exactly (committed, units).
+    `origins`: the same bounds (or exactness) per origin of a line with bundle origins.
     """
     values: dict[str, Any] = {
         ":paid": av(paid),
@@ -156,25 +217,33 @@ def line_commit_item(
     else:
         values[":limit"], values[":qlimit"] = av(paid - amount), av(quantity - units)
         condition = "attribute_not_exists(pk) OR (committed <= :limit AND committed_qty <= :qlimit)"
+    sets, conditions, names, origin_values = _origin_terms(origins, "+")
     return update(
         _line_key(order_id, sku),
         "SET sku = :sku, paid = :paid, quantity = :quantity,"
         " committed = if_not_exists(committed, :zero) + :amount,"
         " committed_qty = if_not_exists(committed_qty, :zero) + :units,"
-        " refunded = if_not_exists(refunded, :zero), returned = if_not_exists(returned, :zero)",
-        condition,
-        values=values,
+        " refunded = if_not_exists(refunded, :zero), returned = if_not_exists(returned, :zero)"
+        + "".join(f", {term}" for term in sets),
+        " AND ".join([f"({condition})", *conditions]) if conditions else condition,
+        names=names or None,
+        values={**values, **origin_values},
         tag=LINE_TAG,
     )
 
 
-def line_release_item(order_id: str, sku: str, amount: Decimal, units: int) -> Write:
+def line_release_item(
+    order_id: str, sku: str, amount: Decimal, units: int, origins: Sequence[OriginClaim] = ()
+) -> Write:
     """Give back what a case claimed and did not use (rejected, closed without the return)."""
+    sets, conditions, names, values = _origin_terms(origins, "-")
     return update(
         _line_key(order_id, sku),
-        "SET committed = committed - :amount, committed_qty = committed_qty - :units",
-        "committed >= :amount AND committed_qty >= :units",
-        values={":amount": av(amount), ":units": av(units)},
+        "SET committed = committed - :amount, committed_qty = committed_qty - :units"
+        + "".join(f", {term}" for term in sets),
+        " AND ".join(["committed >= :amount AND committed_qty >= :units", *conditions]),
+        names=names or None,
+        values={":amount": av(amount), ":units": av(units), **values},
         tag=LINE_TAG,
     )
 

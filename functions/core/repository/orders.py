@@ -27,7 +27,7 @@ from functions.core.errors import IllegalTransitionError, OrderNotFoundError, Tr
 from functions.core.models.orders import HistoryEvent, Order
 from functions.core.models.shipping import Shipment
 from functions.core.models.stock import Reservation
-from functions.core.repository import timers
+from functions.core.repository import gifts, timers
 from functions.core.repository._dynamo import (
     av,
     batch_get,
@@ -404,6 +404,8 @@ def _change(
         fields = {"status": target.value, **fields, **_status_index_keys(order.order_id, target, at_iso)}
     fields.update(set_fields or {})
     writes = _order_change_writes(order, history, fields, remove_fields)
+    if target != order.status:  # an order ending unshipped gives its gifts' units back (once: final)
+        writes += gifts.ended_order_gift_items(order.order_id, order.lines, target)
     data = order.model_dump()
     for name in remove_fields:
         data.pop(name, None)
