@@ -11,7 +11,7 @@ from functions.core import repository
 from functions.core.errors import IllegalTransitionError, TransientError
 from functions.core.repository import ReadAgain, TransactionRejected, unit_of_work
 from functions.core.repository.fake import Ledger
-from functions.core.repository.unit_of_work import put, update
+from functions.core.repository.unit_of_work import merge_updates, put, update
 from functions.core.status import OrderStatus
 from tests.factories import order_body, stored_order
 
@@ -131,3 +131,70 @@ def test_annotate_answers_none_when_the_order_moved_and_names_a_refused_extra(uo
     assert annotated is not None
     assert annotated.status == order.status
     assert annotated.version == order.version + 1
+
+
+def test_updates_of_one_item_are_sent_as_one_update_with_every_condition_and_tag() -> None:
+    order = {"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}}
+    change = update(
+        order,
+        "SET #f0 = :v0 REMOVE #r0",
+        "#f0 = :v0",
+        names={"#f0": "status", "#r0": "hold"},
+        values={":v0": {"S": "NEW"}},
+        tag="order#o1",
+    )
+    held = update(
+        order,
+        "SET #res = :res",
+        "attribute_not_exists(#res)",
+        names={"#res": "res#A#W"},
+        values={":res": {"M": {}}},
+        tag="reservation",
+    )
+    used = update(
+        order,
+        "REMOVE #res",
+        "#res.quantity = :q",
+        names={"#res": "res#B#W"},
+        values={":q": {"N": "2"}},
+        tag="reservation",
+    )
+    other = _marker("counter", "stock")
+
+    sent = merge_updates([change, other, held, used])
+
+    assert [tags for _, tags in sent] == [["order#o1", "reservation", "reservation"], ["stock"]]
+    merged = sent[0][0].body
+    assert merged["Key"] == order
+    assert merged["UpdateExpression"] == ("SET #u0_f0 = :u0_v0, #u1_res = :u1_res REMOVE #u0_r0, #u2_res")
+    assert merged["ConditionExpression"] == (
+        "(#u0_f0 = :u0_v0) AND (attribute_not_exists(#u1_res)) AND (#u2_res.quantity = :u2_q)"
+    )
+    assert merged["ExpressionAttributeNames"] == {
+        "#u0_f0": "status",
+        "#u0_r0": "hold",
+        "#u1_res": "res#A#W",
+        "#u2_res": "res#B#W",
+    }
+    assert set(merged["ExpressionAttributeValues"]) == {":u0_v0", ":u1_res", ":u2_q"}
+    assert sent[1][0] is other
+
+
+def test_a_refused_merged_update_names_every_write_it_stands_for(uow: Ledger) -> None:
+    order = {"pk": {"S": "ORDER#o1"}, "sk": {"S": "ORDER"}}
+    uow.refuse_next("reservation")
+    with pytest.raises(TransactionRejected) as refused:
+        unit_of_work().add(
+            update(order, "SET n = :n", values={":n": {"N": "1"}}, tag="order"),
+            update(
+                order,
+                "REMOVE #res",
+                "#res.quantity = :q",
+                names={"#res": "res#A#W"},
+                values={":q": {"N": "1"}},
+                tag="reservation",
+            ),
+            _marker("counter", "stock"),
+        ).commit()
+    assert refused.value.tags == {"order", "reservation"}
+    assert uow.committed == []

@@ -1,6 +1,9 @@
 """Allocation: reservations and shipments of stock, the backorder waitlist, merge (合单) groups.
 
-ORDER#<id> / RES#<sku>#<wh>            an open reservation (deleted when released or shipped)
+ORDER#<id> / ORDER, attribute res#<sku>#<wh>   an open reservation, held on the order's status item
+                                       (removed when released or shipped; docs/adr/0006)
+ORDER#<id> / RES#<sku>#<wh>            an open reservation of an order reserved before that (read and
+                                       consumed as before, never written anew)
 ORDER#<id> / SHP#<shipment>            a shipment (合单: recorded under each of its orders)
 BACKORDER#<sku> / <since>#<order id>   an order waiting for `sku`, with its execution's task token
 MERGE#<buyer+address key> / OPEN       the group orders of that buyer and address may join now
@@ -17,7 +20,7 @@ from functions.core.models.shipping import Shipment
 from functions.core.models.stock import Reservation
 from functions.core.repository._dynamo import av, get, item, key, query_all, write
 from functions.core.repository._dynamo import put as put_record
-from functions.core.repository.orders import order_pk
+from functions.core.repository.orders import RESERVATION_ATTR_PREFIX, ItemReservation, order_key, order_pk
 from functions.core.repository.stock import counter_update, ledger_item
 from functions.core.repository.unit_of_work import Write, delete, put, update
 from functions.core.status import OrderStatus
@@ -35,8 +38,38 @@ def _reservation_key(order_id: str, r: Reservation) -> dict[str, Any]:
     return key(order_pk(order_id), f"RES#{r.sku}#{r.warehouse}")
 
 
+def _res_names(r: Reservation, **more: str) -> dict[str, str]:
+    return {"#res": f"{RESERVATION_ATTR_PREFIX}{r.sku}#{r.warehouse}", **more}
+
+
+def _reservation_put(order_id: str, r: Reservation) -> Write:
+    """The reservation recorded on the order's status item, only once (the order's change in the same
+    transaction is merged with it into one write of that item)."""
+    return update(
+        order_key(order_id),
+        "SET #res = :res",
+        "attribute_not_exists(#res)",
+        names=_res_names(r),
+        values={":res": av(r.model_dump())},
+        tag=RESERVATION_TAG,
+    )
+
+
+def _reservation_change(order_id: str, before: Reservation, expression: str, values: dict[str, Any]) -> Write:
+    """Change (or REMOVE) the reservation `before`, only while it holds `before.quantity` (`:q`)."""
+    names = _res_names(before, **({"#group": "group"} if "#group" in expression else {}))
+    return update(
+        order_key(order_id),
+        expression,
+        "#res.quantity = :q",
+        names=names,
+        values={":q": av(before.quantity), **values},
+        tag=RESERVATION_TAG,
+    )
+
+
 def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Write]:
-    """Per reservation: take from available (only if enough) and record it under the order (only once)."""
+    """Per reservation: take from available (only if enough) and record it on the order (only once)."""
     writes: list[Write] = []
     for r in reservations:
         for shard, quantity in _shard_takes(r):
@@ -53,13 +86,7 @@ def reserve_items(order_id: str, reservations: Iterable[Reservation]) -> list[Wr
             writes.append(
                 ledger_item(r.sku, r.warehouse, shard, "reserve", order_id, reserved_delta=quantity)
             )
-        writes.append(
-            put(
-                item({"pk": order_pk(order_id), "sk": f"RES#{r.sku}#{r.warehouse}", **r.model_dump()}),
-                "attribute_not_exists(pk)",
-                tag=RESERVATION_TAG,
-            )
-        )
+        writes.append(_reservation_put(order_id, r))
     return writes
 
 
@@ -106,19 +133,21 @@ def _consume_reservations(
                         reserved_delta=-quantity,
                     )
                 )
-            writes.append(
-                delete(
-                    _reservation_key(order_id, r),
-                    "quantity = :q",
-                    values={":q": av(r.quantity)},
-                    tag=RESERVATION_TAG,
-                )
-            )
+            writes.append(_reservation_used(order_id, r))
     counters = [
         counter_update(sku, warehouse, shard, _CONSUME_UPDATES[kind], "reserved >= :q", quantity)
         for (sku, warehouse, shard), quantity in totals.items()
     ]
     return counters + writes
+
+
+def _reservation_used(order_id: str, r: Reservation) -> Write:
+    """The reservation goes, once (only while it holds the quantity read)."""
+    if isinstance(r, ItemReservation):
+        return delete(
+            _reservation_key(order_id, r), "quantity = :q", values={":q": av(r.quantity)}, tag=RESERVATION_TAG
+        )
+    return _reservation_change(order_id, r, "REMOVE #res", {})
 
 
 def shipment_item(shipment: Shipment, order_id: str | None = None) -> Write:
@@ -261,31 +290,33 @@ def reservation_cut_items(order_id: str, before: Reservation, released: Reservat
             )
         )
     if released.quantity >= before.quantity:
-        writes.append(
-            delete(
-                _reservation_key(order_id, before),
-                "quantity = :q",
-                values={":q": av(before.quantity)},
-                tag=RESERVATION_TAG,
-            )
-        )
+        writes.append(_reservation_used(order_id, before))
         return writes
     left = before.quantity - released.quantity
-    sets, values = ["quantity = :left"], {":left": av(left), ":q": av(before.quantity)}
+    fields: dict[str, Any] = {"quantity": left}
     if before.shards is not None:
         kept = {k: q - (released.shards or {}).get(k, 0) for k, q in before.shards.items()}
-        sets.append("shards = :shards")
-        values[":shards"] = av({k: q for k, q in kept.items() if q > 0})
-    writes.append(
-        update(
+        fields["shards"] = {k: q for k, q in kept.items() if q > 0}
+    writes.append(_reservation_fields(order_id, before, fields))
+    return writes
+
+
+def _reservation_fields(order_id: str, before: Reservation, fields: dict[str, Any]) -> Write:
+    """Set fields of the reservation `before` (quantity, shards), only while it is as read."""
+    if isinstance(before, ItemReservation):
+        sets = [f"{name} = :{name}" for name in fields]
+        values = {f":{name}": av(value) for name, value in fields.items()}
+        return update(
             _reservation_key(order_id, before),
             "SET " + ", ".join(sets),
             "quantity = :q",
-            values=values,
+            values={":q": av(before.quantity), **values},
             tag=RESERVATION_TAG,
         )
+    sets = [f"#res.{name} = :{name}" for name in fields]
+    return _reservation_change(
+        order_id, before, "SET " + ", ".join(sets), {f":{n}": av(v) for n, v in fields.items()}
     )
-    return writes
 
 
 def reservation_grow_items(order_id: str, before: Reservation | None, added: Reservation) -> list[Write]:
@@ -308,46 +339,30 @@ def reservation_grow_items(order_id: str, before: Reservation | None, added: Res
             ledger_item(added.sku, added.warehouse, shard, "reserve", order_id, reserved_delta=quantity)
         )
     if before is None:
-        doc = {"pk": order_pk(order_id), "sk": f"RES#{added.sku}#{added.warehouse}", **added.model_dump()}
-        writes.append(put(item(doc), "attribute_not_exists(pk)", tag=RESERVATION_TAG))
+        writes.append(_reservation_put(order_id, added))
         return writes
-    sets = ["quantity = :total"]
-    values = {":total": av(before.quantity + added.quantity), ":q": av(before.quantity)}
+    fields: dict[str, Any] = {"quantity": before.quantity + added.quantity}
     if before.shards is not None or added.shards is not None:
         merged = dict(before.shards or {"0": before.quantity})
         for k, q in (added.shards or {"0": added.quantity}).items():
             merged[k] = merged.get(k, 0) + q
-        sets.append("shards = :shards")
-        values[":shards"] = av(merged)
-    writes.append(
-        update(
-            _reservation_key(order_id, before),
-            "SET " + ", ".join(sets),
-            "quantity = :q",
-            values=values,
-            tag=RESERVATION_TAG,
-        )
-    )
+        fields["shards"] = merged
+    writes.append(_reservation_fields(order_id, before, fields))
     return writes
 
 
 def reservation_group_item(order_id: str, reservation: Reservation, group: int | None) -> Write:
     """Move a reservation into shipment group `group` (None: the first), only while it is as read;
     no stock moves (the units stay reserved for the same order)."""
-    if group is None:
+    values = {} if group is None else {":group": av(group)}
+    if isinstance(reservation, ItemReservation):
         return update(
             _reservation_key(order_id, reservation),
-            "REMOVE #group",
+            "REMOVE #group" if group is None else "SET #group = :group",
             "quantity = :q",
             names={"#group": "group"},
-            values={":q": av(reservation.quantity)},
+            values={":q": av(reservation.quantity), **values},
             tag=RESERVATION_TAG,
         )
-    return update(
-        _reservation_key(order_id, reservation),
-        "SET #group = :group",
-        "quantity = :q",
-        names={"#group": "group"},
-        values={":q": av(reservation.quantity), ":group": av(group)},
-        tag=RESERVATION_TAG,
-    )
+    expression = "REMOVE #res.#group" if group is None else "SET #res.#group = :group"
+    return _reservation_change(order_id, reservation, expression, values)

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.repository.unit_of_work import UnitOfWork, Write, using
+from functions.core.repository.unit_of_work import UnitOfWork, Write, merge_updates, using
 
 
 @dataclass
@@ -44,7 +44,13 @@ class FakeUnitOfWork(UnitOfWork):
                 if was:
                     tag = w.tag if self.ledger.refuse.get(w.tag, 0) > 0 else w.tag.split("#", 1)[0]
                     self.ledger.refuse[tag] -= 1
-            reasons = [{"Code": "ConditionalCheckFailed" if was else "None"} for was in refused]
+            # one reason per write as sent (Updates of one item are sent merged, as UnitOfWork does)
+            refused_tags = {w.tag for w, was in zip(self.writes, refused, strict=True) if was}
+            sent = merge_updates(self.writes)
+            reasons = [
+                {"Code": "ConditionalCheckFailed" if refused_tags.intersection(tags) else "None"}
+                for _, tags in sent
+            ]
             raise ClientError(
                 {"Error": {"Code": "TransactionCanceledException"}, "CancellationReasons": reasons},  # type: ignore[typeddict-item]
                 "TransactWriteItems",

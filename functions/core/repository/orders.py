@@ -5,8 +5,10 @@
     ORDER#<id> / ORDER#BODY        what the platform sent and rarely changes (BODY_FIELDS: lines,
                                    address, amounts, buyer...; GSI2-4 keys), written at creation and
                                    by a change of those fields, in that change's transaction
+                                   and the stock reservations it holds (attributes res#<sku>#<wh>)
     ORDER#<id> / EVT#<seq>         its history, one item per state change
-    ORDER#<id> / RES#<sku>#<wh>    a stock reservation held for the order
+    ORDER#<id> / RES#<sku>#<wh>    a reservation of an order reserved before they moved onto the
+                                   status item (docs/adr/0006): read and consumed, never written anew
     ORDER#<id> / SHP#<shipment>    a shipment
     ORDER#<id> / REFUND#<payment>  a payment that must be refunded
 
@@ -60,6 +62,9 @@ BODY_FIELDS = frozenset(
     {"buyer", "shipping_address", "lines", "amounts", "placed_at", "remark", "flags", "request_hash"}
     | {"platform_order_id", "changes"}
 )
+# Attributes of the ORDER item holding the order's open reservations (one per SKU and warehouse): written
+# in the transaction of the change that takes or gives back the stock, merged with that change's update.
+RESERVATION_ATTR_PREFIX = "res#"
 ORDER_TAG = "order"
 EVENT_TAG = "order_event"
 # Attribute of the ORDER item holding the task token its execution waits on; not part of the Order model,
@@ -92,9 +97,23 @@ def body_key(order_id: str) -> dict[str, Any]:
     return key(order_pk(order_id), BODY_SK)
 
 
+class ItemReservation(Reservation):
+    """A reservation stored as its own `RES#` item (an order reserved before reservations moved onto the
+    status item): its writes go to that item."""
+
+
 def _merged(header: dict[str, Any], body: dict[str, Any] | None) -> Order:
     """The order from its two items (an order stored whole, before the split, has no body item)."""
-    return Order.model_validate({**header, **(body or {})})
+    fields = {k: v for k, v in header.items() if not k.startswith(RESERVATION_ATTR_PREFIX)}
+    return Order.model_validate({**fields, **(body or {})})
+
+
+def _held_reservations(header: dict[str, Any]) -> list[Reservation]:
+    return [
+        Reservation.model_validate(header[name])
+        for name in sorted(header)
+        if name.startswith(RESERVATION_ATTR_PREFIX)
+    ]
 
 
 def _shard(order_id: str) -> int:
@@ -225,11 +244,12 @@ def load_aggregate(order_id: str) -> OrderAggregate:
         elif sk.startswith("EVT#"):
             events.append(HistoryEvent.model_validate(raw))
         elif sk.startswith("RES#"):
-            reservations.append(Reservation.model_validate(raw))
+            reservations.append(ItemReservation.model_validate(raw))
         elif sk.startswith("SHP#"):
             shipments.append(Shipment.model_validate(raw))
     if header is None:
         raise OrderNotFoundError(order_id)
+    reservations = _held_reservations(header) + reservations
     return OrderAggregate(_merged(header, body), events, reservations, shipments)
 
 

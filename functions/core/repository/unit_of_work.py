@@ -5,10 +5,17 @@ Services say what changes (the repository's write builders return `Write`s); the
 TransactWriteItems request, the table name, and what a cancellation means: each write carries a `tag`
 (case, line, order, ...), and a write whose condition failed is named by its tag, never by its index.
 `retrying` is the read-decide-write loop every service runs when what it read moved meanwhile.
+
+Several Updates of one item in a unit (an order's change and the reservations it holds, docs/adr/0006)
+are sent as one Update: a transaction may touch an item once, and one write of the item costs what one
+of them would. Its condition is all of theirs; when it fails, every one of their tags is named. A unit
+left with a single write is sent as that plain conditional write (a transaction bills twice).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,22 +134,96 @@ class UnitOfWork:
         TransactionRejected naming their tags; throttling and conflicts raise TransientError."""
         if not self.writes:
             return
+        merged = merge_updates(self.writes)
         try:
-            self._execute([w.request(table_name()) for w in self.writes])
+            self._execute([w.request(table_name()) for w, _ in merged])
         except ClientError as err:
-            codes = cancellation_codes(err)
+            codes = cancellation_codes(err) or _single_write_codes(err)
             failed = [i for i, code in enumerate(codes) if code == CONDITION_FAILED]
             if not failed:
                 raise translate(err) from err
-            for i in failed:
-                tag = self.writes[i].tag
+            tags = [tag for i in failed for tag in merged[i][1]]
+            for tag in tags:
                 factory = (conflicts or {}).get(tag) or (conflicts or {}).get(tag.split("#", 1)[0])
                 if factory is not None:
                     raise factory(tag) from err
-            raise TransactionRejected(failed, codes, [self.writes[i].tag for i in failed]) from err
+            raise TransactionRejected(failed, codes, tags) from err
 
     def _execute(self, requests: list[dict[str, Any]]) -> None:
+        if len(requests) == 1:
+            ((action, body),) = requests[0].items()
+            client = aws.dynamodb()
+            if action == "Put":
+                client.put_item(**body)
+                return
+            if action == "Update":
+                client.update_item(**body)
+                return
+            if action == "Delete":
+                client.delete_item(**body)
+                return
         aws.dynamodb().transact_write_items(TransactItems=requests)  # type: ignore[arg-type]
+
+
+def _single_write_codes(err: ClientError) -> list[str]:
+    """A single write's failed condition, read as the one cancellation reason of a transaction."""
+    failed = err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return [CONDITION_FAILED] if failed else []
+
+
+_PLACEHOLDER = re.compile(r"([#:])([A-Za-z0-9_]+)")
+_CLAUSE = re.compile(r"\b(SET|REMOVE|ADD|DELETE)\b")
+
+
+def _renamed(text: str, prefix: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: f"{m[1]}{prefix}{m[2]}", text)
+
+
+def _merged_update(writes: Sequence[Write]) -> Write:
+    """One Update doing what `writes` (Updates of one key) do; each write's placeholders renamed apart."""
+    clauses: dict[str, list[str]] = {}
+    conditions: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for n, write in enumerate(writes):
+        prefix = f"u{n}_"
+        parts = _CLAUSE.split(_renamed(str(write.body["UpdateExpression"]), prefix))
+        for keyword, actions in zip(parts[1::2], parts[2::2], strict=True):
+            clauses.setdefault(keyword, []).append(actions.strip().rstrip(","))
+        if write.body.get("ConditionExpression"):
+            conditions.append(f"({_renamed(str(write.body['ConditionExpression']), prefix)})")
+        names.update(
+            {f"#{prefix}{k[1:]}": v for k, v in write.body.get("ExpressionAttributeNames", {}).items()}
+        )
+        values.update(
+            {f":{prefix}{k[1:]}": v for k, v in write.body.get("ExpressionAttributeValues", {}).items()}
+        )
+    expression = " ".join(f"{keyword} {', '.join(actions)}" for keyword, actions in clauses.items())
+    condition = " AND ".join(conditions) or None
+    return update(writes[0].body["Key"], expression, condition, names=names, values=values, tag=writes[0].tag)
+
+
+def merge_updates(writes: Sequence[Write]) -> list[tuple[Write, list[str]]]:
+    """The writes as sent, each with the tags of the writes it stands for: Updates of the same item are
+    merged into one, in the place of the first."""
+    by_key: dict[str, list[int]] = {}
+    for i, write in enumerate(writes):
+        if write.action == "Update":
+            by_key.setdefault(json.dumps(write.body["Key"], sort_keys=True), []).append(i)
+    sent: list[tuple[Write, list[str]]] = []
+    merged: set[int] = set()
+    for i, write in enumerate(writes):
+        if i in merged:
+            continue
+        same = (
+            by_key.get(json.dumps(write.body["Key"], sort_keys=True), []) if write.action == "Update" else []
+        )
+        if len(same) < 2:
+            sent.append((write, [write.tag]))
+            continue
+        merged.update(same)
+        sent.append((_merged_update([writes[j] for j in same]), [writes[j].tag for j in same]))
+    return sent
 
 
 _factory: Callable[[], UnitOfWork] = UnitOfWork
