@@ -79,6 +79,23 @@ def install() -> None:
     _install_execution_logs()
     _install_time_limit_status()
     _install_refusals()
+    _install_one_start_at_a_time()
+
+
+def _install_one_start_at_a_time() -> None:
+    """StartExecution checks the name, then registers the execution: moto does both without a lock, so
+    two starts of one name at once could both pass the check (AWS answers the second with the first)
+    or read an execution registered but not started yet. One start at a time, as AWS behaves."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+    lock = threading.Lock()
+
+    def start_execution(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    patch_moto(StepFunctionsParserBackend, "start_execution", start_execution)
 
 
 # ---------------------------------------------------------------- states:startExecution task
@@ -158,15 +175,11 @@ def _install_execution_logs() -> None:
             USAGE.runs[self.exec_arn] = ExpressRun(self.exec_arn, self.state_machine.arn, RUNTIME.clock.now())
 
     def start(self: Any) -> None:
-        if _is_express_machine(self):
-            # The watcher is asleep on the clock before the first state runs, so a clock advanced by a
-            # waiter cannot jump past the limit unseen.
-            watching = threading.Event()
-            threading.Thread(
-                target=_time_limit, args=(self, watching), daemon=True, name="express-limit"
-            ).start()
-            watching.wait(timeout=5)
         original_start(self)
+        if _is_express_machine(self):
+            # The limit counts from the recorded start, whenever the watcher gets to run: it is never a
+            # timer the idle jump lands on, and a limit already passed stops the execution at once.
+            threading.Thread(target=_time_limit, args=(self,), daemon=True, name="express-limit").start()
 
     patch_moto(Execution, "__init__", init)
     patch_moto(Execution, "start", start)
@@ -252,7 +265,7 @@ def _function_of(details: dict[str, Any]) -> str:
     return str(parameters.get("FunctionName", "unknown")).rsplit(":", 1)[-1]
 
 
-def _time_limit(execution: Any, watching: threading.Event) -> None:
+def _time_limit(execution: Any) -> None:
     """Stop an Express execution still running EXPRESS_LIMIT_SECONDS after its start (stack clock)."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
@@ -261,7 +274,6 @@ def _time_limit(execution: Any, watching: threading.Event) -> None:
 
     run = USAGE.runs.get(execution.exec_arn)
     deadline = (run.started if run else RUNTIME.clock.now()) + timedelta(seconds=EXPRESS_LIMIT_SECONDS)
-    watching.set()
     RUNTIME.clock.sleep(
         (deadline - RUNTIME.clock.now()).total_seconds(), keep_waiting=running, jump_target=False
     )

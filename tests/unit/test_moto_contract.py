@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from oms.local import moto_patches, scheduler
+from oms.local import express, moto_patches, scheduler
 
 
 def test_every_patch_is_in_force_after_install():
     moto_patches.install()
+    express.install()
     scheduler.install_change_hooks()
     patched = {(getattr(p.owner, "__name__", repr(p.owner)), p.name) for p in moto_patches.PATCHES}
     assert len(moto_patches.PATCHES) >= 17
@@ -24,6 +25,7 @@ def test_every_patch_is_in_force_after_install():
         ("DynamoHandler", "call_action"),
         ("Table", "query"),
         ("Table", "all_items"),
+        ("StepFunctionsParserBackend", "start_execution"),
     ]:
         assert must in patched
     assert [p for p in moto_patches.PATCHES if not p.in_force()] == []
