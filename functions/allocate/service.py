@@ -7,7 +7,7 @@ waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -30,7 +30,7 @@ from functions.core.errors import IllegalTransitionError, StockAvailableError, T
 from functions.core.gift_rules import short_gifts, skipped, without_lines
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models.order_in import OrderLine
-from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit
+from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit, ShortLine
 from functions.core.models.stock import Reservation, StockLevel, StockShard
 from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import (
@@ -216,14 +216,31 @@ def _change(
     return OrderChange(order, target, event_type, actor, execution_id, detail, set_fields)
 
 
-def _next_info(previous: AllocationInfo | None, rules: RuleSet, **fields: Any) -> AllocationInfo:
-    """The order's allocation record after one more attempt: the backorder clock and the count carry on."""
-    carried: dict[str, Any] = {
-        "backordered_since": previous.backordered_since if previous else None,
-        "attempts": (previous.attempts if previous else 0) + 1,
-        "rules_version": rules.version,
-    }
-    return AllocationInfo(**{**carried, **fields})
+def _next_info(
+    previous: AllocationInfo | None,
+    rules: RuleSet,
+    outcome: Literal["allocated", "backordered", "rejected"],
+    *,
+    reason: RuleHit | None = None,
+    short: Sequence[ShortLine] = (),
+    warehouses: Sequence[str] = (),
+    split: bool = False,
+    waitlisted: Sequence[str] = (),
+    backordered_since: datetime | None = None,
+) -> AllocationInfo:
+    """The order's allocation record after one more attempt: the backorder clock (unless a new one
+    starts, `backordered_since`) and the count of attempts carry on."""
+    return AllocationInfo(
+        outcome=outcome,
+        reason=reason,
+        short=list(short),
+        warehouses=list(warehouses),
+        split=split,
+        waitlisted=list(waitlisted),
+        backordered_since=backordered_since or (previous.backordered_since if previous else None),
+        attempts=(previous.attempts if previous else 0) + 1,
+        rules_version=rules.version,
+    )
 
 
 def _commit_allocation(
@@ -236,9 +253,7 @@ def _commit_allocation(
 ) -> AllocationResult | None:
     """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit.
     Gift lines left out for want of stock leave the order and give their units back to the rule."""
-    info = _next_info(
-        order.allocation, rules, outcome="allocated", warehouses=plan.warehouses, split=plan.split
-    )
+    info = _next_info(order.allocation, rules, "allocated", warehouses=plan.warehouses, split=plan.split)
     extra = repository.reserve_items(order.order_id, reservations) + _backorder_cleanup(order)
     extra += [w for gift in skipped_gifts for w in repository.gift_return_items(gift, order.order_id)]
     if 2 + len(extra) > MAX_TRANSACTION_ITEMS:
@@ -309,7 +324,7 @@ def _merge_plan(
 def _reject(order: Order, reason: RuleHit, rules: RuleSet, execution_id: str | None) -> AllocationResult:
     previous = order.allocation
     short = previous.short if previous and reason.code == "BACKORDER_EXPIRED" else []
-    info = _next_info(previous, rules, outcome="rejected", reason=reason, short=short)
+    info = _next_info(previous, rules, "rejected", reason=reason, short=short)
     return _record_rejection(order, reason, info, execution_id)
 
 
@@ -342,14 +357,14 @@ def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str
         now=now,
     )
     if decision.action == "reject":
-        info = _next_info(previous, rules, outcome="rejected", reason=decision.reason, short=plan.short)
+        info = _next_info(previous, rules, "rejected", reason=decision.reason, short=plan.short)
         return _record_rejection(order, decision.reason, info, execution_id)
 
     waiting_for = [s.sku for s in plan.short] or [line.sku for line in physical_lines(order.lines)]
     info = _next_info(
         previous,
         rules,
-        outcome="backordered",
+        "backordered",
         reason=decision.reason,
         short=plan.short,
         backordered_since=previous.backordered_since if previous and previous.backordered_since else now,
