@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from functions.core.settings import SchedulingSettings, Settings
+from functions.core.settings import SchedulingSettings, Settings, arn_field
 
 
 class CaseWorkflowSettings(Settings):
     """Whoever opens a case starts its execution on the after-sales state machine."""
 
-    aftersales_state_machine_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:states:", validation_alias="AFTERSALES_STATE_MACHINE_ARN"
-    )
+    aftersales_state_machine_arn: str = arn_field("states", "AFTERSALES_STATE_MACHINE_ARN")
 
 
 class ReturnTimerSettings(SchedulingSettings):
     """AfterSalesFunction schedules the return-shipping deadline, targeting the after-sales timer."""
 
-    aftersales_timer_function_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="AFTERSALES_TIMER_FUNCTION_ARN"
-    )
+    aftersales_timer_function_arn: str = arn_field("lambda", "AFTERSALES_TIMER_FUNCTION_ARN")
 
 
 def case_workflow_settings() -> CaseWorkflowSettings:

@@ -7,7 +7,7 @@ waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -30,7 +30,7 @@ from functions.core.errors import IllegalTransitionError, StockAvailableError, T
 from functions.core.gift_rules import short_gifts, skipped, without_lines
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models.order_in import OrderLine
-from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit
+from functions.core.models.orders import AllocationInfo, MergeInfo, Order, RuleHit, ShortLine
 from functions.core.models.stock import Reservation, StockLevel, StockShard
 from functions.core.observability import MetricName, bind_platform, count, logger
 from functions.core.repository import (
@@ -203,6 +203,46 @@ def _backorder_cleanup(order: Order) -> list[Write]:
     return repository.waitlist_delete_items(order.order_id, info.backordered_since, info.waitlisted)
 
 
+def _change(
+    order: Order,
+    target: OrderStatus,
+    event_type: str,
+    execution_id: str | None,
+    detail: dict[str, Any],
+    set_fields: dict[str, Any],
+    actor: str = ACTOR,
+) -> OrderChange:
+    """A move of the order (by this stage unless `actor` says who), with its history event."""
+    return OrderChange(order, target, event_type, actor, execution_id, detail, set_fields)
+
+
+def _next_info(
+    previous: AllocationInfo | None,
+    rules: RuleSet,
+    outcome: Literal["allocated", "backordered", "rejected"],
+    *,
+    reason: RuleHit | None = None,
+    short: Sequence[ShortLine] = (),
+    warehouses: Sequence[str] = (),
+    split: bool = False,
+    waitlisted: Sequence[str] = (),
+    backordered_since: datetime | None = None,
+) -> AllocationInfo:
+    """The order's allocation record after one more attempt: the backorder clock (unless a new one
+    starts, `backordered_since`) and the count of attempts carry on."""
+    return AllocationInfo(
+        outcome=outcome,
+        reason=reason,
+        short=list(short),
+        warehouses=list(warehouses),
+        split=split,
+        waitlisted=list(waitlisted),
+        backordered_since=backordered_since or (previous.backordered_since if previous else None),
+        attempts=(previous.attempts if previous else 0) + 1,
+        rules_version=rules.version,
+    )
+
+
 def _commit_allocation(
     order: Order,
     plan: AllocationPlan,
@@ -213,15 +253,7 @@ def _commit_allocation(
 ) -> AllocationResult | None:
     """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit.
     Gift lines left out for want of stock leave the order and give their units back to the rule."""
-    previous = order.allocation
-    info = AllocationInfo(
-        outcome="allocated",
-        warehouses=plan.warehouses,
-        split=plan.split,
-        backordered_since=previous.backordered_since if previous else None,
-        attempts=(previous.attempts if previous else 0) + 1,
-        rules_version=rules.version,
-    )
+    info = _next_info(order.allocation, rules, "allocated", warehouses=plan.warehouses, split=plan.split)
     extra = repository.reserve_items(order.order_id, reservations) + _backorder_cleanup(order)
     extra += [w for gift in skipped_gifts for w in repository.gift_return_items(gift, order.order_id)]
     if 2 + len(extra) > MAX_TRANSACTION_ITEMS:
@@ -242,17 +274,7 @@ def _commit_allocation(
     if skipped_gifts:
         set_fields["lines"] = [line.model_dump(mode="json") for line in order.lines]
         detail["gifts_skipped"] = [skipped(line, "out of stock") for line in skipped_gifts]
-    changes = [
-        OrderChange(
-            order=order,
-            target=OrderStatus.ALLOCATED,
-            event_type="stock.reserved",
-            actor=ACTOR,
-            execution_id=execution_id,
-            detail=detail,
-            set_fields=set_fields,
-        )
-    ]
+    changes = [_change(order, OrderStatus.ALLOCATED, "stock.reserved", execution_id, detail, set_fields)]
     if leader_change is not None:
         changes.append(leader_change)
     (allocated, *_) = repository.apply_changes(changes, [*extra, *merge_items])
@@ -282,17 +304,14 @@ def _merge_plan(
             return None, None, []  # an open group this order cannot join: it ships alone
         orders = [*leader.merge.orders, order.order_id]
         closes_at = leader.merge.closes_at
-        leader_change = OrderChange(
-            order=leader,
-            target=OrderStatus.ALLOCATED,
-            event_type="order.merged",
-            actor=ACTOR,
-            detail={"joined": order.order_id, "orders": orders},
-            set_fields={
-                "merge": MergeInfo(
-                    group=leader.order_id, role="leader", orders=orders, closes_at=closes_at
-                ).model_dump(mode="json")
-            },
+        leading = MergeInfo(group=leader.order_id, role="leader", orders=orders, closes_at=closes_at)
+        leader_change = _change(
+            leader,
+            OrderStatus.ALLOCATED,
+            "order.merged",
+            None,
+            {"joined": order.order_id, "orders": orders},
+            {"merge": leading.model_dump(mode="json")},
         )
         mine = MergeInfo(group=leader.order_id, role="member", orders=orders, closes_at=closes_at)
         join = repository.merge_join_item(key, leader.order_id, now, rules.merge_max_orders)
@@ -304,38 +323,22 @@ def _merge_plan(
 
 def _reject(order: Order, reason: RuleHit, rules: RuleSet, execution_id: str | None) -> AllocationResult:
     previous = order.allocation
-    info = AllocationInfo(
-        outcome="rejected",
-        reason=reason,
-        short=previous.short if previous and reason.code == "BACKORDER_EXPIRED" else [],
-        backordered_since=previous.backordered_since if previous else None,
-        attempts=(previous.attempts if previous else 0) + 1,
-        rules_version=rules.version,
-    )
+    short = previous.short if previous and reason.code == "BACKORDER_EXPIRED" else []
+    info = _next_info(previous, rules, "rejected", reason=reason, short=short)
     return _record_rejection(order, reason, info, execution_id)
 
 
 def _record_rejection(
     order: Order, reason: RuleHit, info: AllocationInfo, execution_id: str | None
 ) -> AllocationResult:
-    repository.apply_changes(
-        [
-            OrderChange(
-                order=order,
-                target=OrderStatus.REJECTED,
-                event_type="stock.short",
-                actor=ACTOR,
-                execution_id=execution_id,
-                detail={"code": reason.code, "short": [s.model_dump() for s in info.short]},
-                set_fields={
-                    "rejection": reason.model_dump(),
-                    "allocation": info.model_dump(mode="json"),
-                    **_leaving_backorder(order),
-                },
-            )
-        ],
-        _backorder_cleanup(order),
-    )
+    detail = {"code": reason.code, "short": [s.model_dump() for s in info.short]}
+    fields = {
+        "rejection": reason.model_dump(),
+        "allocation": info.model_dump(mode="json"),
+        **_leaving_backorder(order),
+    }
+    change = _change(order, OrderStatus.REJECTED, "stock.short", execution_id, detail, fields)
+    repository.apply_changes([change], _backorder_cleanup(order))
     count(MetricName.RESERVATIONS_REFUSED, order.platform)
     # out_of_stock, backorder_expired or order_too_large: a fixed, low-cardinality set
     count(MetricName.ORDERS_REJECTED, order.platform, reason=reason.code.lower())
@@ -346,49 +349,32 @@ def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str
     """Not enough stock (or only by splitting, which is off): reject, or backorder and wait."""
     now = clock.now()
     previous = order.allocation if order.status == OrderStatus.BACKORDERED else None
-    attempts = (previous.attempts if previous else 0) + 1
     decision = decide_short(
         plan,
         backorder_policy(rules.allocation),
         backordered_since=previous.backordered_since if previous else None,
-        attempts=attempts - 1,
+        attempts=previous.attempts if previous else 0,
         now=now,
     )
     if decision.action == "reject":
-        info = AllocationInfo(
-            outcome="rejected",
-            reason=decision.reason,
-            short=plan.short,
-            backordered_since=previous.backordered_since if previous else None,
-            attempts=attempts,
-            rules_version=rules.version,
-        )
+        info = _next_info(previous, rules, "rejected", reason=decision.reason, short=plan.short)
         return _record_rejection(order, decision.reason, info, execution_id)
 
     waiting_for = [s.sku for s in plan.short] or [line.sku for line in physical_lines(order.lines)]
-    info = AllocationInfo(
-        outcome="backordered",
+    info = _next_info(
+        previous,
+        rules,
+        "backordered",
         reason=decision.reason,
         short=plan.short,
         backordered_since=previous.backordered_since if previous and previous.backordered_since else now,
-        attempts=attempts,
         waitlisted=sorted(set(waiting_for) | set(previous.waitlisted if previous else [])),
-        rules_version=rules.version,
     )
     fields = {"allocation": info.model_dump(mode="json")}
     if order.status == OrderStatus.APPROVED:
+        detail = {"code": decision.reason.code, "short": [s.model_dump() for s in plan.short]}
         repository.apply_changes(
-            [
-                OrderChange(
-                    order=order,
-                    target=OrderStatus.BACKORDERED,
-                    event_type="stock.backordered",
-                    actor=ACTOR,
-                    execution_id=execution_id,
-                    detail={"code": decision.reason.code, "short": [s.model_dump() for s in plan.short]},
-                    set_fields=fields,
-                )
-            ]
+            [_change(order, OrderStatus.BACKORDERED, "stock.backordered", execution_id, detail, fields)]
         )
     else:
         repository.update_order_fields(order, fields)
@@ -467,22 +453,19 @@ def release_order(order_id: str, reason: str, actor: str, execution_id: str | No
         if order.status not in _RELEASABLE:
             raise IllegalTransitionError(order_id, order.status, OrderStatus.CANCELLED)
         waiting = repository.get_wait_token(order_id) if order.status == OrderStatus.BACKORDERED else None
+        detail = {"reason": reason, "released": [r.model_dump() for r in aggregate.reservations]}
+        cancel = _change(
+            order,
+            OrderStatus.CANCELLED,
+            "order.cancelled",
+            execution_id,
+            detail,
+            _leaving_backorder(order),
+            actor,
+        )
         try:
             repository.apply_changes(
-                [
-                    OrderChange(
-                        order=order,
-                        target=OrderStatus.CANCELLED,
-                        event_type="order.cancelled",
-                        actor=actor,
-                        execution_id=execution_id,
-                        detail={
-                            "reason": reason,
-                            "released": [r.model_dump() for r in aggregate.reservations],
-                        },
-                        set_fields=_leaving_backorder(order),
-                    )
-                ],
+                [cancel],
                 repository.release_items(order_id, aggregate.reservations) + _backorder_cleanup(order),
             )
         except OrderMovedError:

@@ -1,8 +1,9 @@
 """Configuration as a validated model: a missing or malformed variable fails the cold start, not an order."""
 
 import os
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +26,27 @@ class EnvironmentModel(BaseModel):
         }
         found = {name.upper(): value for name, value in os.environ.items() if name.upper() in names}
         super().__init__(**{**found, **values})
+
+
+Model = TypeVar("Model", bound=EnvironmentModel)
+_LOADED: list[Callable[[], None]] = []  # cache_clear of every loader, for clear_settings_cache()
+
+
+def settings_loader(model: type[Model]) -> Callable[[], Model]:
+    """The one validated instance of `model` per container, read from the environment on first use."""
+
+    @cache
+    def load() -> Model:
+        return model()
+
+    _LOADED.append(load.cache_clear)
+    return load
+
+
+def arn_field(service: str, variable: str) -> Any:
+    """A required ARN of one AWS service (`lambda`, `states`, `iam`), read from `variable`."""
+    sep = "::" if service == "iam" else ":"  # IAM names no region
+    return Field(pattern=rf"^arn:aws[a-z-]*:{service}{sep}", validation_alias=variable)
 
 
 class Settings(EnvironmentModel):
@@ -52,16 +74,14 @@ class Settings(EnvironmentModel):
 class ApiSettings(Settings):
     """The API function also starts executions."""
 
-    state_machine_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:", validation_alias="STATE_MACHINE_ARN")
+    state_machine_arn: str = arn_field("states", "STATE_MACHINE_ARN")
     max_body_bytes: int = Field(default=256_000, ge=1_024, validation_alias="MAX_BODY_BYTES")
 
 
 class OrderPathSettings(Settings):
     """Reading an order's path (ADR 0001): the waiting (Standard) machine and the fast path's log group."""
 
-    waiting_state_machine_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:states:", validation_alias="WAITING_STATE_MACHINE_ARN"
-    )
+    waiting_state_machine_arn: str = arn_field("states", "WAITING_STATE_MACHINE_ARN")
     express_log_group: str = Field(min_length=1, validation_alias="EXPRESS_LOG_GROUP")
 
 
@@ -74,45 +94,19 @@ class TimerSettings(Settings):
 class SchedulingSettings(TimerSettings):
     """Functions that also create them: the role Scheduler assumes to invoke the target."""
 
-    scheduler_role_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:iam::", validation_alias="TIMER_SCHEDULER_ROLE_ARN"
-    )
+    scheduler_role_arn: str = arn_field("iam", "TIMER_SCHEDULER_ROLE_ARN")
 
 
 class PaymentSchedulingSettings(SchedulingSettings):
     """Ingest: an unpaid order's pay deadline targets the payment timeout function."""
 
-    timeout_function_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="PAYMENT_TIMEOUT_FUNCTION_ARN"
-    )
+    timeout_function_arn: str = arn_field("lambda", "PAYMENT_TIMEOUT_FUNCTION_ARN")
 
 
 class HoldSchedulingSettings(SchedulingSettings):
     """AwaitReview: a hold's escalation time targets the hold escalation function."""
 
-    escalation_function_arn: str = Field(
-        pattern=r"^arn:aws[a-z-]*:lambda:", validation_alias="HOLD_ESCALATION_FUNCTION_ARN"
-    )
-
-
-@cache
-def get_timer_settings() -> TimerSettings:
-    return TimerSettings()  # type: ignore[call-arg]
-
-
-@cache
-def get_scheduling_settings() -> SchedulingSettings:
-    return SchedulingSettings()  # type: ignore[call-arg]
-
-
-@cache
-def get_payment_scheduling_settings() -> PaymentSchedulingSettings:
-    return PaymentSchedulingSettings()  # type: ignore[call-arg]
-
-
-@cache
-def get_hold_scheduling_settings() -> HoldSchedulingSettings:
-    return HoldSchedulingSettings()  # type: ignore[call-arg]
+    escalation_function_arn: str = arn_field("lambda", "HOLD_ESCALATION_FUNCTION_ARN")
 
 
 class AuthSettings(Settings):
@@ -122,54 +116,10 @@ class AuthSettings(Settings):
     auth_cache_seconds: int = Field(default=300, ge=0, le=3600, validation_alias="AUTH_CACHE_SECONDS")
 
 
-@cache
-def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]
-
-
-@cache
-def get_api_settings() -> ApiSettings:
-    return ApiSettings()  # type: ignore[call-arg]
-
-
-@cache
-def get_order_path_settings() -> OrderPathSettings:
-    return OrderPathSettings()  # type: ignore[call-arg]
-
-
-@cache
-def get_auth_settings() -> AuthSettings:
-    return AuthSettings()  # type: ignore[call-arg]
-
-
-def clear_settings_cache() -> None:
-    """Tests and the local runtime change the environment, then call this."""
-    get_settings.cache_clear()
-    get_api_settings.cache_clear()
-    get_timer_settings.cache_clear()
-    get_scheduling_settings.cache_clear()
-    get_payment_scheduling_settings.cache_clear()
-    get_hold_scheduling_settings.cache_clear()
-    get_auth_settings.cache_clear()
-    get_order_path_settings.cache_clear()
-    _clear_event_settings()
-
-
 class EventsSettings(Settings):
     """The outbox publisher (functions/events): the bus every integration event goes to."""
 
     event_bus_name: str = Field(min_length=1, max_length=256, validation_alias="EVENT_BUS_NAME")
-
-
-@cache
-def get_events_settings() -> EventsSettings:
-    return EventsSettings()  # type: ignore[call-arg]
-
-
-def _clear_event_settings() -> None:
-    get_events_settings.cache_clear()
-    get_webhook_settings.cache_clear()
-    get_webhook_key_settings.cache_clear()
 
 
 class WebhookKeySettings(Settings):
@@ -177,11 +127,6 @@ class WebhookKeySettings(Settings):
 
     webhook_secret_arn: str = Field(min_length=1, validation_alias="WEBHOOK_SECRET_ARN")
     auth_cache_seconds: int = Field(default=300, ge=0, le=3600, validation_alias="AUTH_CACHE_SECONDS")
-
-
-@cache
-def get_webhook_key_settings() -> WebhookKeySettings:
-    return WebhookKeySettings()  # type: ignore[call-arg]
 
 
 class WebhookSettings(WebhookKeySettings):
@@ -195,6 +140,20 @@ class WebhookSettings(WebhookKeySettings):
     webhook_loopback_only: bool = Field(default=False, validation_alias="WEBHOOK_LOOPBACK_ONLY")
 
 
-@cache
-def get_webhook_settings() -> WebhookSettings:
-    return WebhookSettings()  # type: ignore[call-arg]
+get_settings = settings_loader(Settings)
+get_api_settings = settings_loader(ApiSettings)
+get_order_path_settings = settings_loader(OrderPathSettings)
+get_timer_settings = settings_loader(TimerSettings)
+get_scheduling_settings = settings_loader(SchedulingSettings)
+get_payment_scheduling_settings = settings_loader(PaymentSchedulingSettings)
+get_hold_scheduling_settings = settings_loader(HoldSchedulingSettings)
+get_auth_settings = settings_loader(AuthSettings)
+get_events_settings = settings_loader(EventsSettings)
+get_webhook_key_settings = settings_loader(WebhookKeySettings)
+get_webhook_settings = settings_loader(WebhookSettings)
+
+
+def clear_settings_cache() -> None:
+    """Tests and the local runtime change the environment, then call this: every loader reads it again."""
+    for clear in _LOADED:
+        clear()

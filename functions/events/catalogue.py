@@ -332,21 +332,27 @@ def data_of(event_type: str, detail: dict[str, Any]) -> dict[str, Any]:
     return generic_data(detail)
 
 
+def _envelope(order: OrderRef, event: HistoryEvent) -> dict[str, Any]:
+    """What every published form of a history event names: the order's ids, the event's place and time."""
+    return {
+        "order_id": order.order_id,
+        "platform": order.platform,
+        "platform_order_id": order.platform_order_id,
+        "seq": event.seq,
+        "occurred_at": event.at,
+    }
+
+
 def integration_event(order: OrderRef, event: HistoryEvent) -> IntegrationEvent:
-    data = data_of(event.type, event.detail)
     return IntegrationEvent(
         event_id=event_id(order.order_id, event.seq),
         type=event.type,
-        order_id=order.order_id,
-        platform=order.platform,
-        platform_order_id=order.platform_order_id,
         buyer_id=order.buyer_id,
-        seq=event.seq,
-        occurred_at=event.at,
         status=event.to_status,
         previous_status=event.from_status,
         actor=event.actor,
-        data=data,
+        data=data_of(event.type, event.detail),
+        **_envelope(order, event),
     )
 
 
@@ -376,16 +382,10 @@ def _fulfilment_updates(order: OrderRef, event: HistoryEvent) -> list[Fulfilment
         FulfilmentUpdate(
             event_id=f"{source}:{ref.shipment_id}",
             source_event_id=source,
-            order_id=order.order_id,
-            platform=order.platform,
-            platform_order_id=order.platform_order_id,
-            shipment_id=ref.shipment_id,
-            carrier=ref.carrier,
-            tracking_number=ref.tracking_number,
-            shipment_status=status,  # type: ignore[arg-type]
-            occurred_at=event.at,
+            shipment_status=status,
             channel=order.channel,
-            seq=event.seq,
+            **ref.model_dump(),
+            **_envelope(order, event),
         )
         for ref, status in shipments
     ]

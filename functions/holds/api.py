@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.actor import current_actor
+from functions.core.answers import bulk_answer, order_answer
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
 from functions.holds import service
-from functions.holds.logic import BulkDecisionIn, ReviewDecisionIn, bulk_counts, summary
+from functions.holds.logic import BulkDecisionIn, ReviewDecisionIn, summary
 
 router = APIGatewayRouter()
 
@@ -26,14 +27,9 @@ def post_review(order_id: OrderIdPath, body: ReviewDecisionIn) -> dict[str, Any]
     bind_order(order_id)
     actor = current_actor(router.current_event.headers)
     result = service.decide(order_id, body.decision, body.comment, actor)
-    order = result.order
-    return {
-        "order_id": order.order_id,
-        "status": order.status,
-        "manual_review": order.manual_review.model_dump(mode="json") if order.manual_review else None,
-        "execution_resumed": result.resumed,
-        "repeated": result.repeated,
-    }
+    return order_answer(
+        result.order, "manual_review", execution_resumed=result.resumed, repeated=result.repeated
+    )
 
 
 @router.post(
@@ -47,13 +43,7 @@ def post_decisions(body: BulkDecisionIn) -> dict[str, Any]:
     actor = current_actor(router.current_event.headers)
     via = f"bulk:{router.current_event.request_context.request_id}"
     results = service.decide_many(body, actor, via)
-    return {
-        "request_id": via.removeprefix("bulk:"),
-        "decision": body.decision,
-        "actor": actor,
-        "counts": bulk_counts(results),
-        "results": [r.model_dump(mode="json") for r in results],
-    }
+    return bulk_answer(results, request_id=via.removeprefix("bulk:"), decision=body.decision, actor=actor)
 
 
 @router.get("/holds", summary="The held-order queue, oldest first", tags=["holds"])

@@ -194,10 +194,3 @@ class BulkDecisionResult(BaseModel):
     code: str | None = None
     message: str | None = None
     execution_resumed: bool = False
-
-
-def bulk_counts(results: list[BulkDecisionResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    return counts

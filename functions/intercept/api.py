@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.core.actor import current_actor
+from functions.core.answers import bulk_answer, order_answer
 from functions.core.api_params import OrderIdPath
 from functions.core.observability import bind_order
 from functions.intercept.logic import BulkInterceptIn, InterceptIn
@@ -22,18 +23,10 @@ def post_intercept(order_id: OrderIdPath, body: InterceptIn) -> Response[dict[st
     hold). 409 AFTER_SALES once it has shipped, ALREADY_INTERCEPTED / ALREADY_FINAL otherwise."""
     bind_order(order_id)
     result = request_interception(order_id, body, current_actor(router.current_event.headers))
-    order = result.order
-    return Response(
-        status_code=202,
-        content_type=content_types.APPLICATION_JSON,
-        body={
-            "order_id": order.order_id,
-            "status": order.status,
-            "interception": order.interception.model_dump(mode="json") if order.interception else None,
-            "created": result.created,
-            "wait_stopped": result.wait_stopped,
-        },
+    answer = order_answer(
+        result.order, "interception", created=result.created, wait_stopped=result.wait_stopped
     )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=answer)
 
 
 @router.post(
@@ -45,13 +38,4 @@ def post_interceptions(body: BulkInterceptIn) -> dict[str, Any]:
     """Each order as POST /orders/{id}/intercept would take it (its history records who and why);
     shipped, final and unknown orders come back refused / not_found, never left out."""
     actor = current_actor(router.current_event.headers)
-    results = request_interceptions(body, actor)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    return {
-        "action": body.action,
-        "actor": actor,
-        "counts": counts,
-        "results": [r.model_dump(mode="json") for r in results],
-    }
+    return bulk_answer(request_interceptions(body, actor), action=body.action, actor=actor)

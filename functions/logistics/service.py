@@ -92,26 +92,17 @@ def flag_delay(shipment_id: str, now: datetime) -> str | None:
         tracking = repository.get_tracking(shipment_id)
         if tracking is None or tracking.progress_due is None or tracking.progress_due > now:
             return None  # progressed, delivered, already flagged, or in an exception case meanwhile
-        due = tracking.progress_due
-        case = case_for(
-            tracking,
-            "delayed",
-            SWEEP_ACTOR,
-            due.isoformat(),
-            {
-                "status": tracking.status,
-                "last_progress_at": tracking.last_progress_at.isoformat(),
-                "due": due.isoformat(),
-            },
-        )
-        orders = [repository.get_order(order_id) for order_id in tracking.order_ids]
-        delayed = {
-            "shipment_id": tracking.shipment_id,
-            "carrier": tracking.carrier,
-            "tracking_number": tracking.tracking_number,
+        due = tracking.progress_due.isoformat()
+        stall = {
             "status": tracking.status,
             "last_progress_at": tracking.last_progress_at.isoformat(),
-            "due": due.isoformat(),
+            "due": due,
+        }
+        case = case_for(tracking, "delayed", SWEEP_ACTOR, due, stall)
+        orders = [repository.get_order(order_id) for order_id in tracking.order_ids]
+        delayed = {
+            **tracking.model_dump(include={"shipment_id", "carrier", "tracking_number"}),
+            **stall,
             "exception_id": case.exception_id,
         }
         items = open_case_items(case, tracking, orders, SWEEP_ACTOR, [("shipment.delayed", delayed)])

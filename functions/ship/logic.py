@@ -30,25 +30,8 @@ def tracking_number(carrier: str, shipment_id: str) -> str:
 def plan_shipments(
     order_id: str, reservations: Sequence[Reservation], at: datetime, carrier: str = DEFAULT_CARRIER
 ) -> list[Shipment]:
-    """One shipment per warehouse the order was allocated from."""
-    by_warehouse: dict[str, list[Reservation]] = defaultdict(list)
-    for r in reservations:
-        by_warehouse[r.warehouse].append(r)
-    shipments = []
-    for warehouse in sorted(by_warehouse):
-        shipment_id = f"{order_id}-{warehouse}"
-        shipments.append(
-            Shipment(
-                shipment_id=shipment_id,
-                order_id=order_id,
-                warehouse=warehouse,
-                carrier=carrier,
-                tracking_number=tracking_number(carrier, shipment_id),
-                lines=sorted(by_warehouse[warehouse], key=lambda r: r.sku),
-                created_at=at,
-            )
-        )
-    return shipments
+    """One shipment per warehouse the order was allocated from (and per shipment group split by hand)."""
+    return plan_group_shipments(order_id, {order_id: reservations}, at, carrier)[order_id]
 
 
 VIRTUAL = "VIRTUAL"  # the warehouse and carrier of 虚拟出库 (virtual outbound): nothing leaves a building
@@ -85,7 +68,7 @@ def plan_group_shipments(
 
     Every order gets the parcels that carry its lines: same shipment id and tracking number for all,
     its own lines only, and `order_ids` naming every order in the parcel when there is more than one.
-    With a single order this is `plan_shipments`. `carriers` (warehouse -> carrier, see
+    `plan_shipments` is the single order's case. `carriers` (warehouse -> carrier, see
     `choose_carrier`) overrides `carrier` per parcel.
     """
     by_parcel: dict[tuple[str, int], set[str]] = defaultdict(set)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from functions.core import application, clock, repository
 from functions.core.errors import ConflictError, OrderNotFoundError, RefusedError
 from functions.core.models.orders import DeliverySummary
-from functions.core.models.shipping import ShipmentTracking, TrackingEvent
+from functions.core.models.shipping import KeptTrackingEvent, ShipmentTracking, TrackingEvent
 from functions.core.observability import MetricName, count, emit, logger
 from functions.core.repository import ReadAgain, TransactionRejected, Write, active_rules
 from functions.core.status import OrderStatus, can_transition
@@ -60,17 +60,17 @@ def find_tracking(
     return tracking
 
 
-def _duplicate(tracking: ShipmentTracking, event: TrackingEvent, kept: dict[str, Any]) -> TrackingResult:
-    if kept.get("fingerprint") != _fingerprint(event):
+def _duplicate(tracking: ShipmentTracking, event: TrackingEvent, kept: KeptTrackingEvent) -> TrackingResult:
+    if kept.fingerprint != _fingerprint(event):
         raise ConflictError(f"carrier event {event.event_id} was received before with other content")
     emit_tracking("duplicate")
     return TrackingResult(
         shipment_id=tracking.shipment_id,
         event_id=event.event_id,
         outcome="duplicate",
-        reason=f"event {event.event_id} already received ({kept.get('outcome')})",
+        reason=f"event {event.event_id} already received ({kept.outcome})",
         status=tracking.status,
-        exception_id=kept.get("exception_id"),
+        exception_id=kept.exception_id,
     )
 
 
@@ -111,12 +111,7 @@ def record_event(shipment_id: str, event: TrackingEvent, *, carrier: str | None)
 def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
     now = clock.now()
     decision = decide(tracking.status, tracking.status_at, event.status, event.occurred_at)
-    record: dict[str, Any] = {
-        **event.model_dump(mode="json", exclude_none=True),
-        "received_at": now.isoformat(),
-        "fingerprint": _fingerprint(event),
-        "reason": decision.reason,
-    }
+    reason = decision.reason
     sla = active_rules().carriers.sla_hours(tracking.carrier)
     items: list[Write] = []
     orders_after: dict[str, str] = {}
@@ -158,7 +153,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
         )
         if repository.get_exception(case.exception_id) is not None:
             outcome = "recorded"
-            record["reason"] = f"a {kind} case is already open for this parcel ({case.exception_id})"
+            reason = f"a {kind} case is already open for this parcel ({case.exception_id})"
         else:
             outcome = "exception_opened"
             exception_id = case.exception_id
@@ -213,10 +208,15 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
             )
             items += change
             orders_after[order_id] = updated.status.value
-    record["outcome"] = outcome
-    if exception_id is not None:
-        record["exception_id"] = exception_id
-    repository.commit([repository.tracking_event_item(tracking.shipment_id, record), *items])
+    kept = KeptTrackingEvent(
+        **event.model_dump(),
+        received_at=now,
+        fingerprint=_fingerprint(event),
+        reason=reason,
+        outcome=outcome,
+        exception_id=exception_id,
+    )
+    repository.commit([repository.tracking_event_item(tracking.shipment_id, kept), *items])
     emit_tracking(outcome)
     for platform in delivered_orders:
         count(MetricName.ORDERS_DELIVERED, platform)
@@ -231,7 +231,7 @@ def _apply(tracking: ShipmentTracking, event: TrackingEvent) -> TrackingResult:
         shipment_id=tracking.shipment_id,
         event_id=event.event_id,
         outcome=outcome,
-        reason=str(record["reason"]),
+        reason=reason,
         status=status,
         exception_id=exception_id,
         orders=orders_after,
@@ -253,7 +253,7 @@ def shipment_view(shipment_id: str, *, platform: str | None) -> dict[str, Any]:
         view["order_ids"] = sorted(own)
         view["platforms"] = [platform]
     events = repository.tracking_events(shipment_id)
-    view["events"] = [{k: v for k, v in e.items() if k != "fingerprint"} for e in events]
+    view["events"] = [event.public() for event in events]
     return view
 
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -547,3 +547,59 @@ def test_both_parcels_delivered_at_the_same_moment_deliver_the_order_once(oms, s
     assert types[-4:].count("shipment.delivered") == 2
     assert types.count("order.partially_delivered") == 1
     assert types.count("order.delivered") == 1
+
+
+def test_a_parcels_carrier_events_read_back_as_they_were_kept(oms, stack):
+    """GET /shipments/{id}: every kept carrier event, its fields as posted (times in their own offset,
+    UTC as Z), when it came (`received_at`, the clock's ISO form) and what it did; never its fingerprint."""
+    sku = new_sku()
+    oms.set_stock(sku, 2)
+    order, _ = oms.run(order_body([(sku, 1)]))
+    (parcel,) = order["shipments"]
+    carrier = oms.as_carrier(parcel["carrier"])
+    path = f"/shipments/{parcel['shipment_id']}/tracking"
+    east = (stack.clock.now() - timedelta(hours=5)).astimezone(timezone(timedelta(hours=8)))
+    posted = [
+        {
+            "event_id": "pin-1",
+            "status": "in_transit",
+            "occurred_at": east.isoformat(),
+            "location": "Hangzhou hub",
+        },
+        {
+            "event_id": "pin-0",
+            "status": "picked",
+            "occurred_at": at(stack, -6),
+        },  # late: kept, changes nothing
+        {
+            "event_id": "pin-2",
+            "status": "damaged",
+            "occurred_at": at(stack, -4),
+            "description": "box crushed",
+        },
+    ]
+    for body in posted:
+        answer = carrier.call("POST", path, {**body, "tracking_number": parcel["tracking_number"]})
+        assert answer.status == 200, answer.body
+    view = oms.call("GET", f"/shipments/{parcel['shipment_id']}").json()
+    (case_id,) = view["exception_ids"]
+    z = lambda text: text.replace("+00:00", "Z")  # noqa: E731
+    expected = [
+        {"event_id": "pin-0", "status": "picked", "occurred_at": z(posted[1]["occurred_at"]),
+         "outcome": "recorded", "reason": view["events"][0]["reason"]},
+        {"event_id": "pin-1", "status": "in_transit", "occurred_at": east.isoformat(),
+         "location": "Hangzhou hub", "outcome": "applied", "reason": view["events"][1]["reason"]},
+        {"event_id": "pin-2", "status": "damaged", "occurred_at": z(posted[2]["occurred_at"]),
+         "description": "box crushed", "outcome": "exception_opened", "exception_id": case_id,
+         "reason": view["events"][2]["reason"]},
+    ]  # fmt: skip
+    received = [event.pop("received_at") for event in view["events"]]
+    assert view["events"] == [{**e, "tracking_number": parcel["tracking_number"]} for e in expected]
+    assert all(isinstance(e["reason"], str) and e["reason"] for e in view["events"])
+    for text in received:
+        assert datetime.fromisoformat(text).isoformat() == text
+        assert text.endswith("+00:00")
+    assert set(view) == {
+        "shipment_id", "carrier", "tracking_number", "warehouse", "order_ids", "platforms", "status",
+        "status_at", "last_progress_at", "progress_due", "exception_ids", "version", "created_at", "events",
+    }  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from functions.core.models.base import Record, StrictModel
 from functions.core.models.stock import Reservation
@@ -26,17 +26,45 @@ class Shipment(Record):
 # ---------------------------------------------------------------- shipping: tracking and exceptions
 
 
+CarrierStatus = Literal[
+    "picked", "shipped", "in_transit", "out_for_delivery", "delivered", "failed", "damaged", "lost"
+]
+
+
 class TrackingEvent(StrictModel):
     """A carrier's tracking event, as posted to POST /shipments/{id}/tracking (docs/shipping.md)."""
 
     event_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
-    status: Literal[
-        "picked", "shipped", "in_transit", "out_for_delivery", "delivered", "failed", "damaged", "lost"
-    ]
+    status: CarrierStatus
     occurred_at: AwareDatetime
     location: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class KeptTrackingEvent(Record):
+    """A carrier event as kept, once, under its parcel (SHIPMENT#<id> / TRK#<event id>): what the carrier
+    said, when it came, its fingerprint (the same id resent with other content is a conflict) and what
+    it did to the parcel."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str
+    tracking_number: str
+    status: CarrierStatus
+    occurred_at: AwareDatetime
+    location: str | None = None
+    description: str | None = None
+    # Kept as the clock's ISO text (+00:00), as GET /shipments/{id} has always shown it.
+    received_at: Annotated[AwareDatetime, PlainSerializer(lambda at: at.isoformat(), when_used="json")]
+    fingerprint: str
+    reason: str
+    outcome: str
+    exception_id: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What GET /shipments/{id} shows of it: everything but the fingerprint."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"fingerprint"})
 
 
 class ShipmentTracking(Record):

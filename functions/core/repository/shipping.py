@@ -10,10 +10,12 @@ exception cases by status (qpk EXC#<status>, qsk <opened at>#<id>).
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from functions.core.models.shipping import ExceptionCase, ExceptionResolution, ShipmentTracking
+from functions.core.models.shipping import (
+    ExceptionCase,
+    ExceptionResolution,
+    KeptTrackingEvent,
+    ShipmentTracking,
+)
 from functions.core.repository._dynamo import (
     av,
     get,
@@ -84,31 +86,35 @@ def tracking_update_item(before: ShipmentTracking, after: ShipmentTracking) -> W
     )
 
 
-def tracking_event_item(shipment_id: str, record: dict[str, Any]) -> Write:
+def tracking_event_item(shipment_id: str, kept: KeptTrackingEvent) -> Write:
     """Keep a carrier event once: a second copy of the same event id fails this condition."""
     return put(
-        item({"pk": shipment_pk(shipment_id), "sk": f"TRK#{record['event_id']}", **record}),
+        item(
+            {
+                "pk": shipment_pk(shipment_id),
+                "sk": f"TRK#{kept.event_id}",
+                **kept.model_dump(mode="json", exclude_none=True),
+            }
+        ),
         "attribute_not_exists(pk)",
         tag=TRACKING_EVENT_TAG,
     )
 
 
-def get_tracking_event(shipment_id: str, event_id: str) -> dict[str, Any] | None:
-    return get_record(key(shipment_pk(shipment_id), f"TRK#{event_id}"))
+def get_tracking_event(shipment_id: str, event_id: str) -> KeptTrackingEvent | None:
+    found = get_record(key(shipment_pk(shipment_id), f"TRK#{event_id}"))
+    return KeptTrackingEvent.model_validate(found) if found is not None else None
 
 
-def tracking_events(shipment_id: str) -> list[dict[str, Any]]:
+def tracking_events(shipment_id: str) -> list[KeptTrackingEvent]:
     """Every carrier event kept for the parcel (applied or not), in the order they happened."""
     items = query_all(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :trk)",
         ExpressionAttributeValues={":pk": av(shipment_pk(shipment_id)), ":trk": av("TRK#")},
         ConsistentRead=True,
     )
-    events = [without_keys(raw) for raw in items]
-    return sorted(
-        events,
-        key=lambda e: (datetime.fromisoformat(str(e["occurred_at"])), str(e.get("received_at", ""))),
-    )
+    events = [KeptTrackingEvent.model_validate(without_keys(raw)) for raw in items]
+    return sorted(events, key=lambda e: (e.occurred_at, e.received_at))
 
 
 # ---------------------------------------------------------------- logistics exception cases
