@@ -25,9 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `functions`, `oms` and `tests.factories` import from the repo root
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
 from oms.local.clock import VirtualClock  # noqa: E402
 from oms.local.stack import WAIT_BOUND_SECONDS, HttpResponse, LocalStack  # noqa: E402
 from tests.factories import order_id_of  # noqa: E402
+
+# No test waits on wall-clock speed: hypothesis' per-example deadline (200 ms) would fail a correct example
+# that a loaded machine merely ran slowly. Properties are bounded by their example counts instead.
+hypothesis_settings.register_profile("oms", deadline=None)
+hypothesis_settings.load_profile("oms")
 
 VIRTUAL_START = datetime(2026, 1, 1, tzinfo=UTC)
 WAREHOUSE = "WH-MAIN"  # DEFAULT_WAREHOUSE of template.yaml

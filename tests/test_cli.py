@@ -23,7 +23,7 @@ from functions.core.models.order_in import OrderIn
 from oms.cli import DEMO_STOCK, demo_order_body, main
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve
-from oms.local.stack import LocalStack
+from oms.local.stack import WAIT_BOUND_SECONDS, LocalStack
 from oms.simulate import HIGH_VALUE_SKU, plan_simulation
 from tests.factories import new_sku, order_body
 
@@ -269,7 +269,7 @@ def test_serve_prints_a_working_curl_example_and_stops_cleanly_on_ctrl_c(log_lev
                 answer = json.load(response)
         assert answer["created"] is True
 
-        deadline = time.monotonic() + 30  # a real clock here: poll until the workflow has shipped it
+        deadline = time.monotonic() + WAIT_BOUND_SECONDS  # a real clock here: poll until shipped
         status = ""
         token = next(line.split()[-1] for line in lines if line.strip().startswith("viewer "))
         while time.monotonic() < deadline and status != "SHIPPED":

@@ -56,6 +56,15 @@ def earlier_change(order: Order, reference: str) -> ChangeRecord | None:
     return next((change for change in order.changes if change.reference == reference), None)
 
 
+def repeated_change(order: Order, reference: str, fingerprint: str) -> ChangeRecord | None:
+    """The change made before under this reference (a resend: answer it again), or None. Another change
+    under a reference already used is refused: REFERENCE_REUSED."""
+    earlier = earlier_change(order, reference)
+    if earlier is not None and earlier.fingerprint != fingerprint:
+        raise RefusedError("REFERENCE_REUSED", f"change {reference} was made before with other content")
+    return earlier
+
+
 def re_review(order: Order, address: Address, policy: ReviewRules) -> ReviewOutcome:
     """The review rules that apply to the new address, run on the order as it would be."""
     changed = order.model_copy(update={"shipping_address": address})

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.changes.logic import AddressChangeIn, earlier_change, re_review, refuse_change
+from functions.changes.logic import AddressChangeIn, re_review, refuse_change, repeated_change
 from functions.core import application, clock, repository
-from functions.core.errors import RefusedError
 from functions.core.models.orders import ChangeRecord, Order, ReviewOutcome
 from functions.core.observability import bind_platform, logger
 from functions.core.repository import ReadAgain, active_rules
@@ -38,12 +37,8 @@ def change_address(order_id: str, request: AddressChangeIn, actor: str) -> Chang
     def attempt() -> ChangeResult:
         order = repository.get_order(order_id)
         bind_platform(order.platform)
-        earlier = earlier_change(order, request.reference)
+        earlier = repeated_change(order, request.reference, fingerprint)
         if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise RefusedError(
-                    "REFERENCE_REUSED", f"change {request.reference} was made before with other content"
-                )
             return ChangeResult(order, repeated=True, review=None, held=False)
         refused = refuse_change(order)
         if refused is not None:

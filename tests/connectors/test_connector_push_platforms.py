@@ -39,7 +39,7 @@ def _held_order(oms: Any, stack: Any, shop: Harness) -> tuple[Any, str, str]:
     assert created.status == 201, created.body
     order_id = created.json()["order_id"]
     assert order_id == our_order_id(shop.platform, shop.key, shop.native_id(document))
-    stack.run_until(lambda: oms.order(order_id)["status"] == "ON_HOLD", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "ON_HOLD")
     return document, order_id, sku_a
 
 
@@ -69,7 +69,7 @@ def test_create_duplicate_update_and_cancel(oms, stack, shop):
     cancel = shop.push(shop.cancelled(moved), event="cancel")
     assert cancel.status == 200, cancel.body
     assert cancel.json()["outcome"] == "intercepted"
-    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED")
     assert oms.stock(sku_a)["reserved"] == 0
 
 
@@ -78,7 +78,7 @@ def test_refund_request_before_shipment_intercepts(oms, stack, shop):
     response = shop.push(shop.refunding(document), event="refund")
     assert response.status == 200, response.body
     assert response.json()["outcome"] == "intercepted"
-    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED")
 
 
 def test_bad_and_stale_signatures_write_nothing(oms, stack, shop):
@@ -118,12 +118,12 @@ def test_shipping_is_answered_with_the_platforms_own_call(oms, stack, shop, fake
         decisions.append(oms.as_role("ops").call("POST", path, decision))
         return decisions[-1].status != 503
 
-    stack.run_until(approved, timeout=30)
+    stack.run_until(approved)
     assert decisions[-1].status == 200, decisions[-1].body
-    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED")
     shipment = oms.order(order_id)["shipments"][0]
     name = SHIP_BACK[shop.platform]
-    stack.run_until(lambda: bool(fake.received(name)), timeout=30)
+    stack.run_until(lambda: bool(fake.received(name)))
     (call,) = fake.received(name)
     assert shipment["tracking_number"] in {str(v) for v in _flatten(call)}
 
