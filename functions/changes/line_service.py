@@ -19,7 +19,7 @@ from typing import Any
 
 from functions.changes.growth import ReservationGrowth, plan_growth
 from functions.changes.lines import LinesChangeIn, LinesPlan, plan_lines_change
-from functions.changes.logic import refuse_change, repeated_change
+from functions.changes.logic import admit_change
 from functions.core import application, clock, repository, workflow
 from functions.core.errors import RefusedError
 from functions.core.models.order_in import OrderLine
@@ -162,12 +162,9 @@ def change_lines(order_id: str, request: LinesChangeIn, actor: str) -> LinesResu
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         bind_platform(order.platform)
-        earlier = repeated_change(order, request.reference, fingerprint)
+        earlier = admit_change(order, request.reference, fingerprint)
         if earlier is not None:
             return LinesResult(order, repeated=True, record=earlier, plan=None)
-        refused = refuse_change(order)
-        if refused is not None:
-            raise refused
         _refuse_if_aftersales(order_id)
         plan = plan_lines_change(order, aggregate.reservations, request, _added_lines(order, request))
         outcome = _re_review(order, plan)

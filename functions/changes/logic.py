@@ -65,6 +65,18 @@ def repeated_change(order: Order, reference: str, fingerprint: str) -> ChangeRec
     return earlier
 
 
+def admit_change(order: Order, reference: str, fingerprint: str) -> ChangeRecord | None:
+    """Whether the order takes this change: a resend gives back the change made before (answer it again,
+    change nothing); otherwise an order that no longer takes changes is refused (refuse_change)."""
+    earlier = repeated_change(order, reference, fingerprint)
+    if earlier is not None:
+        return earlier
+    refused = refuse_change(order)
+    if refused is not None:
+        raise refused
+    return None
+
+
 def re_review(order: Order, address: Address, policy: ReviewRules) -> ReviewOutcome:
     """The review rules that apply to the new address, run on the order as it would be."""
     changed = order.model_copy(update={"shipping_address": address})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.changes.logic import AddressChangeIn, re_review, refuse_change, repeated_change
+from functions.changes.logic import AddressChangeIn, admit_change, re_review
 from functions.core import application, clock, repository
 from functions.core.models.orders import ChangeRecord, Order, ReviewOutcome
 from functions.core.observability import bind_platform, logger
@@ -37,12 +37,9 @@ def change_address(order_id: str, request: AddressChangeIn, actor: str) -> Chang
     def attempt() -> ChangeResult:
         order = repository.get_order(order_id)
         bind_platform(order.platform)
-        earlier = repeated_change(order, request.reference, fingerprint)
+        earlier = admit_change(order, request.reference, fingerprint)
         if earlier is not None:
             return ChangeResult(order, repeated=True, review=None, held=False)
-        refused = refuse_change(order)
-        if refused is not None:
-            raise refused
         outcome = re_review(order, request.shipping_address, active_rules().review)
         record = ChangeRecord(
             reference=request.reference, kind="address", fingerprint=fingerprint, actor=actor, at=clock.now()

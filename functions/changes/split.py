@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from functions.changes.logic import REFERENCE, refuse_change, repeated_change
+from functions.changes.logic import REFERENCE, admit_change
 from functions.core import clock, repository
 from functions.core.errors import RefusedError
 from functions.core.models.base import Sku
@@ -101,12 +101,9 @@ def split_order(order_id: str, request: SplitIn, actor: str) -> SplitResult:
         aggregate = repository.load_aggregate(order_id)
         order = aggregate.order
         bind_platform(order.platform)
-        earlier = repeated_change(order, request.reference, fingerprint)
+        earlier = admit_change(order, request.reference, fingerprint)
         if earlier is not None:
             return SplitResult(order, repeated=True, group=None)
-        refused = refuse_change(order)
-        if refused is not None:
-            raise refused
         group, moving = plan_split(order, aggregate.reservations, request)
         record = ChangeRecord(
             reference=request.reference, kind="split", fingerprint=fingerprint, actor=actor, at=clock.now()
