@@ -119,26 +119,15 @@ def held_order(oms, stack) -> dict:
     return {**oms.order(order_id), "execution_arn": posted.json()["execution_arn"]}
 
 
-def review_route_exists(oms) -> bool:
-    return "/orders/{order_id}/review" in oms.call("GET", "/openapi.json").json()["paths"]
-
-
 def test_held_orders_queue(console, oms, stack):
     order = held_order(oms, stack)
     driver = console("/holds")
     row = wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
     assert "HIGH_VALUE" in row.text
-    buttons = row.find_elements("css selector", "button.approve")
-    if review_route_exists(oms):
-        assert buttons
-    else:
-        assert not buttons
-        assert "Read-only" in driver.find_element("id", "read-only-note").text
+    assert row.find_elements("css selector", "button.approve")  # ops may decide: the buttons are there
 
 
 def test_approve_a_held_order(console, oms, stack):
-    if not review_route_exists(oms):
-        pytest.skip("POST /orders/{id}/review is not on this branch yet (the review helper's issue)")
     order = held_order(oms, stack)
     driver = console("/holds")
     row = wait_for(driver, f'tr[data-order="{order["order_id"]}"]')
