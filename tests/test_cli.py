@@ -22,10 +22,11 @@ import pytest
 from functions.core.models.order_in import OrderIn
 from oms.cli import DEMO_STOCK, demo_order_body, main
 from oms.local.clock import VirtualClock
-from oms.local.http import LocalHttpServer, serve
+from oms.local.http import LocalHttpServer
 from oms.local.stack import WAIT_BOUND_SECONDS, LocalStack
 from oms.simulate import HIGH_VALUE_SKU, plan_simulation
 from tests.factories import new_sku, order_body
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,13 +133,8 @@ def test_simulate_refuses_nonsense(capsys):
 @pytest.fixture(scope="class")
 def live() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
     # Class-scoped so it is stopped before the simulate tests start their own stack (moto is global).
-    stack = LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC))).start()
-    server = serve(stack, port=0)
-    try:
-        yield stack, server
-    finally:
-        server.shutdown()
-        stack.stop()
+    with serving(LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC)))) as live_pair:
+        yield live_pair
 
 
 class TestHistory:

@@ -13,21 +13,17 @@ import pytest
 from oms.cli import main
 from oms.local.catalog import register_order_products
 from oms.local.clock import VirtualClock
-from oms.local.http import LocalHttpServer, serve
+from oms.local.http import LocalHttpServer
 from oms.local.stack import LocalStack
 from tests.factories import address, new_sku, order_body
 from tests.review_helpers import wait_for
+from tests.serving import serving
 
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
-    stack = LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC))).start()
-    server = serve(stack, port=0)
-    try:
-        yield stack, server
-    finally:
-        server.shutdown()
-        stack.stop()
+    with serving(LocalStack(clock=VirtualClock(datetime(2026, 5, 1, tzinfo=UTC)))) as live_pair:
+        yield live_pair
 
 
 def _token(stack: LocalStack, role: str = "ops") -> str:

@@ -13,9 +13,10 @@ import pytest
 
 from oms.cli import DEMO_STOCK, demo_order_body, main
 from oms.local.clock import SystemClock
-from oms.local.http import LocalHttpServer, serve
+from oms.local.http import LocalHttpServer
 from oms.local.stack import LocalStack
 from oms.scenarios import SCENARIOS, SOUTH_ONLY_SKU
+from tests.serving import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +25,10 @@ pytestmark = pytest.mark.e2e
 def live() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
     from functions.core import repository
 
-    stack = LocalStack(clock=SystemClock(), log_level="ERROR").start()
-    for sku, on_hand in DEMO_STOCK.items():
-        repository.set_stock(sku, "WH-MAIN", on_hand)
-    server = serve(stack, port=0)
-    try:
-        yield stack, server
-    finally:
-        server.shutdown()
-        stack.stop()
+    with serving(LocalStack(clock=SystemClock(), log_level="ERROR")) as live_pair:
+        for sku, on_hand in DEMO_STOCK.items():
+            repository.set_stock(sku, "WH-MAIN", on_hand)
+        yield live_pair
 
 
 @pytest.fixture

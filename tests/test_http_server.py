@@ -22,6 +22,7 @@ from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve
 from oms.local.stack import LocalStack
 from tests.factories import mutated, new_sku, order_body
+from tests.serving import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +34,8 @@ CLOCK = VirtualClock(datetime(2026, 3, 1, tzinfo=UTC))
 def served() -> Iterator[tuple[LocalStack, LocalHttpServer]]:
     # Its own stack, not the session one: moto is process-global, so only one may run at a time, and the
     # conftest stops the session stack before any test that does not ask for it.
-    stack = LocalStack(clock=CLOCK).start()
-    server = serve(stack, port=0)
-    try:
-        yield stack, server
-    finally:
-        server.shutdown()
-        stack.stop()
+    with serving(LocalStack(clock=CLOCK)) as served_pair:
+        yield served_pair
 
 
 def credentials(method: str, url: str, raw: str) -> dict[str, str]:

@@ -16,10 +16,23 @@ from functions.changes.service import change_address
 from functions.changes.split import SplitIn, split_order
 from functions.core.actor import current_actor
 from functions.core.api_params import OrderIdPath
+from functions.core.models.orders import Order
 from functions.core.observability import bind_order
 
 router = APIGatewayRouter()
 ReferencePath = Annotated[str, Path(pattern=REFERENCE, description="the change's reference")]
+
+
+def _change_answer(order: Order, reference: str, repeated: bool, **outcome: Any) -> dict[str, Any]:
+    """What every change route answers: the order, the change's reference, whether it was a resend
+    (`repeated`: answered again, nothing changed), and what the change kind adds."""
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "reference": reference,
+        "repeated": repeated,
+        **outcome,
+    }
 
 
 @router.post(
@@ -33,14 +46,13 @@ def post_address_change(order_id: OrderIdPath, body: AddressChangeIn) -> dict[st
     INTERCEPTED, REFERENCE_REUSED (the reference was used for another change)."""
     bind_order(order_id)
     result = change_address(order_id, body, current_actor(router.current_event.headers))
-    return {
-        "order_id": result.order.order_id,
-        "status": result.order.status,
-        "reference": body.reference,
-        "repeated": result.repeated,
-        "review": result.review.model_dump(mode="json") if result.review else None,
-        "held": result.held,
-    }
+    return _change_answer(
+        result.order,
+        body.reference,
+        result.repeated,
+        review=result.review.model_dump(mode="json") if result.review else None,
+        held=result.held,
+    )
 
 
 @router.post(
@@ -58,22 +70,21 @@ def post_lines_change(order_id: OrderIdPath, body: LinesChangeIn) -> dict[str, A
     bind_order(order_id)
     result = change_lines(order_id, body, current_actor(router.current_event.headers))
     order, plan = result.order, result.plan
-    return {
-        "order_id": order.order_id,
-        "status": order.status,
-        "reference": body.reference,
-        "repeated": result.repeated,
-        "cancelled": result.record.kind == "cancel",
-        "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
-        "total": str(order.amounts.total),
-        "refund": str(result.record.refund) if result.record.refund is not None else None,
-        "currency": order.amounts.currency,
-        "released": [r.model_dump() for r in plan.released] if plan is not None else None,
-        "reserved": [r.model_dump() for r in result.reserved],
-        "review": result.review.model_dump(mode="json") if result.review else None,
-        "held": result.held,
-        "execution_told": result.woken,
-    }
+    return _change_answer(
+        order,
+        body.reference,
+        result.repeated,
+        cancelled=result.record.kind == "cancel",
+        lines=[{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+        total=str(order.amounts.total),
+        refund=str(result.record.refund) if result.record.refund is not None else None,
+        currency=order.amounts.currency,
+        released=[r.model_dump() for r in plan.released] if plan is not None else None,
+        reserved=[r.model_dump() for r in result.reserved],
+        review=result.review.model_dump(mode="json") if result.review else None,
+        held=result.held,
+        execution_told=result.woken,
+    )
 
 
 @router.post(
@@ -87,13 +98,7 @@ def post_split(order_id: OrderIdPath, body: SplitIn) -> dict[str, Any]:
     REFERENCE_REUSED; 422 UNKNOWN_LINE, VIRTUAL_LINE, NOTHING_LEFT."""
     bind_order(order_id)
     result = split_order(order_id, body, current_actor(router.current_event.headers))
-    return {
-        "order_id": result.order.order_id,
-        "status": result.order.status,
-        "reference": body.reference,
-        "repeated": result.repeated,
-        "group": result.group,
-    }
+    return _change_answer(result.order, body.reference, result.repeated, group=result.group)
 
 
 @router.post(
