@@ -14,7 +14,7 @@ from datetime import datetime
 
 from functions.core import repository
 from functions.core.models.orders import AllocationInfo, Order, RuleHit
-from functions.core.repository import OrderChange
+from functions.core.repository import OrderChange, PriorChange
 from functions.core.status import OrderStatus
 
 PRESALE = "PRESALE"
@@ -31,9 +31,15 @@ def seconds_until(moment: datetime, now: datetime) -> int:
 
 
 def wait_for_date(
-    order: Order, ships_after: datetime, actor: str, rules_version: int, execution_id: str | None
+    order: Order,
+    ships_after: datetime,
+    actor: str,
+    rules_version: int,
+    execution_id: str | None,
+    prior: PriorChange | None = None,
 ) -> RuleHit:
-    """Record that the order waits for its ships_after date (once: a retried task writes nothing)."""
+    """Record that the order waits for its ships_after date (once: a retried task writes nothing), after
+    `prior` (review's approval) when it is written with this change."""
     reason = RuleHit(code=PRESALE, message=f"pre-sale: allocated from {ships_after.isoformat()}")
     if order.status == OrderStatus.BACKORDERED and order.allocation and order.allocation.reason == reason:
         return reason
@@ -51,6 +57,7 @@ def wait_for_date(
                 execution_id=execution_id,
                 detail={"code": PRESALE, "ships_after": ships_after.isoformat(), "short": []},
                 set_fields={"allocation": info.model_dump(mode="json")},
+                prior=prior,
             )
         ]
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from functions.allocate import presale
 from functions.allocate.logic import (
@@ -36,6 +36,7 @@ from functions.core.observability import MetricName, bind_platform, count, logge
 from functions.core.repository import (
     OrderChange,
     OrderMovedError,
+    PriorChange,
     ReadAgain,
     TransactionRejected,
     Write,
@@ -43,6 +44,7 @@ from functions.core.repository import (
 )
 from functions.core.rules import AllocationRules, RuleSet
 from functions.core.settings import get_settings
+from functions.core.stage import StageInput
 from functions.core.status import OrderStatus
 
 # Stock read for planning can be overtaken by another order; re-plan this many times before giving up.
@@ -51,6 +53,23 @@ MAX_PLANNING_ROUNDS = 3
 MAX_TRANSACTION_ITEMS = 100
 ACTOR = "stage:allocate"
 _FINAL_REJECTIONS = {"OUT_OF_STOCK", "BACKORDER_EXPIRED", "ORDER_TOO_LARGE"}
+
+
+class ReviewDecided(BaseModel):
+    """Review's answer as the fast path passes it on: an approval review left unrecorded (`recorded`
+    false) is written with this stage's change (docs/adr/0007)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    decision: str
+    reasons: list[RuleHit] = []
+    rules_version: int = 0
+    recorded: bool = True
+    decided_at: datetime | None = None
+
+
+class AllocateInput(StageInput):
+    review: ReviewDecided | None = None
 
 
 class AllocationResult(BaseModel):
@@ -119,11 +138,38 @@ def _result_for_allocated(order: Order, reservations: list[Reservation]) -> Allo
     return AllocationResult(outcome="allocated", reservations=reservations, wait_seconds=wait)
 
 
-def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
+def _with_approval(
+    order: Order, review: ReviewDecided | None, execution_id: str | None
+) -> tuple[Order, PriorChange | None]:
+    """A received order the fast path's review approved without writing: the approval, to be recorded
+    first in this stage's change (its history event, `review` and `rules_version` as review writes
+    them), and the order as approved. Anything else: the order as it is."""
+    if order.status != OrderStatus.RECEIVED or review is None or review.recorded:
+        return order, None
+    if review.decision != "approve":
+        raise IllegalTransitionError(order.order_id, order.status, OrderStatus.ALLOCATED)
+    reasons = [hit.model_dump() for hit in review.reasons]
+    prior = PriorChange(
+        order,
+        OrderStatus.APPROVED,
+        "review.approve",
+        "stage:review",
+        execution_id,
+        {"reasons": reasons, "rules_version": review.rules_version},
+        {"review": {"decision": "approve", "reasons": reasons}, "rules_version": review.rules_version},
+        review.decided_at,
+    )
+    return prior.applied(), prior
+
+
+def allocate_order(
+    order_id: str, execution_id: str | None, review: ReviewDecided | None = None
+) -> AllocationResult:
+    """`review`: what the fast path's review decided; an approval it did not record is written here."""
     aggregate = repository.load_aggregate(order_id)
-    order = aggregate.order
-    bind_platform(order.platform)
-    ensure_not_intercepted(order, "allocate")
+    bind_platform(aggregate.order.platform)
+    ensure_not_intercepted(aggregate.order, "allocate")
+    order, prior = _with_approval(aggregate.order, review, execution_id)
     if order.status == OrderStatus.ALLOCATED:
         return _result_for_allocated(order, aggregate.reservations)
     if order.status == OrderStatus.CANCELLED:
@@ -140,7 +186,7 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
 
     rules = active_rules()
     if (ships_after := presale.waiting_until(order, clock.now())) is not None:  # 预售: not before its date
-        reason = presale.wait_for_date(order, ships_after, ACTOR, rules.version, execution_id)
+        reason = presale.wait_for_date(order, ships_after, ACTOR, rules.version, execution_id, prior)
         wait = presale.seconds_until(ships_after, clock.now())
         return AllocationResult(outcome="backordered", wait_seconds=wait, reason=reason)
     policy = sourcing_policy(rules.allocation)
@@ -160,7 +206,9 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
         if reservations is None:
             continue
         try:
-            allocated = _commit_allocation(order, plan, reservations, rules, execution_id, skipped_gifts)
+            allocated = _commit_allocation(
+                order, plan, reservations, rules, execution_id, skipped_gifts, prior
+            )
         except TransactionRejected as rejected:
             logger.info("stock moved under us; re-planning", extra={"failed_items": sorted(rejected.tags)})
             continue
@@ -169,9 +217,10 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
             ensure_not_intercepted(current, "allocate")  # an interception is what moved it, maybe
             if current.status == OrderStatus.ALLOCATED:
                 return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
-            if current.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
+            order, prior = _with_approval(current, review, execution_id)
+            if order.status not in (OrderStatus.APPROVED, OrderStatus.BACKORDERED):
                 raise
-            order, skipped_gifts = current, []
+            skipped_gifts = []
             continue
         if allocated is not None:
             return allocated
@@ -180,8 +229,9 @@ def allocate_order(order_id: str, execution_id: str | None) -> AllocationResult:
     else:
         raise TransientError(f"order {order_id}: stock kept changing during {MAX_PLANNING_ROUNDS} plans")
     if plan is None:
-        return _reject(order, RuleHit(code="ORDER_TOO_LARGE", message=_too_large(order)), rules, execution_id)
-    return _short(order, plan, rules, execution_id)
+        too_large = RuleHit(code="ORDER_TOO_LARGE", message=_too_large(order))
+        return _reject(order, too_large, rules, execution_id, prior)
+    return _short(order, plan, rules, execution_id, prior)
 
 
 def _too_large(order: Order) -> str:
@@ -211,9 +261,11 @@ def _change(
     detail: dict[str, Any],
     set_fields: dict[str, Any],
     actor: str = ACTOR,
+    prior: PriorChange | None = None,
 ) -> OrderChange:
-    """A move of the order (by this stage unless `actor` says who), with its history event."""
-    return OrderChange(order, target, event_type, actor, execution_id, detail, set_fields)
+    """A move of the order (by this stage unless `actor` says who), with its history event (after
+    `prior`'s, when review's approval is written with it)."""
+    return OrderChange(order, target, event_type, actor, execution_id, detail, set_fields, prior)
 
 
 def _next_info(
@@ -250,6 +302,7 @@ def _commit_allocation(
     rules: RuleSet,
     execution_id: str | None,
     skipped_gifts: Sequence[OrderLine] = (),
+    prior: PriorChange | None = None,
 ) -> AllocationResult | None:
     """Reserve everything (and join or open a merge group) in one transaction; None if it cannot fit.
     Gift lines left out for want of stock leave the order and give their units back to the rule."""
@@ -274,7 +327,9 @@ def _commit_allocation(
     if skipped_gifts:
         set_fields["lines"] = [line.model_dump(mode="json") for line in order.lines]
         detail["gifts_skipped"] = [skipped(line, "out of stock") for line in skipped_gifts]
-    changes = [_change(order, OrderStatus.ALLOCATED, "stock.reserved", execution_id, detail, set_fields)]
+    changes = [
+        _change(order, OrderStatus.ALLOCATED, "stock.reserved", execution_id, detail, set_fields, prior=prior)
+    ]
     if leader_change is not None:
         changes.append(leader_change)
     (allocated, *_) = repository.apply_changes(changes, [*extra, *merge_items])
@@ -321,15 +376,17 @@ def _merge_plan(
     return mine, None, [repository.merge_open_item(key, order.order_id, closes_at, now)]
 
 
-def _reject(order: Order, reason: RuleHit, rules: RuleSet, execution_id: str | None) -> AllocationResult:
+def _reject(
+    order: Order, reason: RuleHit, rules: RuleSet, execution_id: str | None, prior: PriorChange | None
+) -> AllocationResult:
     previous = order.allocation
     short = previous.short if previous and reason.code == "BACKORDER_EXPIRED" else []
     info = _next_info(previous, rules, "rejected", reason=reason, short=short)
-    return _record_rejection(order, reason, info, execution_id)
+    return _record_rejection(order, reason, info, execution_id, prior)
 
 
 def _record_rejection(
-    order: Order, reason: RuleHit, info: AllocationInfo, execution_id: str | None
+    order: Order, reason: RuleHit, info: AllocationInfo, execution_id: str | None, prior: PriorChange | None
 ) -> AllocationResult:
     detail = {"code": reason.code, "short": [s.model_dump() for s in info.short]}
     fields = {
@@ -337,7 +394,7 @@ def _record_rejection(
         "allocation": info.model_dump(mode="json"),
         **_leaving_backorder(order),
     }
-    change = _change(order, OrderStatus.REJECTED, "stock.short", execution_id, detail, fields)
+    change = _change(order, OrderStatus.REJECTED, "stock.short", execution_id, detail, fields, prior=prior)
     repository.apply_changes([change], _backorder_cleanup(order))
     count(MetricName.RESERVATIONS_REFUSED, order.platform)
     # out_of_stock, backorder_expired or order_too_large: a fixed, low-cardinality set
@@ -345,7 +402,9 @@ def _record_rejection(
     return AllocationResult(outcome="out_of_stock", short=[s.sku for s in info.short], reason=reason)
 
 
-def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str | None) -> AllocationResult:
+def _short(
+    order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str | None, prior: PriorChange | None
+) -> AllocationResult:
     """Not enough stock (or only by splitting, which is off): reject, or backorder and wait."""
     now = clock.now()
     previous = order.allocation if order.status == OrderStatus.BACKORDERED else None
@@ -358,7 +417,7 @@ def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str
     )
     if decision.action == "reject":
         info = _next_info(previous, rules, "rejected", reason=decision.reason, short=plan.short)
-        return _record_rejection(order, decision.reason, info, execution_id)
+        return _record_rejection(order, decision.reason, info, execution_id, prior)
 
     waiting_for = [s.sku for s in plan.short] or [line.sku for line in physical_lines(order.lines)]
     info = _next_info(
@@ -373,9 +432,10 @@ def _short(order: Order, plan: AllocationPlan, rules: RuleSet, execution_id: str
     fields = {"allocation": info.model_dump(mode="json")}
     if order.status == OrderStatus.APPROVED:
         detail = {"code": decision.reason.code, "short": [s.model_dump() for s in plan.short]}
-        repository.apply_changes(
-            [_change(order, OrderStatus.BACKORDERED, "stock.backordered", execution_id, detail, fields)]
+        backorder = _change(
+            order, OrderStatus.BACKORDERED, "stock.backordered", execution_id, detail, fields, prior=prior
         )
+        repository.apply_changes([backorder])
     else:
         repository.update_order_fields(order, fields)
     return AllocationResult(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from functions.core import clock, repository
 from functions.core.interception import ensure_not_intercepted
@@ -10,6 +10,7 @@ from functions.core.models.orders import Hold, Order, ReviewOutcome
 from functions.core.observability import MetricName, bind_platform, count
 from functions.core.repository import active_rules
 from functions.core.rules import ReviewRules
+from functions.core.stage import StageInput
 from functions.core.status import OrderStatus
 from functions.review.logic import ReviewFacts, approve_replacement, review
 
@@ -43,12 +44,29 @@ def gather_facts(order: Order, policy: ReviewRules) -> ReviewFacts:
     )
 
 
-def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
+class ReviewInput(StageInput):
+    """The fast path says `defer_approval`: its next task, allocation, records an approval."""
+
+    defer_approval: bool = False
+
+
+class ReviewResult(ReviewOutcome):
+    """The decision and the rules version it was taken under (what the fast path hands to allocation)."""
+
+    rules_version: int
+    recorded: bool = True  # False: an approval left for allocation's change to record (defer_approval)
+    decided_at: datetime | None = None  # when it was decided (its history event's time if deferred)
+
+
+def review_order(order_id: str, execution_id: str | None, *, defer_approval: bool = False) -> ReviewResult:
+    """Decide and record the decision. `defer_approval` (the fast path, whose next task is allocation): an
+    approval is returned, not written; allocation records it with its own change (docs/adr/0007), so a
+    retried review decides again and writes nothing. A hold or a rejection is always written here."""
     order = repository.get_order(order_id)
     bind_platform(order.platform)
     ensure_not_intercepted(order, "review")
-    if order.review is not None and order.status != OrderStatus.RECEIVED:
-        return order.review  # a retried task: the decision was already recorded
+    if order.review is not None and order.status != OrderStatus.RECEIVED:  # a retried task: recorded
+        return ReviewResult(**order.review.model_dump(), rules_version=order.rules_version or 0)
     rules = active_rules()  # read per order: a new rules version applies to the next order, no restart
     if order.replaces is not None:
         outcome = approve_replacement(order.replaces.order_id)
@@ -70,6 +88,10 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
         set_fields["hold"] = hold.model_dump(mode="json")
     if outcome.decision == "reject" and outcome.reasons:  # the rule that rejected it, as ops rejections say
         set_fields["rejection"] = outcome.reasons[0].model_dump()
+    result = ReviewResult(**outcome.model_dump(), rules_version=rules.version, decided_at=clock.now())
+    if defer_approval and outcome.decision == "approve":
+        count(_METRIC_FOR[outcome.decision], order.platform)
+        return result.model_copy(update={"recorded": False})
     repository.transition(
         order,
         _STATUS_FOR[outcome.decision],
@@ -86,4 +108,4 @@ def review_order(order_id: str, execution_id: str | None) -> ReviewOutcome:
         count(MetricName.ORDERS_REJECTED, order.platform, reason="review")
     else:
         count(_METRIC_FOR[outcome.decision], order.platform)
-    return outcome
+    return result

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 )
 
 from functions.allocate.inventory import StockSync, sync_stock
-from functions.allocate.service import allocate_order, release_order
+from functions.allocate.service import ReviewDecided, allocate_order, release_order
 from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
 from functions.core.models.stock import Reservation
@@ -74,13 +74,14 @@ class StockMachine(RuleBasedStateMachine):
         self.on_hand[warehouse] = on_hand
         self.syncs.append((sync_id, warehouse, on_hand))
 
-    @rule(target=orders, quantity=st.integers(1, 5))
-    def reserve(self, quantity: int) -> str:
+    @rule(target=orders, quantity=st.integers(1, 5), deferred=st.booleans())
+    def reserve(self, quantity: int, deferred: bool) -> str:
+        """`deferred`: the fast path's way, review's approval written with allocation's change."""
         order, event = stored_order(order_body([(self.sku, quantity)]), clock.now())
         assert repository.create_order(order, event)
-        review_order(order.order_id, None)
+        decided = review_order(order.order_id, None, defer_approval=deferred)
         free = sum(self.on_hand[wh] - self.reserved(wh) for wh in WAREHOUSES)
-        result = allocate_order(order.order_id, None)
+        result = allocate_order(order.order_id, None, ReviewDecided(**decided.model_dump()))
         if result.outcome == "allocated":
             assert quantity <= free
             assert sum(r.quantity for r in result.reservations) == quantity

@@ -96,6 +96,7 @@ if TYPE_CHECKING:
         OrderAggregate,
         OrderChange,
         OrderMovedError,
+        PriorChange,
         _body_item,
         _event_item,
         _order_item,
@@ -110,7 +111,6 @@ if TYPE_CHECKING:
         get_event,
         get_order,
         get_orders,
-        list_orders_by_status,
         load_aggregate,
         order_events_change,
         order_pk,
@@ -164,7 +164,7 @@ if TYPE_CHECKING:
         list_rules_versions,
         save_rules,
     )
-    from functions.core.repository.search import OrderPage, OrderSearch, search_orders
+    from functions.core.repository.search import OrderPage, OrderSearch, list_orders_by_status, search_orders
     from functions.core.repository.shipping import (
         EXCEPTION_SK,
         EXCEPTION_TAG,
@@ -237,11 +237,11 @@ _LAZY: dict[str, str] = {  # concern module: the names it exports, space-separat
     ),
     "gifts": "claim_gift_units gift_claim gift_return_items gift_units_given",
     "orders": (
-        "EVENT_TAG ORDER_SK ORDER_TAG OrderAggregate OrderChange OrderMovedError WAIT_TOKEN _body_item "
-        "_event_item _order_item add_change annotate apply_changes change_items change_refund_item "
-        "create_order created_sort_key find_order get_event get_order get_orders list_orders_by_status "
-        "load_aggregate order_events_change order_pk refund_flag_item set_execution_arn transition "
-        "update_order_fields"
+        "EVENT_TAG ORDER_SK ORDER_TAG OrderAggregate OrderChange OrderMovedError PriorChange WAIT_TOKEN "
+        "_body_item _event_item _order_item add_change annotate apply_changes change_items "
+        "change_refund_item create_order created_sort_key find_order get_event get_order get_orders "
+        "load_aggregate order_events_change order_pk refund_flag_item "
+        "set_execution_arn transition update_order_fields"
     ),
     "outbox": (
         "Published history_event_from_image published_events published_events_of_type "
@@ -260,7 +260,7 @@ _LAZY: dict[str, str] = {  # concern module: the names it exports, space-separat
         "RULES_CURRENT_SK RULES_PK StaleRulesError StoredRules _stored_rules active_rules "
         "get_current_rules get_current_rules_record get_rules_version list_rules_versions save_rules"
     ),
-    "search": "OrderPage OrderSearch search_orders",
+    "search": "OrderPage OrderSearch list_orders_by_status search_orders",
     "shipping": (
         "EXCEPTION_SK EXCEPTION_TAG TRACKING_EVENT_TAG TRACKING_SK TRACKING_TAG exception_item "
         "exception_resolve_item get_exception get_tracking get_tracking_event list_exceptions shipment_pk "
@@ -328,6 +328,7 @@ __all__ = [
     "OrderPage",
     "OrderSearch",
     "OriginClaim",
+    "PriorChange",
     "Published",
     "ReadAgain",
     "SalesCounterKey",

@@ -7,8 +7,7 @@
                                    by a change of those fields, in that change's transaction
                                    and the stock reservations it holds (attributes res#<sku>#<wh>)
     ORDER#<id> / EVT#<seq>         its history, one item per state change
-    ORDER#<id> / RES#<sku>#<wh>    a reservation of an order reserved before they moved onto the
-                                   status item (docs/adr/0006): read and consumed, never written anew
+    ORDER#<id> / RES#<sku>#<wh>    a reservation stored before ADR 0006: read, consumed, never written
     ORDER#<id> / SHP#<shipment>    a shipment
     ORDER#<id> / REFUND#<payment>  a payment that must be refunded
 
@@ -274,34 +273,34 @@ def get_orders(order_ids: Sequence[str], *, consistent: bool = False) -> list[Or
     return [found[oid] for oid in order_ids if oid in found]
 
 
-def list_orders_by_status(
-    status: OrderStatus, limit: int = 100, *, oldest_first: bool = False
-) -> list[Order]:
-    """Newest (or oldest) first across all shards of the status index (KEYS_ONLY: the orders are read by
-    key, and one that has left `status` since the index saw it is skipped)."""
-    found: list[dict[str, Any]] = []
-    for shard in range(get_settings().status_index_shards):
-        found.extend(
-            query_all(
-                IndexName="GSI1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": av(f"STATUS#{status}#{shard}")},
-                ScanIndexForward=oldest_first,
-                Limit=limit,
-                max_items=limit,
-            )
-        )
-    found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
-    ids = [str(raw["pk"]).removeprefix("ORDER#") for raw in found[:limit]]
-    return [o for o in get_orders(ids, consistent=True) if o.status == status]
-
-
 # ---------------------------------------------------------------- changes
 
 
 @dataclass(frozen=True)
+class PriorChange:
+    """A status change an earlier task decided, written with the order's next change (review's approval
+    with allocation's, docs/adr/0007): its event first, its fields set, conditional on `stored`."""
+
+    stored: Order
+    target: OrderStatus
+    event_type: str
+    actor: str
+    execution_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    set_fields: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when it was decided (its event's time); None: the write's
+
+    def applied(self) -> Order:
+        """The order as the next change sees it: in `target`, its version on by one, the fields set."""
+        if not can_transition(self.stored.status, self.target):
+            raise IllegalTransitionError(self.stored.order_id, self.stored.status, self.target)
+        data = {**self.stored.model_dump(), **self.set_fields, "version": self.stored.version + 1}
+        return Order.model_validate({**data, "status": self.target})
+
+
+@dataclass(frozen=True)
 class OrderChange:
-    """One order's part of a transaction: a status change, or (same status) an annotation."""
+    """One order's part of a transaction: a status change, or an annotation; after `prior` if given."""
 
     order: Order
     target: OrderStatus
@@ -310,6 +309,7 @@ class OrderChange:
     execution_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     set_fields: dict[str, Any] = field(default_factory=dict)
+    prior: PriorChange | None = None
 
 
 def _order_change_writes(
@@ -358,6 +358,7 @@ def change_items(change: OrderChange) -> tuple[list[Write], Order]:
         execution_id=change.execution_id,
         set_fields=change.set_fields,
         restamp=True,
+        prior=change.prior,
     )
 
 
@@ -396,16 +397,33 @@ def _change(
     set_fields: dict[str, Any] | None,
     remove_fields: Sequence[str] = (),
     restamp: bool,
+    prior: PriorChange | None = None,
 ) -> tuple[list[Write], Order]:
-    """`restamp`: write the status and its index keys even when the status stays (a status-index entry
-    sorted by the time of the change, as OrderChange has always done)."""
+    """`restamp`: write the status and its index keys even when it stays; `prior`: see PriorChange."""
     if target != order.status and not can_transition(order.status, target):
         raise IllegalTransitionError(order.order_id, order.status, target)
     if not events:
         raise ValueError("an order change needs at least one event")
     at = clock.now()
     at_iso = at.isoformat()
-    history = [
+    stored, first = order, []
+    if prior is not None:
+        if order.version != prior.stored.version + 1 or order.status != prior.target:
+            raise ValueError(f"order {order.order_id}: the change does not follow its prior change")
+        stored = prior.stored
+        first = [
+            HistoryEvent(
+                seq=order.version,
+                at=min(prior.at or at, at),
+                type=prior.event_type,
+                from_status=stored.status,
+                to_status=prior.target,
+                actor=prior.actor,
+                execution_id=prior.execution_id,
+                detail=prior.detail,
+            )
+        ]
+    history = first + [
         HistoryEvent(
             seq=order.version + 1 + i,
             at=at,
@@ -420,10 +438,10 @@ def _change(
     ]
     version = order.version + len(events)
     fields: dict[str, Any] = {"version": version, "updated_at": at_iso}
-    if target != order.status or restamp:
+    if target != stored.status or restamp:
         fields = {"status": target.value, **fields, **_status_index_keys(order.order_id, target, at_iso)}
-    fields.update(set_fields or {})
-    writes = _order_change_writes(order, history, fields, remove_fields)
+    fields.update({**(prior.set_fields if prior else {}), **(set_fields or {})})
+    writes = _order_change_writes(stored, history, fields, remove_fields)
     if target != order.status:  # an order ending unshipped gives its gifts' units back (once: final)
         writes += gifts.ended_order_gift_items(order.order_id, order.lines, target)
     data = order.model_dump()

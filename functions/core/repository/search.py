@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.core.models.orders import Order
-from functions.core.repository._dynamo import av, query_page
+from functions.core.repository._dynamo import av, query_all, query_page
 from functions.core.repository.orders import created_sort_key, get_orders
 from functions.core.settings import get_settings
 from functions.core.status import OrderStatus
@@ -121,3 +121,25 @@ def search_orders(search: OrderSearch, limit: int, positions: dict[str, str | No
     return OrderPage(
         orders=[o for o in orders if search.matches(o)], positions=None if finished else next_positions
     )
+
+
+def list_orders_by_status(
+    status: OrderStatus, limit: int = 100, *, oldest_first: bool = False
+) -> list[Order]:
+    """Newest (or oldest) first across all shards of the status index (KEYS_ONLY: the orders are read by
+    key, and one that has left `status` since the index saw it is skipped)."""
+    found: list[dict[str, Any]] = []
+    for shard in range(get_settings().status_index_shards):
+        found.extend(
+            query_all(
+                IndexName="GSI1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": av(f"STATUS#{status}#{shard}")},
+                ScanIndexForward=oldest_first,
+                Limit=limit,
+                max_items=limit,
+            )
+        )
+    found.sort(key=lambda raw: raw["gsi1sk"], reverse=not oldest_first)
+    ids = [str(raw["pk"]).removeprefix("ORDER#") for raw in found[:limit]]
+    return [o for o in get_orders(ids, consistent=True) if o.status == status]
