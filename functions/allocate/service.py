@@ -6,7 +6,9 @@ waitlists of the SKUs it waits for, and releasing an order's stock on cancel.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -26,7 +28,12 @@ from functions.allocate.logic import (
     plan_allocation,
 )
 from functions.core import clock, repository, workflow
-from functions.core.errors import IllegalTransitionError, StockAvailableError, TransientError
+from functions.core.errors import (
+    IllegalTransitionError,
+    OrderInterceptedError,
+    StockAvailableError,
+    TransientError,
+)
 from functions.core.gift_rules import short_gifts, skipped, without_lines
 from functions.core.interception import ensure_not_intercepted
 from functions.core.models.order_in import OrderLine
@@ -162,13 +169,28 @@ def _with_approval(
     return prior.applied(), prior
 
 
+def _stop_if_intercepted(order: Order, review: ReviewDecided | None, execution_id: str | None) -> None:
+    """Raise OrderInterceptedError if ops intercepted the order; an approval left to this stage is
+    written first (its own change, on this rare path), so the history keeps review's decision."""
+    try:
+        ensure_not_intercepted(order, "allocate")
+    except OrderInterceptedError:
+        if (prior := _with_approval(order, review, execution_id)[1]) is not None:
+            approval = OrderChange(
+                prior.stored, prior.target, prior.event_type, prior.actor, execution_id, prior.detail
+            )
+            with contextlib.suppress(OrderMovedError):  # moved on: the interception decides alone
+                repository.apply_changes([replace(approval, set_fields=prior.set_fields)])
+        raise
+
+
 def allocate_order(
     order_id: str, execution_id: str | None, review: ReviewDecided | None = None
 ) -> AllocationResult:
     """`review`: what the fast path's review decided; an approval it did not record is written here."""
     aggregate = repository.load_aggregate(order_id)
     bind_platform(aggregate.order.platform)
-    ensure_not_intercepted(aggregate.order, "allocate")
+    _stop_if_intercepted(aggregate.order, review, execution_id)
     order, prior = _with_approval(aggregate.order, review, execution_id)
     if order.status == OrderStatus.ALLOCATED:
         return _result_for_allocated(order, aggregate.reservations)
@@ -214,7 +236,7 @@ def allocate_order(
             continue
         except OrderMovedError:
             current = repository.get_order(order_id)
-            ensure_not_intercepted(current, "allocate")  # an interception is what moved it, maybe
+            _stop_if_intercepted(current, review, execution_id)  # an interception moved it, maybe
             if current.status == OrderStatus.ALLOCATED:
                 return _result_for_allocated(current, repository.load_aggregate(order_id).reservations)
             order, prior = _with_approval(current, review, execution_id)

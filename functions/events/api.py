@@ -31,7 +31,7 @@ def get_events(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many (newest first by type)")] = 100,
 ) -> dict[str, Any]:
     if order_id is not None:
-        found = repository.published_events(order_id)
+        found = service.published(order_id)
         if event_type is not None:
             found = [e for e in found if e["detail_type"] == event_type]
         found = found[:limit]

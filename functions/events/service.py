@@ -4,7 +4,8 @@ A batch of stream records (EVT# items, in stream order) becomes bus entries (cat
 put 10 at a time. If an entry fails, the record it came from and every later one are reported failed,
 so Lambda retries from there and an order's events reach the bus in `seq` order (at least once: a
 retried batch may publish an event again, with the same `event_id`). Each published event is recorded
-(repository.record_published) for GET /events.
+(repository.record_published, keyed by its type) for GET /events; one order's records are found from its
+history (the entries it gives, by key: `published`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from functions.core import aws, repository
-from functions.core.errors import TransientError
-from functions.core.models.orders import HistoryEvent
+from functions.core.errors import OrderNotFoundError, TransientError
+from functions.core.models.orders import HistoryEvent, Order
 from functions.core.observability import logger
 from functions.core.settings import get_events_settings
 from functions.events.catalogue import SOURCE, OrderRef, bus_entries
@@ -60,6 +61,23 @@ def replay(order_id: str, from_seq: int = 1) -> int:
     if failed_from is not None:
         raise TransientError(f"order {order_id}: the bus refused event seq {history[failed_from].seq}")
     return len(history)
+
+
+def published(order_id: str) -> list[dict[str, Any]]:
+    """What was published for one order, in history order: the records of the bus entries its history
+    events give (an order not stored: none)."""
+    try:
+        aggregate = repository.load_aggregate(order_id)
+    except OrderNotFoundError:
+        return []
+    order = _ref_of(aggregate.order)
+    carriers = {s.shipment_id: s.carrier for s in aggregate.shipments}
+    keys = [
+        repository.published_key(order_id, entry.index, entry.detail_type, entry.detail)
+        for event in aggregate.events
+        for entry in _entries(0, order, _with_carriers(order_id, event, carriers))
+    ]
+    return repository.published_records(keys, order_id)
 
 
 def _put(events: Sequence[tuple[str, HistoryEvent]]) -> int | None:
@@ -117,7 +135,9 @@ def _entries(position: int, order: OrderRef, event: HistoryEvent) -> list[_Entry
     ]
 
 
-def _with_carriers(order_id: str, event: HistoryEvent) -> HistoryEvent:
+def _with_carriers(
+    order_id: str, event: HistoryEvent, carriers: dict[str, str] | None = None
+) -> HistoryEvent:
     """order.shipped names its shipments by id and tracking number; the marketplace form needs the
     carrier too: read it from the order's shipment items (only when the event does not carry it)."""
     shipments = event.detail.get("shipments")
@@ -125,7 +145,8 @@ def _with_carriers(order_id: str, event: HistoryEvent) -> HistoryEvent:
         return event
     if all(isinstance(s, dict) and s.get("carrier") for s in shipments):
         return event
-    carriers = {s.shipment_id: s.carrier for s in repository.load_aggregate(order_id).shipments}
+    if carriers is None:
+        carriers = {s.shipment_id: s.carrier for s in repository.load_aggregate(order_id).shipments}
     enriched = [
         {**s, "carrier": s.get("carrier") or carriers.get(str(s.get("id", s.get("shipment_id"))))}
         if isinstance(s, dict)
@@ -137,7 +158,10 @@ def _with_carriers(order_id: str, event: HistoryEvent) -> HistoryEvent:
 
 @lru_cache(maxsize=4096)  # an order's platform, platform order id and buyer never change: read once
 def _order_ref(order_id: str) -> OrderRef:
-    order = repository.get_order(order_id)
+    return _ref_of(repository.get_order(order_id))
+
+
+def _ref_of(order: Order) -> OrderRef:
     return OrderRef(
         order_id=order.order_id,
         platform=order.platform,

@@ -243,3 +243,57 @@ def test_real_tracking_exception_and_after_sales_events_match_their_schemas(oms,
         assert expected in refunded_types, refunded_types
     (refund,) = [e["detail"] for e in refunded if e["detail-type"] == "order.refunded"]
     assert refund["data"]["amount"] == damaged_order["amounts"]["total"]
+
+
+def _records(stack: Any, partition: str) -> list[dict[str, Any]]:
+    table = stack.table_names["OrdersTable"]
+    return stack.dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": partition}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def test_published_records_are_keyed_by_type_and_those_stored_before_stay_readable(oms, stack, shipped):
+    """docs/adr/0007: a published event's record is keyed by its type (no index entry); one order's are
+    found from its history. Records stored before (under the order, listed by type through GSI1) are
+    read with them: here the order's order.shipped record is put back the way it was stored then."""
+    from functions.core.repository._dynamo import shard_of
+    from functions.core.settings import get_settings
+
+    stack.settle()
+    listed = oms.call("GET", f"/events?order_id={shipped}").json()["events"]
+    shard = shard_of(shipped, get_settings().status_index_shards)
+    shipped_records = [
+        r
+        for r in _records(stack, f"EVENTTYPE#order.shipped#{shard}")
+        if r["detail"]["M"]["order_id"]["S"] == shipped
+    ]
+    assert len(shipped_records) == 1
+    assert "gsi1pk" not in shipped_records[0]
+    assert _records(stack, f"EVENTS#{shipped}") == []
+
+    old = shipped_records[0]
+    detail = old["detail"]["M"]
+    table = stack.table_names["OrdersTable"]
+    stack.dynamodb.delete_item(TableName=table, Key={"pk": old["pk"], "sk": old["sk"]})
+    seq = int(detail["seq"]["N"])
+    stack.dynamodb.put_item(
+        TableName=table,
+        Item={
+            **old,
+            "pk": {"S": f"EVENTS#{shipped}"},
+            "sk": {"S": f"PUB#{seq:08d}#00"},
+            "gsi1pk": {"S": f"EVENTTYPE#order.shipped#{shard}"},
+            "gsi1sk": {"S": f"{detail['occurred_at']['S']}#{detail['event_id']['S']}"},
+        },
+    )
+    again = oms.call("GET", f"/events?order_id={shipped}").json()["events"]
+    assert sorted(json.dumps(e, sort_keys=True) for e in again) == sorted(
+        json.dumps(e, sort_keys=True) for e in listed
+    )
+    by_type = oms.call("GET", "/events?type=order.shipped&limit=500").json()["events"]
+    assert [e["bus_event_id"] for e in by_type if e["detail"]["order_id"] == shipped] == [
+        e["bus_event_id"] for e in listed if e["detail_type"] == "order.shipped"
+    ]

@@ -122,8 +122,9 @@ if TYPE_CHECKING:
     from functions.core.repository.outbox import (
         Published,
         history_event_from_image,
-        published_events,
         published_events_of_type,
+        published_key,
+        published_records,
         put_webhook_endpoint,
         record_published,
         record_webhook_delivery,
@@ -244,7 +245,7 @@ _LAZY: dict[str, str] = {  # concern module: the names it exports, space-separat
         "set_execution_arn transition update_order_fields"
     ),
     "outbox": (
-        "Published history_event_from_image published_events published_events_of_type "
+        "Published history_event_from_image published_events_of_type published_key published_records "
         "put_webhook_endpoint record_published record_webhook_delivery webhook_deliveries "
         "webhook_delivery webhook_endpoint webhook_endpoints"
     ),
@@ -412,8 +413,9 @@ __all__ = [
     "order_pk",
     "pay_due_keys",
     "product_page",
-    "published_events",
     "published_events_of_type",
+    "published_key",
+    "published_records",
     "put_waitlist",
     "put_webhook_endpoint",
     "query_sales_counters",

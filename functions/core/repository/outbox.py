@@ -1,8 +1,11 @@
 """What left the system: integration events the outbox publisher put on the bus, and webhook deliveries.
 
-    EVENTS#<order id> / PUB#<seq>#<n>              what the publisher put on the bus for history event
-                                                   <seq> (GSI1: EVENTTYPE#<type>#<shard> /
-                                                   <occurred_at>#<event id>, the latest events of a type)
+    EVENTTYPE#<type>#<shard> /                     what the publisher put on the bus: the n-th entry of
+      PUB#<occurred_at>#<event id>#<n>             a history event, keyed by its type (the latest of a
+                                                   type is one Query a shard; one order's are found by
+                                                   key from its history: docs/adr/0007)
+    EVENTS#<order id> / PUB#<seq>#<n>              the same, as recorded before 0007 (GSI1 by type):
+                                                   still read, never written
     WEBHOOKS / <platform>                          a platform's webhook endpoint (few platforms)
     DELIVERIES#<order id> / <event id>#<platform>  one event's delivery to a platform: status, attempts
 
@@ -19,6 +22,7 @@ from functions.core import clock
 from functions.core.models.orders import HistoryEvent
 from functions.core.repository._dynamo import (
     av,
+    batch_get,
     batch_put,
     get_record,
     item,
@@ -54,52 +58,82 @@ class Published:
     bus_event_id: str
 
 
+def published_key(order_id: str, index: int, detail_type: str, detail: Mapping[str, Any]) -> tuple[str, str]:
+    """(pk, sk) of the record of one bus entry (the `index`-th of its history event): by type, sharded
+    by order id, sorted by when it happened."""
+    shard = shard_of(order_id, get_settings().status_index_shards)
+    moment = f"{detail.get('occurred_at', '')}#{detail.get('event_id', '')}#{index:02d}"
+    return f"EVENTTYPE#{detail_type}#{shard}", f"PUB#{moment}"
+
+
 def record_published(events: Sequence[Published]) -> None:
-    """Remember published events (idempotent: a republished event overwrites its record)."""
+    """Remember published events (idempotent: a republished event overwrites its record). No index entry:
+    the key is the type's listing, and one order's records are found by key (`published_records`)."""
     now = clock.now().isoformat()
-    shards = get_settings().status_index_shards
+    keys = [published_key(e.order_id, e.index, e.detail_type, e.detail) for e in events]
     batch_put(
         [
             item(
                 {
-                    "pk": f"EVENTS#{e.order_id}",
-                    "sk": f"PUB#{e.seq:08d}#{e.index:02d}",
-                    "gsi1pk": f"EVENTTYPE#{e.detail_type}#{shard_of(e.order_id, shards)}",
-                    "gsi1sk": f"{e.detail.get('occurred_at', '')}#{e.detail.get('event_id', '')}",
+                    "pk": pk,
+                    "sk": sk,
                     "detail_type": e.detail_type,
                     "bus_event_id": e.bus_event_id,
                     "published_at": now,
                     "detail": dict(e.detail),
                 }
             )
-            for e in events
+            for e, (pk, sk) in zip(events, keys, strict=True)
         ]
     )
 
 
-def published_events(order_id: str) -> list[dict[str, Any]]:
-    """The events published for one order, in history order."""
-    items = query_all(
+def published_records(keys: Sequence[tuple[str, str]], order_id: str) -> list[dict[str, Any]]:
+    """The records of one order's bus entries (`keys` from `published_key`, in history order; an entry
+    not published has none), after those recorded before 0007 under the order (EVENTS#<order id>)."""
+    before = query_all(
         KeyConditionExpression="pk = :pk AND begins_with(sk, :pub)",
         ExpressionAttributeValues={":pk": av(f"EVENTS#{order_id}"), ":pub": av("PUB#")},
     )
-    return [_published(raw) for raw in items]
+    asked = [key(pk, sk) for pk, sk in dict.fromkeys(keys)]
+    found = {(raw["pk"], raw["sk"]): raw for raw in batch_get(asked, consistent=False)}
+    now = [found[k] for k in keys if k in found]
+    seen = {(raw["detail_type"], raw.get("detail", {}).get("event_id")) for raw in now}
+    older = [r for r in before if (r["detail_type"], r.get("detail", {}).get("event_id")) not in seen]
+    return [_published(raw) for raw in [*older, *now]]
 
 
 def published_events_of_type(detail_type: str, limit: int) -> list[dict[str, Any]]:
-    """The latest `limit` published events of one type, newest first (every shard of the index)."""
-    found: list[dict[str, Any]] = []  # GSI1 is KEYS_ONLY: the newest entries, then their items by key
+    """The latest `limit` published events of one type, newest first (every shard), with those recorded
+    before 0007 (GSI1 entries of EVENTS#<order id> items)."""
+    found: list[dict[str, Any]] = []
+    older: list[dict[str, Any]] = []  # GSI1 is KEYS_ONLY: the newest entries, then their items by key
     for shard in range(get_settings().status_index_shards):
+        partition = av(f"EVENTTYPE#{detail_type}#{shard}")
         found += query_all(
             max_items=limit,
-            IndexName="GSI1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": av(f"EVENTTYPE#{detail_type}#{shard}")},
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :pub)",
+            ExpressionAttributeValues={":pk": partition, ":pub": av("PUB#")},
             ScanIndexForward=False,
             Limit=limit,
         )
-    found.sort(key=lambda raw: str(raw.get("gsi1sk", "")), reverse=True)
-    return [_published(raw) for raw in items_of_entries(found[:limit])]
+        older += query_all(
+            max_items=limit,
+            IndexName="GSI1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": partition},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+    older.sort(key=lambda raw: str(raw.get("gsi1sk", "")), reverse=True)
+    found += items_of_entries(older[:limit])
+    found.sort(key=_occurred, reverse=True)
+    return [_published(raw) for raw in found[:limit]]
+
+
+def _occurred(raw: Mapping[str, Any]) -> tuple[str, str]:
+    detail = raw.get("detail", {})
+    return str(detail.get("occurred_at", "")), str(detail.get("event_id", ""))
 
 
 def _published(raw: Mapping[str, Any]) -> dict[str, Any]:
