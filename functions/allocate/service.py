@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -177,10 +176,16 @@ def _stop_if_intercepted(order: Order, review: ReviewDecided | None, execution_i
     except OrderInterceptedError:
         if (prior := _with_approval(order, review, execution_id)[1]) is not None:
             approval = OrderChange(
-                prior.stored, prior.target, prior.event_type, prior.actor, execution_id, prior.detail
+                order=prior.stored,
+                target=prior.target,
+                event_type=prior.event_type,
+                actor=prior.actor,
+                execution_id=execution_id,
+                detail=prior.detail,
+                set_fields=prior.set_fields,
             )
             with contextlib.suppress(OrderMovedError):  # moved on: the interception decides alone
-                repository.apply_changes([replace(approval, set_fields=prior.set_fields)])
+                repository.apply_changes([approval])
         raise
 
 
