@@ -195,6 +195,8 @@ class OrderCounts:
     meter: dict[str, float]  # Meter.counts() per order
     schedules_fired: float
     express_log_bytes: float = 0.0  # the fast path's execution log records (level ALL)
+    index_wcu: float = 0.0  # of `wcu`, the global secondary indexes' share (oms/bench_ceiling.py)
+    standard_starts: float = 0.0  # Standard executions started (the hand-over of an order that waits)
 
 
 def modelled_gb_seconds(invocations: dict[str, float], memory_mb: dict[str, int]) -> float:
