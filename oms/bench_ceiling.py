@@ -522,3 +522,40 @@ def shard_settings(template_raw: dict[str, Any]) -> dict[str, int]:
         value = params.get(setting, {}).get("Default", env.get(setting, defaults.get(setting, 1)))
         shards[setting] = int(value) if str(value).isdigit() else int(defaults.get(setting, 1))
     return shards
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """docs/scaling.md's ceiling table from one `oms bench --json` report (its last line)."""
+
+    def fmt(v: Any, digits: int = 0) -> str:
+        return "no limit" if v is None else f"{v:,.{digits}f}"
+
+    lines = [
+        "| limit (`ceiling_limits[].limit`) | quota: default -> named increase | adjustable | use per order "
+        "| orders/s at default | orders/s raised | quota 20,000 orders/s needs |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in report["ceiling_limits"]:
+        use = fmt(r["use_per_order"], 3)
+        if r["use_per_order_raised"] != r["use_per_order"]:
+            use += f" -> {fmt(r['use_per_order_raised'], 3)}"
+        lines.append(
+            f"| `{r['limit']}` | {fmt(r['default'])} -> {fmt(r['raised'])} {r['unit']} | "
+            f"{'yes' if r['adjustable'] else 'no'} | {use} | {fmt(r['orders_per_second_default'])} | "
+            f"{fmt(r['orders_per_second_raised'])} | {fmt(r['needed_for_target'])} |"
+        )
+    c = report["ceiling_orders_per_second"]
+    lines.append("")
+    lines.append(
+        f"**{c['default']:,} orders/s at default quotas** (binding: `{c['binding_default']}`); "
+        f"**{c['raised']:,} orders/s with the named increases** (binding: `{c['binding_raised']}`); "
+        f"{c['waiting_share']:.0%} of orders wait."
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # .venv/bin/oms bench --json | tail -1 | python -m oms.bench_ceiling
+    import json
+    import sys
+
+    print(markdown(json.loads(sys.stdin.read().strip().splitlines()[-1])))

@@ -12,6 +12,7 @@ from oms.bench_ceiling import (
     bench_ceiling,
     ceilings,
     hot_sku_orders_per_second,
+    markdown,
     order_use,
 )
 from oms.bench_costs import MODELLED_MS, OrderCounts
@@ -159,3 +160,16 @@ def test_bench_report_is_plain_json_with_the_binding_limits():
     )
     assert summary["raised"] >= summary["default"]
     assert summary["binding_raised"] in {r["limit"] for r in out["limits"]}
+
+
+def test_the_docs_table_is_rendered_from_the_bench_report():
+    out = bench_ceiling(counts(), WAITING, frozenset(), SHARDS, waiting_share=0.1)
+    text = markdown({"ceiling_orders_per_second": out["summary"], "ceiling_limits": out["limits"]})
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(out["limits"])
+    assert "| `sqs_standard` |" in text
+    assert "no limit" in text  # SQS standard queues
+    assert (
+        f"**{out['summary']['default']:,} orders/s at default quotas** (binding: `dynamodb_table_writes`)"
+        in text
+    )
