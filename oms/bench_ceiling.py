@@ -17,7 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from oms.bench_costs import DEFAULT_MODELLED_MS, MODELLED_MS, OrderCounts
+from oms.bench_costs import (
+    DEFAULT_MODELLED_MS,
+    LOG_BYTES_PER_API_REQUEST,
+    LOG_BYTES_PER_INVOCATION,
+    MODELLED_MS,
+    OrderCounts,
+)
 
 # An order that waits (for payment, a review, stock) runs the Standard workflow as well; what share of
 # peak orders do is a business figure, not a measurement. 10 % is the figure the ceilings are quoted at.
@@ -303,8 +309,14 @@ def order_use(
     def meter(name: str) -> float:
         return _blend(happy.meter.get(name, 0.0), waiting.meter.get(name, 0.0), w)
 
-    def log_bytes(c: OrderCounts) -> float:
-        return c.meter.get("log_bytes", 0.0) + c.express_log_bytes
+    def log_bytes(c: OrderCounts) -> float:  # ours, the fast path's records, Lambda's and the access log's
+        platform = sum(c.lambda_invocations.values()) * LOG_BYTES_PER_INVOCATION
+        return (
+            c.meter.get("log_bytes", 0.0)
+            + c.express_log_bytes
+            + platform
+            + c.api_requests * LOG_BYTES_PER_API_REQUEST
+        )
 
     return OrderUse(
         api_requests=_blend(happy.api_requests, waiting.api_requests, w),
@@ -490,6 +502,7 @@ def bench_ceiling(
     summary["hot_sku_per_counter"] = round(hot_sku_orders_per_second(1))
     summary["hot_sku_max_shards"] = round(hot_sku_orders_per_second(HOT_SKU_MAX_SHARDS))
     summary["lambda_ramp_seconds_raised"] = round(lambda_ramp_seconds(use, summary["raised"]), 1)
+    summary["log_bytes_per_order"] = round(use.log_bytes)
     summary["log_mb_per_second_raised"] = round(use.log_bytes * summary["raised"] / 1024**2, 1)
     return {"summary": summary, "limits": ceiling.table()}
 
