@@ -31,11 +31,6 @@ DEFAULT_WAITING_SHARE = 0.10
 TARGET_ORDERS_PER_SECOND = 20_000
 
 _SFN_QUOTAS = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"
-# The same table, verbatim, in the guide's published source (the page renders it per Region):
-_SFN_SOURCE = (
-    "https://github.com/awsdocs/aws-step-functions-developer-guide/blob/"
-    "28a1c1692519032cafcd0e8469a2863aa21be25d/doc_source/limits-overview.md"
-)
 _LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 _DDB_QUOTAS = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"
 _DDB_PARTITION = (
@@ -84,7 +79,7 @@ QUOTAS: dict[str, Quota] = {
         "requests/s",
         _SFN_QUOTAS,
         "StartExecution, US East (N. Virginia), US West (Oregon), Europe (Ireland): Express bucket size "
-        f"6,000, refill rate per second 6,000; soft quotas, can be increased (source: {_SFN_SOURCE})",
+        "6,000, refill rate per second 6,000 (the same in all other Regions); soft quotas, can be increased",
     ),
     "standard_start": Quota(
         "StartExecution, Standard (Step Functions)",
@@ -94,18 +89,18 @@ QUOTAS: dict[str, Quota] = {
         "requests/s",
         _SFN_QUOTAS,
         "StartExecution, US East (N. Virginia), US West (Oregon), Europe (Ireland): Standard bucket size "
-        f"1,300, refill rate per second 300 (800 / 150 in other Regions) (source: {_SFN_SOURCE})",
+        "1,300, refill rate per second 300 (800 / 150 in all other Regions); soft quotas, can be increased",
     ),
     "standard_transitions": Quota(
         "StateTransition, Standard (Step Functions)",
-        1_500,
+        5_000,
         12_500,
         True,
         "transitions/s",
         _SFN_QUOTAS,
         "StateTransition, US East (N. Virginia), US West (Oregon), Europe (Ireland): Standard bucket "
-        "size 5,000, refill rate per second 1,500; Express unlimited; new accounts have reduced state "
-        f"transition quotas (source: {_SFN_SOURCE})",
+        "size 5,000, refill rate per second 5,000 (800 / 800 in all other Regions); Express unlimited; "
+        "New AWS accounts have reduced state transition quotas",
     ),
     "send_task_success": Quota(
         "SendTaskSuccess (Step Functions)",
@@ -114,7 +109,8 @@ QUOTAS: dict[str, Quota] = {
         True,
         "requests/s",
         _SFN_QUOTAS,
-        f"SendTaskSuccess, US East (N. Virginia): bucket 3,000, refill 500/s (source: {_SFN_SOURCE})",
+        "SendTaskSuccess, US East (N. Virginia), US West (Oregon), Europe (Ireland): bucket size 3,000, "
+        "refill rate per second 500 (1,500 / 300 in all other Regions); soft quota",
     ),
     "lambda_concurrency": Quota(
         "Concurrent executions (Lambda)",
@@ -143,8 +139,8 @@ QUOTAS: dict[str, Quota] = {
         True,
         "WRU/s",
         _DDB_QUOTAS,
-        "On-demand, per table: 40,000 write request units; no account-level quota for on-demand tables; "
-        "adjustable",
+        "Per table, On-Demand: 40,000 read request units and 40,000 write request units, Adjustable: Yes; "
+        "No account-level read and write throughput quotas are applied to tables in on-demand mode",
     ),
     "dynamodb_index_writes": Quota(
         "Table-level write throughput, applied to each GSI (DynamoDB)",
@@ -153,8 +149,8 @@ QUOTAS: dict[str, Quota] = {
         True,
         "WRU/s",
         _DDB_QUOTAS,
-        "the table-level quota applies to the table and to each of its global secondary indexes "
-        "separately; adjustable",
+        "For on-demand capacity mode tables and GSIs, the table-level quota is the maximum read and write "
+        "capacity units that are available for any table, or any individual GSI within that table",
     ),
     "dynamodb_table_reads": Quota(
         "Table-level read throughput, on-demand (DynamoDB)",
@@ -163,7 +159,7 @@ QUOTAS: dict[str, Quota] = {
         True,
         "RRU/s",
         _DDB_QUOTAS,
-        "On-demand, per table: 40,000 read request units; adjustable",
+        "Per table, On-Demand: 40,000 read request units and 40,000 write request units, Adjustable: Yes",
     ),
     "dynamodb_partition_writes": Quota(
         "Write units per partition (DynamoDB, not adjustable)",

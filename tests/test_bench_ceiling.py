@@ -118,7 +118,7 @@ def test_invocation_rate_leaves_out_what_aws_services_invoke_asynchronously():
 def test_the_waiting_share_puts_standard_quotas_in_play():
     all_wait = {r.limit: r for r in ceilings(order_use(counts(), WAITING, 1.0)).rows}
     assert all_wait["standard_start"].orders_per_second_default == pytest.approx(300)
-    assert all_wait["standard_transitions"].orders_per_second_default == pytest.approx(1_500 / 5)
+    assert all_wait["standard_transitions"].orders_per_second_default == pytest.approx(5_000 / 5)
     tenth = {r.limit: r for r in ceilings(order_use(counts(), WAITING, 0.1)).rows}
     assert tenth["standard_start"].orders_per_second_default == pytest.approx(3_000)
     # a mix averages the two kinds of order
