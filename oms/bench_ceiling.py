@@ -5,10 +5,11 @@ invocations per function, Express and Standard requests, EventBridge entries, sc
 requests); `ceilings()` divides each quota in `QUOTAS` by that use, at the default quota and at the
 named increase, and names the limit that binds first. docs/scaling.md is written from its output.
 
-Every quota is the us-east-1 default as the page named in `url` states it (read 2026-12; `quote` holds
-the figure as written). Stated, not measured: Lambda durations (`MODELLED_MS` in oms/bench_costs.py,
-concurrency by Little's law: invocations/s x seconds each), the share of orders that wait (an input),
-and the partition loads of the shared keys in `SHARED_KEY_LOADS` (each from the key layout in
+Every quota is the us-east-1 default as the page named in `url` states it (read 2026-12; `quote` gives
+the page's figure, docs/scaling.md its words). `raised` is the increase we would ask for (or, for our own
+settings, the value we would set). Stated, not measured: Lambda durations (`MODELLED_MS` in
+oms/bench_costs.py, concurrency by Little's law: invocations/s x seconds each), the share of orders that
+wait (an input), and the partition loads of the shared keys in `SHARED_KEY_LOADS` (each from the key layout in
 functions/core/repository, with the shard settings the bench reads from template.yaml).
 """
 
