@@ -612,11 +612,7 @@ def standard_transitions(stack: LocalStack, arns: list[str]) -> int:
 
 def standard_starts(stack: LocalStack, arns: list[str]) -> int:
     """Standard executions the orders started as `arns` (their fast-path executions) handed over to."""
-    return sum(
-        1
-        for arn in arns
-        if (express.waiting_execution(stack, arn) if express.is_express(arn) else arn) is not None
-    )
+    return sum(not express.is_express(a) or express.waiting_execution(stack, a) is not None for a in arns)
 
 
 def express_runs(arns: list[str]) -> list[Any]:
