@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oms.bench_ceiling import async_functions, bench_ceiling, shard_settings
 from oms.bench_costs import (
     DEFAULT_MODELLED_MS,
     MODELLED_MS,
@@ -99,6 +100,9 @@ class BenchReport:
     waiting_order_usd_breakdown_per_1000: dict[str, float] = field(default_factory=dict)
     waiting_order_counts: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, Any] = field(default_factory=dict)
+    # orders/s per account-region from cited quotas and these counts (oms/bench_ceiling.py)
+    ceiling_orders_per_second: dict[str, Any] = field(default_factory=dict)
+    ceiling_limits: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -473,11 +477,16 @@ def _run(
         rcu=rcu / n,
         meter={k: v / n for k, v in meter.counts().items()},
         schedules_fired=0.0,  # a paid-on-arrival order sets no timer
+        index_wcu=index_wcu / n,
+        standard_starts=standard_starts(stack, arns) / n,
     )
     cost = usd_per_1000(happy, memory, arch)
     say("waiting orders: unpaid on arrival, paid by the platform's callback")
     waiting = _waiting_orders(stack, max(4, min(n, 20)), fired_after_pipeline)
     waiting_cost = usd_per_1000(waiting, memory, arch)
+    ceiling = bench_ceiling(
+        happy, waiting, async_functions(stack.template.raw), shard_settings(stack.template.raw)
+    )
     pipeline_rate = n / pipeline_seconds
     floor_rate = n / floor_seconds if floor_seconds > 0 else float("inf")
     return BenchReport(
@@ -526,6 +535,8 @@ def _run(
         waiting_order_usd_per_1000=round(sum(waiting_cost.values()), 4),
         waiting_order_usd_breakdown_per_1000={k: round(v, 5) for k, v in waiting_cost.items()},
         waiting_order_counts=counts_summary(waiting),
+        ceiling_orders_per_second=ceiling["summary"],
+        ceiling_limits=ceiling["limits"],
     )
 
 
@@ -582,6 +593,8 @@ def _waiting_orders(stack: LocalStack, count: int, fired_before: int) -> OrderCo
         rcu=sum(r.read_units for r in log) / n,
         meter={k: v / n for k, v in meter.counts().items()},
         schedules_fired=max(0, fired) / n,
+        index_wcu=sum(r.index_write_units for r in log) / n,
+        standard_starts=standard_starts(stack, arns) / n,
     )
 
 
@@ -595,6 +608,11 @@ def standard_transitions(stack: LocalStack, arns: list[str]) -> int:
             history = stack.execution_history(waiting)
             total += 1 + sum(1 for e in history if e["type"].endswith("StateEntered"))
     return total
+
+
+def standard_starts(stack: LocalStack, arns: list[str]) -> int:
+    """Standard executions the orders started as `arns` (their fast-path executions) handed over to."""
+    return sum(not express.is_express(a) or express.waiting_execution(stack, a) is not None for a in arns)
 
 
 def express_runs(arns: list[str]) -> list[Any]:

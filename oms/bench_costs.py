@@ -195,6 +195,8 @@ class OrderCounts:
     meter: dict[str, float]  # Meter.counts() per order
     schedules_fired: float
     express_log_bytes: float = 0.0  # the fast path's execution log records (level ALL)
+    index_wcu: float = 0.0  # of `wcu`, the global secondary indexes' share (oms/bench_ceiling.py)
+    standard_starts: float = 0.0  # Standard executions started (the hand-over of an order that waits)
 
 
 def modelled_gb_seconds(invocations: dict[str, float], memory_mb: dict[str, int]) -> float:
@@ -239,6 +241,7 @@ def counts_summary(counts: OrderCounts) -> dict[str, Any]:
         "lambda_invocations_per_order": round(sum(counts.lambda_invocations.values()), 2),
         "api_requests_per_order": round(counts.api_requests, 2),
         "dynamodb_wcu_per_order": round(counts.wcu, 2),
+        "dynamodb_index_wcu_per_order": round(counts.index_wcu, 2),
         "dynamodb_rcu_per_order": round(counts.rcu, 2),
         "schedules_fired_per_order": round(counts.schedules_fired, 2),
         "express_log_bytes_per_order": round(counts.express_log_bytes, 1),

@@ -241,6 +241,13 @@ def _breakdown(counts: dict[str, int]) -> str:
 # ---------------------------------------------------------------- bench
 
 
+def _ceiling_line(c: dict[str, Any]) -> str:
+    return (
+        f"{c['default']:,} orders/s at default quotas ({c['binding_default']}), {c['raised']:,} with "
+        f"the named increases ({c['binding_raised']}); {c['waiting_share']:.0%} of orders wait"
+    )
+
+
 def _bench(args: argparse.Namespace) -> int:
     from oms.bench import run_bench
 
@@ -281,6 +288,7 @@ def _bench(args: argparse.Namespace) -> int:
             f"{hot['contenders']} racing for {hot['stock']}: {hot['successes']} reserved, "
             f"{hot['oversold']} oversold, {hot['conflicts']} conflicts",
         ),
+        ("Ceiling (us-east-1):", _ceiling_line(report.ceiling_orders_per_second)),
         ("Wall time:", f"{report.wall_seconds} s"),
     ]
     for label, value in lines:

@@ -23,6 +23,8 @@ REQUIRED = {
     "express_gb_seconds_per_order",
     "dynamodb_rcu_per_order",
     "waiting_order_usd_per_1000",
+    "ceiling_orders_per_second",
+    "ceiling_limits",
 }
 SERVICES = {"eventbridge", "sqs", "scheduler", "cloudwatch_logs", "lambda_duration", "step_functions"}
 
