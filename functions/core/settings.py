@@ -58,7 +58,7 @@ class Settings(EnvironmentModel):
     payment_timer_shards: int = Field(default=1, ge=1, le=64, validation_alias="PAYMENT_TIMER_SHARDS")
     # Write shards of the parcels' tracking-SLA entries in QueueIndex (docs/shipping.md): one is ~1,000
     # tracking events/s; each shard costs the delay check one Query per run.
-    shipment_due_shards: int = Field(default=1, ge=1, le=64, validation_alias="SHIPMENT_DUE_SHARDS")
+    shipment_due_shards: int = Field(default=4, ge=1, le=64, validation_alias="SHIPMENT_DUE_SHARDS")
     # Sales pre-aggregates (functions/reports, docs/reports.md): the zone whose calendar days the figures
     # are kept in, and the write shards of the aggregate partitions (raise only; readers read them all).
     report_timezone: str = Field(default="UTC", min_length=1, validation_alias="REPORT_TIMEZONE")
