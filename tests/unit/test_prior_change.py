@@ -3,17 +3,27 @@ conditional on the order as it was stored before both, with both history events 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from functions.core import repository
+from functions.core import clock, repository
 from functions.core.errors import IllegalTransitionError
 from functions.core.repository import OrderChange, PriorChange
 from functions.core.status import OrderStatus
 from tests.factories import order_body, stored_order
 
 REVIEWED = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+WRITTEN = datetime(2026, 1, 1, 10, 0, 2, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _write_time() -> Iterator[None]:
+    """The write happens two seconds after review decided, whatever clock an earlier test left behind."""
+    clock.use_clock(lambda: WRITTEN)
+    yield
+    clock.reset_clock()
 
 
 def _approval(status: OrderStatus = OrderStatus.RECEIVED) -> PriorChange:
