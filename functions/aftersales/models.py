@@ -52,7 +52,7 @@ class CaseStatus(StrEnum):
 
 
 class _Strict(BaseModel):
-    """What a person or platform sends (API bodies): built on first use, the state machine's tasks never do."""
+    """What people and platforms send (API bodies): built on first use; the workflow tasks never do."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 

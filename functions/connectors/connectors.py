@@ -17,7 +17,8 @@ from functions.core.errors import RefusedError
 _WHERE = {
     "shopify": ("shopify", "CONNECTOR"),
     "taobao": ("taobao", "CONNECTOR"),
-    "tmall": ("taobao", "TMALL"),  # Tmall shops speak TOP as Taobao shops do; their orders keep platform "tmall"
+    # Tmall shops speak TOP as Taobao shops do; their orders keep platform "tmall"
+    "tmall": ("taobao", "TMALL"),
     "jd": ("jd", "CONNECTOR"),
     "douyin": ("douyin", "CONNECTOR"),
     "pinduoduo": ("pinduoduo", "CONNECTOR"),
