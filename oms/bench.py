@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oms.bench_costs import (
     DEFAULT_MODELLED_MS,
@@ -52,6 +52,9 @@ from oms.local import express
 from oms.local.clock import VirtualClock
 from oms.local.stack import LOCAL_ENVIRONMENT, LocalStack, local_stack
 from oms.simulate import MAIN_WAREHOUSE, SIM_START, plan_simulation
+
+if TYPE_CHECKING:
+    from oms.local.template import FunctionSpec, Template
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,27 +167,55 @@ class ColdImports:
         return round(max(v for k, v in seconds.items() if k != "boto3") / seconds["boto3"], 2)
 
 
+def _lambda_runtime_env(template: Template, spec: FunctionSpec, env: dict[str, str]) -> dict[str, str]:
+    """`env` plus what the Lambda runtime sets for the function: Powertools and the X-Ray SDK then know
+    they run in Lambda, and tracing is on where the template turns it on, as in a deployed function."""
+    function = template.raw.get("Globals", {}).get("Function", {})
+    props = template.raw["Resources"][spec.logical_id].get("Properties", {})
+    runtime = props.get("Runtime", function.get("Runtime", "python3.12"))
+    out = {
+        **env,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "_HANDLER": spec.handler,
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+    }
+    out.pop("AWS_SAM_LOCAL", None)
+    if props.get("Tracing", function.get("Tracing")) == "Active":
+        out.pop("POWERTOOLS_TRACE_DISABLED", None)  # the local stack's switch, not the template's
+    return out
+
+
 def measure_cold_imports(runs: int = 5, env: dict[str, str] | None = None) -> ColdImports:
     """Median import time of boto3 and of every handler module in template.yaml, fresh interpreters.
 
-    As a deployed function imports them: from bytecode compiled ahead of time (the build compiles the
-    functions' code, the runtime ships boto3 compiled), so no timed run compiles source. An untimed
-    first import of every module writes that bytecode into a scratch cache, whatever the caller's
-    PYTHONDONTWRITEBYTECODE says.
+    As a deployed function imports them: under its Lambda runtime environment (tracing as the template
+    sets it) and from bytecode compiled ahead of time (the build compiles the functions' code, the
+    runtime ships boto3 compiled), so no timed run compiles source. An untimed first import of every
+    module writes that bytecode into a scratch cache, whatever the caller's PYTHONDONTWRITEBYTECODE says.
     """
     from oms.local.template import Template
 
-    env = dict(env or _module_env())
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    modules = ["boto3", *sorted({spec.handler.rsplit(".", 1)[0] for spec in Template.load().functions()})]
+    base = dict(env or _module_env())
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
+    template = Template.load()
+    envs = {"boto3": base}
+    for spec in template.functions():
+        envs.setdefault(spec.handler.rsplit(".", 1)[0], _lambda_runtime_env(template, spec, base))
+    modules = ["boto3", *sorted(set(envs) - {"boto3"})]
     samples: dict[str, list[tuple[float, float]]] = {m: [] for m in modules}
     with tempfile.TemporaryDirectory(prefix="oms-bench-bytecode-") as bytecode:
-        env["PYTHONPYCACHEPREFIX"] = bytecode
+        for module_env in envs.values():
+            module_env["PYTHONPYCACHEPREFIX"] = bytecode
         for module in modules:
-            _import_seconds(module, env)
+            _import_seconds(module, envs[module])
         for _ in range(runs):  # interleaved, so a noisy moment hits every module alike
             for module in modules:
-                samples[module].append(_import_seconds(module, env))
+                samples[module].append(_import_seconds(module, envs[module]))
     return ColdImports(
         wall={m: round(statistics.median(w for w, _ in s), 4) for m, s in samples.items()},
         cpu={m: round(statistics.median(c for _, c in s), 4) for m, s in samples.items()},
