@@ -85,12 +85,23 @@ LAMBDA_FUNCTIONS += DelayCheckFunction
 LAMBDA_FUNCTIONS += ChannelPullFunction ChannelShipBackFunction
 LAMBDA_FUNCTIONS += SecretRotationFunction
 
+# Bytecode compiled by the runtime's Python, checked by hash rather than file time: a cold start loads
+# the modules instead of compiling them (the runtime cannot cache what it compiles; a 3.11 build
+# machine's bytecode would be ignored). `sam build --use-container` has python3.12; elsewhere set
+# LAMBDA_PYTHON to a Python 3.12 (docs/adr/0004-cold-import-budget.md).
+LAMBDA_PYTHON ?= python3.12
+COMPILE := -m compileall -q --invalidation-mode unchecked-hash
+
 $(addprefix build-,$(LAMBDA_FUNCTIONS)):
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R functions "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+	$(LAMBDA_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12) and "LAMBDA_PYTHON is not 3.12")'
+	$(LAMBDA_PYTHON) $(COMPILE) "$(ARTIFACTS_DIR)/functions"
 
 build-DependenciesLayer:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(ARTIFACTS_DIR)/python" \
 		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all: \
-		-r functions/requirements.txt
+		--no-compile -r functions/requirements.txt
+	$(LAMBDA_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12) and "LAMBDA_PYTHON is not 3.12")'
+	$(LAMBDA_PYTHON) $(COMPILE) "$(ARTIFACTS_DIR)/python"

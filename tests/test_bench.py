@@ -87,6 +87,8 @@ def test_bench_json_prints_every_figure_from_one_small_run(capsys):
     assert figures["usd_per_1000_orders"] > 0
     assert abs(figures["usd_per_1000_orders"] - sum(figures["usd_breakdown_per_1000"].values())) < 1e-3
     assert figures["cold_import_ratio"] > 1  # every handler imports boto3 and more
+    assert figures["cold_import_ratio_cpu"] > 1
+    assert figures["import_cpu_seconds"].keys() == figures["import_seconds"].keys() >= {"boto3"}
     assert figures["pipeline_vs_floor"] > 0
     assert figures["floor_replay_mismatches"] == 0
     hot = figures["hot_sku"]

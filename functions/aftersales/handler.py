@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.aftersales.cases import WAIT_STATUS
+from functions.aftersales.execution import advance, park  # not service: people's actions stay unloaded
 from functions.aftersales.models import CASE_ID_PATTERN, order_id_of_case
-from functions.aftersales.service import WAIT_STATUS, advance, park
 from functions.aftersales.settings import return_timer_settings
 from functions.core.observability import bind_order, logger
 from functions.core.task import stage_task

@@ -52,7 +52,9 @@ class CaseStatus(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    """What people and platforms send (API bodies): built on first use; the workflow tasks never do."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
 
 class CaseLineIn(_Strict):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.aftersales.deadlines import return_deadline_passed, sweep_return_deadlines
 from functions.aftersales.models import CASE_ID_PATTERN, order_id_of_case
-from functions.aftersales.service import return_deadline_passed, sweep_return_deadlines
 from functions.core.observability import bind_order
 from functions.core.settings import get_timer_settings
 from functions.core.timer_task import timer_task

@@ -22,7 +22,7 @@ GiftRuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,47
 class GiftRule(BaseModel):
     """Every condition given must hold (an empty list or None matches anything)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: GiftRuleId  # names the rule's budget counter: keep it when editing the rule, change it to restart
     gift_sku: Sku  # a product marked gift_eligible, not a bundle
@@ -55,7 +55,7 @@ class GiftRule(BaseModel):
 class GiftRules(BaseModel):
     """Rules are tried in order; each gives its gift once per order at most."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     rules: list[GiftRule] = Field(default=[], max_length=100)
 

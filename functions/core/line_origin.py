@@ -16,7 +16,7 @@ Cents = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 
 
 class LineOrigin(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     line: int = Field(ge=0)  # the platform line's index in the order as posted
     sku: str  # that line's SKU: the bundle's, or this line's own when it was ordered on its own

@@ -67,7 +67,9 @@ def _build_tracer() -> Tracer | _TracingOff:
         return _TracingOff()
     from aws_lambda_powertools import Tracer
 
-    return Tracer()
+    # What the functions call out through: AWS SDK calls and urllib (webhooks, platform APIs). Patching
+    # every library the X-Ray SDK knows imports the ones we never use (sqlite3, ...) at each cold start.
+    return Tracer(patch_modules=("botocore", "httplib"))
 
 
 # typed as Tracer: _TracingOff answers the same calls the handlers make

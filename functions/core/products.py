@@ -30,7 +30,7 @@ class VirtualKind(StrEnum):
 
 
 class Size(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     length_cm: Centimetres
     width_cm: Centimetres
@@ -38,7 +38,7 @@ class Size(BaseModel):
 
 
 class Component(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     sku: Sku
     quantity: int = Field(ge=1, le=10_000, strict=True)
@@ -50,7 +50,7 @@ class Component(BaseModel):
 class ProductSpec(BaseModel):
     """What a person states about a SKU: every field a PUT /products/{sku} carries besides `version`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(default="", max_length=200)
     kind: ProductKind = ProductKind.PHYSICAL

@@ -17,7 +17,7 @@ from functions.core.gift_rules import GiftRules
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _normalised_entries(entries: list[str]) -> list[str]:
@@ -174,9 +174,11 @@ class CarrierRules(_Section):
 
 class RuleSet(_Section):
     version: int = Field(default=0, ge=0)
-    review: ReviewRules = ReviewRules()
-    allocation: AllocationRules = AllocationRules()
-    payment: PaymentRules = PaymentRules()
-    aftersales: AfterSalesRules = AfterSalesRules()
-    carriers: CarrierRules = CarrierRules()
-    gifts: GiftRules = GiftRules()  # 赠品策略 (functions/core/gift_rules.py)
+    # Factories, not instances: an instance would build every section's validator at import, in every
+    # function that imports this module, where most never read a rule set.
+    review: ReviewRules = Field(default_factory=ReviewRules)
+    allocation: AllocationRules = Field(default_factory=AllocationRules)
+    payment: PaymentRules = Field(default_factory=PaymentRules)
+    aftersales: AfterSalesRules = Field(default_factory=AfterSalesRules)
+    carriers: CarrierRules = Field(default_factory=CarrierRules)
+    gifts: GiftRules = Field(default_factory=GiftRules)  # 赠品策略 (functions/core/gift_rules.py)

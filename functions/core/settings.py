@@ -17,7 +17,7 @@ class EnvironmentModel(BaseModel):
     cold start ~40 ms of imports for features no function uses (docs/adr/0004-cold-import-budget.md).
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     def __init__(self, **values: Any) -> None:
         # Only the variables the model names: an error message must never echo the rest (credentials).

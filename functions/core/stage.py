@@ -1,4 +1,8 @@
-"""What Step Functions passes to, and gets back from, every stage task."""
+"""What Step Functions passes to, and gets back from, every stage task.
+
+Built on first use (`defer_build`): each handler's `stage_task` builds the one input model it validates
+when it is imported, so no function builds the compensation models it never sees.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from functions.core.models.order_in import ORDER_ID_PATTERN
 class StageInput(BaseModel):
     """The state machine sends ids only; each stage reads the order itself (consistent read)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     order_id: str = Field(pattern=ORDER_ID_PATTERN)
     execution_id: str | None = None
@@ -19,7 +23,7 @@ class StageInput(BaseModel):
 class StepError(BaseModel):
     """A caught error, as a Catch with ResultPath "$.error" records it."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     error: str = Field(alias="Error")
     cause: str = Field(default="", alias="Cause")

@@ -26,6 +26,8 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def stage_task(stage: str, model: type[M]) -> Callable[[Callable[[M], dict[str, Any]]], Handler]:
+    model.model_rebuild()  # every invocation validates it: build it at the cold start, not the first call
+
     def decorate(task: Callable[[M], dict[str, Any]]) -> Handler:
         @logger.inject_lambda_context(clear_state=True)
         @tracer.capture_lambda_handler

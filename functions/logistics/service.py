@@ -10,15 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from functions.aftersales.logic import DECIDED_BY_OPS
-from functions.aftersales.models import CaseIn, CaseLineIn
 from functions.core import application, clock, repository
 from functions.core.errors import RefusedError
 from functions.core.models.orders import Order
 from functions.core.models.shipping import ExceptionCase, ExceptionResolution, ShipmentTracking
 from functions.core.models.stock import Reservation
 from functions.core.observability import MetricName, count, logger
-from functions.core.replacement import ReplacementLine, create_replacement_order
 from functions.core.repository import ReadAgain, TransactionRejected, Write
 from functions.logistics.logic import Action, Kind, exception_id_for, writeoff_lines, writes_off
 
@@ -176,6 +173,8 @@ def _reship(case: ExceptionCase, lines: dict[str, list[Reservation]]) -> dict[st
     """One replacement order per order of the parcel, with that order's lines of it (idempotent on the
     case id: a repeated resolution gets the same replacement orders). Their stock moves through their
     own Allocate and Ship."""
+    from functions.core.replacement import ReplacementLine, create_replacement_order  # ops' path only
+
     replacements: dict[str, str] = {}
     for order_id, order_lines in sorted(lines.items()):
         original = repository.get_order(order_id)
@@ -189,6 +188,9 @@ def _refund(case: ExceptionCase, lines: dict[str, list[Reservation]], actor: str
     """One after-sales refund-only case per order of the parcel, for that order's lines of it, referenced
     by the exception id (a repeated resolution finds the same cases). After-sales computes what each
     line paid, refunds it exactly once and records `order.refunded`."""
+    from functions.aftersales.logic import DECIDED_BY_OPS  # ops' path only: not the delay check's
+    from functions.aftersales.models import CaseIn, CaseLineIn
+
     cases: dict[str, str] = {}
     for order_id, order_lines in sorted(lines.items()):
         request = CaseIn(

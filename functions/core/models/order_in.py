@@ -117,7 +117,7 @@ class OrderIn(StrictModel):
     amounts: Amounts
     placed_at: AwareDatetime
     remark: Annotated[str, StringConstraints(max_length=500)] | None = None
-    payment: PaymentIn = PaymentIn()
+    payment: PaymentIn = Field(default_factory=PaymentIn)  # an instance here would build it at import
     flags: PlatformFlags | None = None
 
     @field_validator("lines")
