@@ -33,16 +33,25 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from oms.local.clock import Clock
+from oms.local.clock import Clock, WakeSignal
 from oms.local.expressions import Cron, Expression, ExpressionError, Rate, parse
 
 _changes = {"generation": 0}
 _changes_lock = threading.RLock()
 
 
+_change_listeners: list[Callable[[], None]] = []  # running schedulers' wake-ups
+
+
 def _bump() -> None:
     with _changes_lock:
         _changes["generation"] += 1
+    _announce_change()
+
+
+def _announce_change() -> None:
+    for listener in list(_change_listeners):
+        listener()
 
 
 def generation() -> int:
@@ -84,7 +93,9 @@ def install_change_hooks() -> None:
                 result = method(*args, **kwargs)
                 if changes:
                     _changes["generation"] += 1
-                return result
+            if changes:
+                _announce_change()
+            return result
 
         return locked
 
@@ -172,6 +183,7 @@ class LocalScheduler:
         self._busy = False
         self._sleep_until = datetime.max.replace(tzinfo=UTC)
         self._stop = threading.Event()
+        self._changed = WakeSignal()  # a schedule or rule changed, or the scheduler stops
         self._thread: threading.Thread | None = None
         self.fired: deque[Firing] = deque(maxlen=100_000)
         self.errors: list[str] = []
@@ -180,6 +192,7 @@ class LocalScheduler:
 
     def start(self) -> LocalScheduler:
         install_change_hooks()
+        _change_listeners.append(self._changed.set)
         self.refresh()
         self._thread = threading.Thread(target=self._run, name="oms-local-scheduler", daemon=True)
         self._thread.start()
@@ -187,6 +200,9 @@ class LocalScheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._changed.set in _change_listeners:
+            _change_listeners.remove(self._changed.set)
+        self._changed.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -232,6 +248,7 @@ class LocalScheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._changed.clear()  # before reading: a change from here on wakes the sleep below
                 self.refresh()
                 due = self.next_due()
                 now = self.clock.now()
@@ -239,10 +256,12 @@ class LocalScheduler:
                     self.run_due()
                     continue
                 if due is None:
-                    self._stop.wait(0.05)  # nothing scheduled: poll for changes on wall time
+                    self._changed.wait(1.0)  # nothing scheduled: until something is
                     continue
                 self._sleep_until = due
-                self.clock.sleep((due - now).total_seconds(), keep_waiting=self._nothing_changed)
+                self.clock.sleep(
+                    (due - now).total_seconds(), keep_waiting=self._nothing_changed, wake_on=self._changed
+                )
             except Exception as exc:  # the scheduler must outlive any one bad schedule
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(0.05)
