@@ -21,6 +21,7 @@ the schedule's RetryPolicy, then dropped (no dead-letter queue locally); only La
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import threading
 import uuid
@@ -38,14 +39,19 @@ from oms.local.expressions import Cron, Expression, ExpressionError, Rate, parse
 
 _changes = {"generation": 0}
 _changes_lock = threading.RLock()
-
-
+# What each generation changed: (generation, (group, name)) for one schedule, (generation, None) for
+# anything else (a rule, a group). A scheduler re-reads only the schedules changed since it last looked,
+# not every schedule and rule (a 1,000-order run creates and deletes hundreds of one-time schedules).
+_CHANGE_LOG_LIMIT = 10_000
+_change_log: deque[tuple[int, tuple[str, str] | None]] = deque(maxlen=_CHANGE_LOG_LIMIT)
 _change_listeners: list[Callable[[], None]] = []  # running schedulers' wake-ups
 
 
 def _bump() -> None:
+    """Something changed that the change hooks did not see: the next refresh reads everything."""
     with _changes_lock:
         _changes["generation"] += 1
+        _change_log.append((_changes["generation"], None))
     _announce_change()
 
 
@@ -57,6 +63,24 @@ def _announce_change() -> None:
 def generation() -> int:
     with _changes_lock:
         return _changes["generation"]
+
+
+def changes_since(seen: int) -> tuple[int, set[tuple[str, str]] | None]:
+    """The current generation and the schedules changed after `seen`; None: read everything again."""
+    with _changes_lock:
+        current = _changes["generation"]
+        if current == seen:
+            return current, set()
+        if seen < 0 or not _change_log or _change_log[0][0] > seen + 1:
+            return current, None
+        changed: set[tuple[str, str]] = set()
+        for number, key in _change_log:
+            if number <= seen:
+                continue
+            if key is None:
+                return current, None
+            changed.add(key)
+        return current, changed
 
 
 @cache
@@ -87,12 +111,21 @@ def install_change_hooks() -> None:
         EventsBackend: ("describe_rule", "list_rules", "list_targets_by_rule"),
     }
 
+    one_schedule = {"create_schedule", "update_schedule", "delete_schedule"}
+
     def wrap(method: Callable[..., Any], changes: bool) -> Callable[..., Any]:
+        signature = inspect.signature(method)
+
         def locked(*args: Any, **kwargs: Any) -> Any:
             with _changes_lock:
                 result = method(*args, **kwargs)
                 if changes:
                     _changes["generation"] += 1
+                    key: tuple[str, str] | None = None
+                    if method.__name__ in one_schedule:
+                        named = signature.bind(*args, **kwargs).arguments
+                        key = (str(named.get("group_name") or "default"), str(named["name"]))
+                    _change_log.append((_changes["generation"], key))
             if changes:
                 _announce_change()
             return result
@@ -278,10 +311,20 @@ class LocalScheduler:
     # ------------------------------------------------------------ reading moto
 
     def refresh(self) -> None:
-        current = generation()
+        current, changed = changes_since(self._seen_generation)
         if current == self._seen_generation:
             return
         with self._lock:
+            if changed is not None:  # only some schedules changed: read those
+                for group, name in changed:
+                    key: tuple[str, str | None, str] = ("schedule", group, name)
+                    entry = self._schedule_entry(group, name, self._entries.get(key))
+                    if entry is None:
+                        self._entries.pop(key, None)
+                    else:
+                        self._entries[key] = entry
+                self._seen_generation = current
+                return
             seen: set[tuple[str, str | None, str]] = set()
             for summary in self._list_schedules():
                 key = ("schedule", summary["GroupName"], summary["Name"])
