@@ -119,6 +119,7 @@ class VirtualClock:
         self._deadlines: list[_Entry] = []  # every sleeper and call_at timer, by deadline (a heap)
         self._targets: list[_Entry] = []  # the sleepers an idle jump may go to (a heap)
         self._live: set[_Sleeper] = set()  # sleepers whose thread is in `sleep`
+        self._sleeping: dict[int, _Sleeper] = {}  # the same, by their threads' idents
         self._waking = 0  # sleepers woken whose thread has not resumed yet
         self._actions = 0  # call_at timers in `_deadlines`
         self._ids = itertools.count()
@@ -170,6 +171,12 @@ class VirtualClock:
             return False
         self.advance_to(deadline)
         return True
+
+    def is_sleeping(self, thread_ident: int | None) -> bool:
+        """The thread is parked in `sleep` (not running, and not woken and about to)."""
+        with self._lock:
+            sleeper = self._sleeping.get(thread_ident) if thread_ident is not None else None
+            return sleeper is not None and not sleeper.woken
 
     def waking(self) -> bool:
         """Some sleeper was woken and its thread has not resumed yet: the stack is not idle."""
@@ -228,6 +235,7 @@ class VirtualClock:
             if jump_target:
                 heapq.heappush(self._targets, entry)
             self._live.add(sleeper)
+            self._sleeping[threading.get_ident()] = sleeper
         listener = (lambda: self._wake(sleeper)) if wake_on is not None else None
         if wake_on is not None and listener is not None:
             wake_on.listen(listener)
@@ -247,6 +255,7 @@ class VirtualClock:
             with self._lock:
                 sleeper.done = True
                 self._live.discard(sleeper)
+                self._sleeping.pop(threading.get_ident(), None)
                 if sleeper.woken:
                     sleeper.woken = False
                     self._waking -= 1

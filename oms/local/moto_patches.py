@@ -233,8 +233,28 @@ class _TaskTimeoutEvent(WakeSignal):
         clock = RUNTIME.clock
         if timeout is None or not isinstance(clock, VirtualClock):
             return super().wait(timeout)
+        task = getattr(_task_threads, "latest", None)  # started by this thread just before the wait
         clock.sleep(timeout, jump_target=False, wake_on=self)
+        # The clock passed the deadline. Running code takes no virtual time: a clock jump that came
+        # while the task's thread was working (a handler, the engine between calls, a lock) does not
+        # make it overrun. It times out once its thread is parked on the clock (a callback wait) or gone;
+        # until then it is given the wall time it needs (a short wait, only after a deadline passed).
+        while not self.is_set():
+            if task is None or not task.is_alive() or clock.is_sleeping(task.ident):
+                break
+            super().wait(0.01)
         return self.is_set()
+
+
+_task_threads = threading.local()
+
+
+class _TaskThread(threading.Thread):
+    """The thread a task state runs in, noted for the thread that waits for it (see above)."""
+
+    def start(self) -> None:
+        _task_threads.latest = self
+        super().start()
 
 
 def _install_task_timeout_on_clock() -> None:
@@ -245,12 +265,14 @@ def _install_task_timeout_on_clock() -> None:
     a task's thread can wait a minute of wall time for the CPU and the DynamoDB lock: the task then
     failed with States.Timeout and the order was compensated (seen in a 1000-order simulation at load
     40-60). The deadline is not a timer the virtual clock jumps to; a task times out when the clock
-    passes it for another reason. On the real clock (`oms serve`) it is the same wall-time timeout,
-    looked at every second.
+    passes it for another reason while the task is parked on the clock (a jump while its thread works
+    does not count: running code takes no virtual time). On the real clock (`oms serve`) it is moto's
+    wall-time timeout.
     """
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
     patch_moto(execute_state, "threading", SimpleNamespace(Event=_TaskTimeoutEvent))
+    patch_moto(execute_state, "Thread", _TaskThread)
 
 
 def _install_callback_timeout_on_clock() -> None:

@@ -138,3 +138,13 @@ def test_call_at_runs_when_the_clock_passes_it_without_being_a_jump_target() -> 
     assert ran == [START + timedelta(seconds=301)]
     clock.call_at(START, lambda: ran.append(START))  # a moment already passed: at once
     assert ran[-1] == START
+
+
+def test_a_thread_parked_on_the_clock_is_told_apart_from_one_that_runs() -> None:
+    clock = VirtualClock(START)
+    sleeper = _sleeping(clock, 60)
+    assert clock.is_sleeping(sleeper.ident)
+    assert not clock.is_sleeping(threading.get_ident())
+    clock.advance(60)
+    sleeper.join(WAIT_BOUND_SECONDS)
+    assert not clock.is_sleeping(sleeper.ident)
