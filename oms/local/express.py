@@ -11,7 +11,8 @@ moto runs an `EXPRESS` state machine through the same engine as a Standard one, 
 - it answers GetExecutionHistory and DescribeExecution for Express executions; AWS refuses both, and
   so does this runtime (nothing may come to depend on them).
 - it has no 5-minute limit. Here an Express execution still running 300 s after its start on the
-  stack's clock is stopped and ends TIMED_OUT (an `ExecutionTimedOut` record).
+  stack's clock is stopped and ends TIMED_OUT (an `ExecutionTimedOut` record): a `call_at` timer on
+  the clock, no thread per execution.
 - Express executions are counted (requests) with their start and end on the stack's clock, for the bench.
 
 The local Express execution ARN keeps moto's `...:execution:<machine>:<name>` form (AWS appends a
@@ -51,6 +52,7 @@ class ExpressRun:
     tasks: list[str] = field(default_factory=list)  # Lambda functions its task states invoked
     handed_over: bool = False  # its states:startExecution task ran (the order waits on Standard)
     log_bytes: int = 0  # its execution log records, as CloudWatch Logs ingests them
+    log_streams: list[tuple[str, str]] = field(default_factory=list)  # (group, stream) it wrote to
 
 
 @dataclass
@@ -177,9 +179,12 @@ def _install_execution_logs() -> None:
     def start(self: Any) -> None:
         original_start(self)
         if _is_express_machine(self):
-            # The limit counts from the recorded start, whenever the watcher gets to run: it is never a
-            # timer the idle jump lands on, and a limit already passed stops the execution at once.
-            threading.Thread(target=_time_limit, args=(self,), daemon=True, name="express-limit").start()
+            # The limit counts from the recorded start: a timer on the clock, holding no thread, never
+            # one the idle jump lands on; a limit already passed stops the execution at once.
+            run = USAGE.runs.get(self.exec_arn)
+            started = run.started if run else RUNTIME.clock.now()
+            deadline = started + timedelta(seconds=EXPRESS_LIMIT_SECONDS)
+            RUNTIME.clock.call_at(deadline, lambda: _time_limit(self, deadline))
 
     patch_moto(Execution, "__init__", init)
     patch_moto(Execution, "start", start)
@@ -227,6 +232,9 @@ def _write(configuration: Any, arn: str, message: str, moment: datetime) -> None
         group = backend.groups.get(configuration.log_group_name)
         if group is None:
             return  # AWS drops records for a missing group as well
+        run = USAGE.runs.get(arn)
+        if run is not None and (group.name, stream) not in run.log_streams:
+            run.log_streams.append((group.name, stream))
         if stream not in group.streams:
             group.create_log_stream(stream)
         # Straight to the stream: PutLogEvents refuses stamps 14 days behind the wall clock, and the
@@ -265,19 +273,12 @@ def _function_of(details: dict[str, Any]) -> str:
     return str(parameters.get("FunctionName", "unknown")).rsplit(":", 1)[-1]
 
 
-def _time_limit(execution: Any) -> None:
+def _time_limit(execution: Any, deadline: datetime) -> None:
     """Stop an Express execution still running EXPRESS_LIMIT_SECONDS after its start (stack clock)."""
     from moto.stepfunctions.parser.api import ExecutionStatus
 
-    def running() -> bool:  # and still this stack's (a new stack clears USAGE: an old watcher ends)
-        return execution.exec_status in (None, ExecutionStatus.RUNNING) and execution.exec_arn in USAGE.runs
-
-    run = USAGE.runs.get(execution.exec_arn)
-    deadline = (run.started if run else RUNTIME.clock.now()) + timedelta(seconds=EXPRESS_LIMIT_SECONDS)
-    RUNTIME.clock.sleep(
-        (deadline - RUNTIME.clock.now()).total_seconds(), keep_waiting=running, jump_target=False
-    )
-    if not running():
+    # Still running, and still this stack's (a new stack clears USAGE: an old timer does nothing).
+    if execution.exec_status not in (None, ExecutionStatus.RUNNING) or execution.exec_arn not in USAGE.runs:
         return
     with USAGE.lock:
         USAGE.timed_out[execution.exec_arn] = deadline
@@ -444,17 +445,21 @@ def history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def express_records(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
-    """The execution's log records, as FilterLogEvents returns them from the local log group."""
+    """The execution's log records, read with GetLogEvents from the streams it wrote (a filter over
+    the whole log group read every execution's records for each one: quadratic in a simulation)."""
     logs = stack.session.client("logs")
+    run = USAGE.runs.get(execution_arn)
+    with _log_lock:
+        streams = list(run.log_streams) if run is not None else []
     records: list[dict[str, Any]] = []
-    for group in stack.log_group_names.values():
-        kwargs: dict[str, Any] = {"logGroupName": group, "filterPattern": f'"{execution_arn}"'}
+    for group, stream in streams:
+        kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
         while True:
-            page = logs.filter_log_events(**kwargs)
+            page = logs.get_log_events(**kwargs)
             records += [json.loads(e["message"]) for e in page["events"]]
-            if not page.get("nextToken"):
+            if not page["events"] or page.get("nextForwardToken") == kwargs.get("nextToken"):
                 break
-            kwargs["nextToken"] = page["nextToken"]
+            kwargs["nextToken"] = page["nextForwardToken"]
     mine = [r for r in records if r.get("execution_arn") == execution_arn]
     return sorted(mine, key=lambda r: int(r["id"]))
 

@@ -31,12 +31,12 @@ import json
 import threading
 import time
 import traceback
-from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
 from oms.local.capacity import DynamoRecord, item_size
+from oms.local.clock import VirtualClock, WakeSignal
 from oms.local.moto_contract import PATCHES, MotoContractError, Patch, patch_moto
 from oms.local.moto_dynamodb import dynamodb_fault, install_dynamodb_patches, transaction_conflict
 from oms.local.moto_inprocess import install_in_process_dynamodb
@@ -223,20 +223,38 @@ def _install_event_source_hooks() -> None:
     patch_moto(sqs_models, "unix_time_millis", lambda: RUNTIME.clock.now().timestamp() * 1000)
 
 
-TASK_TIMEOUT_POLL_SECONDS = 1.0  # wall seconds between looks at the clock while a task runs
+class _TaskTimeoutEvent(WakeSignal):
+    """The event a task state waits on for its TimeoutSeconds, with the deadline on RUNTIME.clock.
 
-
-class _TaskTimeoutEvent(threading.Event):
-    """The event a task state waits on for its TimeoutSeconds, with the deadline on RUNTIME.clock."""
+    On a virtual clock the wait is a sleeper that is not a jump target, woken when the task ends (this
+    event is set) or when the clock passes the deadline; on the real clock it is moto's wall-time wait."""
 
     def wait(self, timeout: float | None = None) -> bool:
-        if timeout is None:
-            return super().wait()
-        deadline = RUNTIME.clock.now() + timedelta(seconds=timeout)
-        while not super().wait(TASK_TIMEOUT_POLL_SECONDS):
-            if RUNTIME.clock.now() >= deadline:
-                return self.is_set()
-        return True
+        clock = RUNTIME.clock
+        if timeout is None or not isinstance(clock, VirtualClock):
+            return super().wait(timeout)
+        task = getattr(_task_threads, "latest", None)  # started by this thread just before the wait
+        clock.sleep(timeout, jump_target=False, wake_on=self)
+        # The clock passed the deadline. Running code takes no virtual time: a clock jump that came
+        # while the task's thread was working (a handler, the engine between calls, a lock) does not
+        # make it overrun. It times out once its thread is parked on the clock (a callback wait) or gone;
+        # until then it is given the wall time it needs (a short wait, only after a deadline passed).
+        while not self.is_set():
+            if task is None or not task.is_alive() or clock.is_sleeping(task.ident):
+                break
+            super().wait(0.01)
+        return self.is_set()
+
+
+_task_threads = threading.local()
+
+
+class _TaskThread(threading.Thread):
+    """The thread a task state runs in, noted for the thread that waits for it (see above)."""
+
+    def start(self) -> None:
+        _task_threads.latest = self
+        super().start()
 
 
 def _install_task_timeout_on_clock() -> None:
@@ -247,26 +265,40 @@ def _install_task_timeout_on_clock() -> None:
     a task's thread can wait a minute of wall time for the CPU and the DynamoDB lock: the task then
     failed with States.Timeout and the order was compensated (seen in a 1000-order simulation at load
     40-60). The deadline is not a timer the virtual clock jumps to; a task times out when the clock
-    passes it for another reason. On the real clock (`oms serve`) it is the same wall-time timeout,
-    looked at every second.
+    passes it for another reason while the task is parked on the clock (a jump while its thread works
+    does not count: running code takes no virtual time). On the real clock (`oms serve`) it is moto's
+    wall-time timeout.
     """
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
     patch_moto(execute_state, "threading", SimpleNamespace(Event=_TaskTimeoutEvent))
+    patch_moto(execute_state, "Thread", _TaskThread)
 
 
 def _install_callback_timeout_on_clock() -> None:
     """`.waitForTaskToken` with TimeoutSeconds(Path): wait on RUNTIME.clock, not wall time.
 
     moto waits on a threading.Event for the callback. With an explicit timeout, sleep on the clock
-    instead, ending early when the callback (or an interruption) arrives; the clock sees a sleeper with
-    a deadline, so a virtual clock can jump to it when everything else is idle. Tasks without a timeout
+    instead, woken when the callback (or an interruption) sets that event; the clock sees a sleeper
+    with a deadline, so a virtual clock can jump to it when everything else is idle. Tasks without a timeout
     (moto's default of 99999999 s) keep moto's behaviour: nobody should jump years ahead for them.
     """
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback as callback_module,
     )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    # The callback's event wakes the task's clock sleeper when it is set (SendTaskSuccess/Failure, an
+    # interruption), in the caller's thread: from that moment the sleeper is neither a timer an idle
+    # jump may go to nor idle, so no jump lands on the timeout of a task whose answer has come.
+    original_init = CallbackEndpoint.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self._notify_event = WakeSignal()
+
+    patch_moto(CallbackEndpoint, "__init__", init)
 
     task_class = callback_module.StateTaskServiceCallback
     original = task_class._wait_for_task_token_timeout
@@ -274,18 +306,7 @@ def _install_callback_timeout_on_clock() -> None:
     def wait_on_clock(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
         if timeout_seconds >= TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS:
             return original(self, timeout_seconds, callback_endpoint)
-        notified = callback_endpoint._notify_event
-        clock = RUNTIME.clock
-        wake = getattr(clock, "wake", None)
-        if wake is not None:
-            # The callback sets an Event; wake the clock's sleepers at once, so nobody sees this task
-            # idle in between and jumps the virtual clock to its timeout.
-            def relay() -> None:
-                notified.wait()
-                wake()
-
-            threading.Thread(target=relay, name="callback-relay", daemon=True).start()
-        clock.sleep(timeout_seconds, keep_waiting=lambda: not notified.is_set())
+        RUNTIME.clock.sleep(timeout_seconds, wake_on=callback_endpoint._notify_event)
         return callback_endpoint.get_outcome()
 
     patch_moto(task_class, "_wait_for_task_token_timeout", wait_on_clock)

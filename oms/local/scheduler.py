@@ -21,6 +21,7 @@ the schedule's RetryPolicy, then dropped (no dead-letter queue locally); only La
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import threading
 import uuid
@@ -33,21 +34,53 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from oms.local.clock import Clock
+from oms.local.clock import Clock, WakeSignal
 from oms.local.expressions import Cron, Expression, ExpressionError, Rate, parse
 
 _changes = {"generation": 0}
 _changes_lock = threading.RLock()
+# What each generation changed: (generation, (group, name)) for one schedule, (generation, None) for
+# anything else (a rule, a group). A scheduler re-reads only the schedules changed since it last looked,
+# not every schedule and rule (a 1,000-order run creates and deletes hundreds of one-time schedules).
+_CHANGE_LOG_LIMIT = 10_000
+_change_log: deque[tuple[int, tuple[str, str] | None]] = deque(maxlen=_CHANGE_LOG_LIMIT)
+_change_listeners: list[Callable[[], None]] = []  # running schedulers' wake-ups
 
 
 def _bump() -> None:
+    """Something changed that the change hooks did not see: the next refresh reads everything."""
     with _changes_lock:
         _changes["generation"] += 1
+        _change_log.append((_changes["generation"], None))
+    _announce_change()
+
+
+def _announce_change() -> None:
+    for listener in list(_change_listeners):
+        listener()
 
 
 def generation() -> int:
     with _changes_lock:
         return _changes["generation"]
+
+
+def changes_since(seen: int) -> tuple[int, set[tuple[str, str]] | None]:
+    """The current generation and the schedules changed after `seen`; None: read everything again."""
+    with _changes_lock:
+        current = _changes["generation"]
+        if current == seen:
+            return current, set()
+        if seen < 0 or not _change_log or _change_log[0][0] > seen + 1:
+            return current, None
+        changed: set[tuple[str, str]] = set()
+        for number, key in _change_log:
+            if number <= seen:
+                continue
+            if key is None:
+                return current, None
+            changed.add(key)
+        return current, changed
 
 
 @cache
@@ -78,13 +111,24 @@ def install_change_hooks() -> None:
         EventsBackend: ("describe_rule", "list_rules", "list_targets_by_rule"),
     }
 
+    one_schedule = {"create_schedule", "update_schedule", "delete_schedule"}
+
     def wrap(method: Callable[..., Any], changes: bool) -> Callable[..., Any]:
+        signature = inspect.signature(method)
+
         def locked(*args: Any, **kwargs: Any) -> Any:
             with _changes_lock:
                 result = method(*args, **kwargs)
                 if changes:
                     _changes["generation"] += 1
-                return result
+                    key: tuple[str, str] | None = None
+                    if method.__name__ in one_schedule:
+                        named = signature.bind(*args, **kwargs).arguments
+                        key = (str(named.get("group_name") or "default"), str(named["name"]))
+                    _change_log.append((_changes["generation"], key))
+            if changes:
+                _announce_change()
+            return result
 
         return locked
 
@@ -172,6 +216,7 @@ class LocalScheduler:
         self._busy = False
         self._sleep_until = datetime.max.replace(tzinfo=UTC)
         self._stop = threading.Event()
+        self._changed = WakeSignal()  # a schedule or rule changed, or the scheduler stops
         self._thread: threading.Thread | None = None
         self.fired: deque[Firing] = deque(maxlen=100_000)
         self.errors: list[str] = []
@@ -180,6 +225,7 @@ class LocalScheduler:
 
     def start(self) -> LocalScheduler:
         install_change_hooks()
+        _change_listeners.append(self._changed.set)
         self.refresh()
         self._thread = threading.Thread(target=self._run, name="oms-local-scheduler", daemon=True)
         self._thread.start()
@@ -187,6 +233,9 @@ class LocalScheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._changed.set in _change_listeners:
+            _change_listeners.remove(self._changed.set)
+        self._changed.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -232,6 +281,7 @@ class LocalScheduler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._changed.clear()  # before reading: a change from here on wakes the sleep below
                 self.refresh()
                 due = self.next_due()
                 now = self.clock.now()
@@ -239,10 +289,12 @@ class LocalScheduler:
                     self.run_due()
                     continue
                 if due is None:
-                    self._stop.wait(0.05)  # nothing scheduled: poll for changes on wall time
+                    self._changed.wait(1.0)  # nothing scheduled: until something is
                     continue
                 self._sleep_until = due
-                self.clock.sleep((due - now).total_seconds(), keep_waiting=self._nothing_changed)
+                self.clock.sleep(
+                    (due - now).total_seconds(), keep_waiting=self._nothing_changed, wake_on=self._changed
+                )
             except Exception as exc:  # the scheduler must outlive any one bad schedule
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(0.05)
@@ -259,10 +311,20 @@ class LocalScheduler:
     # ------------------------------------------------------------ reading moto
 
     def refresh(self) -> None:
-        current = generation()
+        current, changed = changes_since(self._seen_generation)
         if current == self._seen_generation:
             return
         with self._lock:
+            if changed is not None:  # only some schedules changed: read those
+                for group, name in changed:
+                    key: tuple[str, str | None, str] = ("schedule", group, name)
+                    entry = self._schedule_entry(group, name, self._entries.get(key))
+                    if entry is None:
+                        self._entries.pop(key, None)
+                    else:
+                        self._entries[key] = entry
+                self._seen_generation = current
+                return
             seen: set[tuple[str, str | None, str]] = set()
             for summary in self._list_schedules():
                 key = ("schedule", summary["GroupName"], summary["Name"])

@@ -502,10 +502,12 @@ class LocalStack:
         return min(found) if found else None
 
     def is_idle(self, quiet_seconds: float = 0.01) -> bool:
-        """No Lambda handler running, no execution event for `quiet_seconds`, no schedule due unfired."""
+        """No Lambda handler running, no execution event for `quiet_seconds`, no sleeper woken and not
+        yet resumed (a Wait that just ended, a task whose callback came), no schedule due unfired."""
         return (
             self.runtime.in_flight == 0
             and time.monotonic() - self.runtime.last_engine_activity > quiet_seconds
+            and not (isinstance(self.clock, VirtualClock) and self.clock.waking())
             and (self.scheduler is None or self.scheduler.is_idle())
             and (self.event_sources is None or self.event_sources.is_idle())
         )

@@ -319,3 +319,34 @@ def test_on_the_real_clock_a_new_schedule_fires_on_time(aws):
     # at its time, not at the hourly rule's next sweep (the margin is for a loaded machine)
     assert due <= fired_at < due + timedelta(minutes=5)
     assert aws.scheduler.deleted == ["soon"]
+
+
+def test_a_changed_schedule_is_read_alone_and_anything_else_reads_everything() -> None:
+    """The change hooks on moto's backends log which schedule changed, so a refresh reads that one
+    schedule instead of listing every schedule and rule again."""
+    import boto3
+    from moto import mock_aws
+
+    scheduler_module.install_change_hooks()
+    with mock_aws():
+        client = boto3.client("scheduler", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        seen = scheduler_module.generation()
+        client.create_schedule_group(Name="timers")
+        assert scheduler_module.changes_since(seen)[1] is None  # a group: read everything
+        seen = scheduler_module.generation()
+        for name in ("pay-a", "pay-b"):
+            client.create_schedule(
+                Name=name,
+                GroupName="timers",
+                ScheduleExpression="at(2026-01-01T00:05:00)",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": FUNCTION, "RoleArn": "arn:aws:iam::123456789012:role/r"},
+            )
+        client.delete_schedule(Name="pay-a", GroupName="timers")
+        current, changed = scheduler_module.changes_since(seen)
+        assert current == seen + 3
+        assert changed == {("timers", "pay-a"), ("timers", "pay-b")}
+        assert scheduler_module.changes_since(current) == (current, set())
+        events.put_rule(Name="sweep", ScheduleExpression="rate(1 minute)")
+        assert scheduler_module.changes_since(current)[1] is None  # a rule: read everything
