@@ -12,12 +12,14 @@ TEST_WORKERS ?= auto
 LINT_JOBS ?= 4
 
 # Installs run through uv when it could be installed (the same packages as pip, several times faster);
-# otherwise, or with INSTALLER=pip, through pip. $(call install_into,VENV,ARGUMENTS)
+# otherwise, with INSTALLER=pip, or when uv fails (say an index only pip is configured for), through
+# pip. $(call install_into,VENV,ARGUMENTS)
 INSTALLER ?= uv
 UV := $(VENV)/bin/uv
 comma := ,
-install_into = if [ "$(INSTALLER)" = uv ] && [ -x "$(UV)" ]; then "$(UV)" pip install --python "$(1)/bin/python" $(2); \
-	else "$(1)/bin/python" -m pip install --disable-pip-version-check $(2); fi
+pip_into = "$(1)/bin/python" -m pip install --disable-pip-version-check $(2)
+install_into = if [ "$(INSTALLER)" = uv ] && [ -x "$(UV)" ]; then "$(UV)" pip install --python "$(1)/bin/python" $(2) \
+	|| { echo "uv failed: installing with pip"; $(pip_into); }; else $(pip_into); fi
 
 .PHONY: install run test lint lint-ruff lint-mypy lint-cfn lint-statelint lint-checkov
 .PHONY: check-python simulate bench sam-validate clean
