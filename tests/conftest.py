@@ -89,15 +89,29 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _SESSION.stop()
 
 
-# Modules that take longest (measured on the 2-core machine), slowest first. Collection puts them ahead
-# of the rest, and `make test` runs pytest-xdist with --no-loadscope-reorder, so a worker starts each of
-# them early and the short modules fill in behind: the run no longer ends waiting for one slow module
-# a worker picked up last. A module not listed keeps its place after these.
+# Modules that take longest (measured on the 2-core machine: wall seconds of a module's tests, real
+# processes and the browser included), slowest first. Collection puts them ahead of the rest, and
+# `make test` runs pytest-xdist with --no-loadscope-reorder, so workers take them first and the short
+# modules (the unit tests last) fill in behind: the run does not end with one worker idle while the
+# other finishes a long module it picked up late. A module not listed keeps its place after these.
 SLOWEST_MODULES = (
     "tests/test_bench.py",
     "tests/e2e/test_stock_conservation.py",
     "tests/e2e/test_openapi_fuzz.py",
+    "tests/test_cli.py",
+    "tests/browser/test_console_people.py",
+    "tests/browser/test_console.py",
     "tests/test_metrics_simulation.py",
+    "tests/e2e/test_aftersales_properties.py",
+    "tests/test_cli_serve_process.py",
+    "tests/e2e/test_sourcing.py",
+    "tests/connectors/test_connector_push_platforms.py",
+    "tests/e2e/test_aftersales.py",
+    "tests/browser/test_console_bulk.py",
+    "tests/e2e/test_deposit_balance.py",
+    "tests/e2e/test_payment.py",
+    "tests/browser/test_console_line_changes.py",
+    "tests/e2e/test_shipping.py",
 )
 
 

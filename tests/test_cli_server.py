@@ -14,7 +14,7 @@ import pytest
 from oms.cli import DEMO_STOCK, demo_order_body, main
 from oms.local.clock import SystemClock
 from oms.local.http import LocalHttpServer
-from oms.local.stack import LocalStack
+from oms.local.stack import WAIT_BOUND_SECONDS, LocalStack
 from oms.scenarios import SCENARIOS, SOUTH_ONLY_SKU
 from tests.serving import serving
 
@@ -43,7 +43,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def settled(order_id: str, until: set[str], timeout: float = 60) -> dict[str, Any]:
+def settled(order_id: str, until: set[str], timeout: float = WAIT_BOUND_SECONDS) -> dict[str, Any]:
     from functions.core import repository
 
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ from functions.core.models.order_in import order_id_for
 from oms.local.catalog import register_order_products, register_products
 from oms.local.clock import VirtualClock
 from oms.local.http import LocalHttpServer, serve
-from oms.local.stack import LocalStack
+from oms.local.stack import WAIT_BOUND_SECONDS, LocalStack
 from tests.factories import mutated, new_sku, order_body
 from tests.serving import serving
 
@@ -63,7 +63,7 @@ def call(
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=WAIT_BOUND_SECONDS) as response:
             raw = response.read()
             return response.status, response.headers, json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:
@@ -167,7 +167,7 @@ def test_a_body_that_is_not_json_is_rejected(served):
         headers={"Content-Type": "application/json", **credentials("POST", "/orders", "{not json")},
     )
     with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=30)
+        urllib.request.urlopen(request, timeout=WAIT_BOUND_SECONDS)
     assert caught.value.code == 422
 
 
@@ -230,7 +230,7 @@ def test_utf8_bodies_survive_the_round_trip(served):
 
 def test_the_root_redirects_a_browser_to_the_console(served):
     _, server = served
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=WAIT_BOUND_SECONDS)
     try:
         connection.request("GET", "/")
         response = connection.getresponse()
@@ -238,7 +238,7 @@ def test_the_root_redirects_a_browser_to_the_console(served):
         assert (response.status, response.getheader("Location")) == (302, "/console")
     finally:
         connection.close()
-    with urllib.request.urlopen(f"{server.url}/", timeout=10) as followed:
+    with urllib.request.urlopen(f"{server.url}/", timeout=WAIT_BOUND_SECONDS) as followed:
         assert followed.url == f"{server.url}/console"
         assert b"OMS console" in followed.read()
 
@@ -248,7 +248,10 @@ def test_a_burst_of_simultaneous_connections_is_each_answered(served):
     # must hold them all (socketserver's default of 5 drops or resets the rest).
     _, server = served
     clients = 64
-    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(clients)]
+    sockets = [
+        socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_BOUND_SECONDS)
+        for _ in range(clients)
+    ]
     try:
         for n, sock in enumerate(sockets):
             request = f"GET /orders/ord-{n:024x} HTTP/1.1\r\nHost: local\r\nConnection: close\r\n"
@@ -271,7 +274,7 @@ def test_a_burst_of_simultaneous_connections_is_each_answered(served):
 
 def test_a_client_that_hangs_up_early_is_not_a_server_error(served, capsys):
     _, server = served
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_BOUND_SECONDS) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
         sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: local\r\n\r\n")
     status, _, _ = call("GET", f"{server.url}/openapi.json")  # the server still answers the next one

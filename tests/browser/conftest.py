@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from oms.local.http import serve
+from oms.local.stack import WAIT_BOUND_SECONDS
 from tests.browser.support import CHROMEDRIVER, CHROMIUM
 
 
@@ -35,7 +36,7 @@ def browser() -> Iterator[Any]:
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
+    driver.set_page_load_timeout(WAIT_BOUND_SECONDS)
     try:
         yield driver
     finally:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from oms.local.stack import WAIT_BOUND_SECONDS
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SKIP_WITHOUT_CHROMIUM = pytest.mark.skipif(
@@ -16,7 +18,7 @@ SKIP_WITHOUT_CHROMIUM = pytest.mark.skipif(
 )
 
 
-def wait_for(driver: Any, css: str, timeout: float = 15) -> Any:
+def wait_for(driver: Any, css: str, timeout: float = WAIT_BOUND_SECONDS) -> Any:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -26,7 +28,9 @@ def wait_for(driver: Any, css: str, timeout: float = 15) -> Any:
     )
 
 
-def wait_until(driver: Any, condition: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
+def wait_until(
+    driver: Any, condition: Callable[[], Any], timeout: float = WAIT_BOUND_SECONDS, what: str = ""
+) -> Any:
     """Poll `condition` (a person's view of the page) until it is truthy; stale elements are retried."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait

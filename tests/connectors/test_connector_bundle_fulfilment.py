@@ -97,7 +97,7 @@ def test_shopify_is_answered_with_its_bundle_line_item_not_the_components(oms, s
     oms.wait(created["execution_arn"])
     assert oms.order(created["order_id"])["status"] == "SHIPPED"
     stack.settle()
-    stack.run_until(lambda: bool(fake.received("fulfillment.create")), timeout=30)
+    stack.run_until(lambda: bool(fake.received("fulfillment.create")))
     (call,) = fake.received("fulfillment.create")
     assert sorted((li["id"], li["quantity"]) for li in call["fulfillment"]["line_items"]) == sorted(
         (li["id"], li["quantity"]) for li in order["line_items"]

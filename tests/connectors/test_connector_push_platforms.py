@@ -133,7 +133,7 @@ def test_shipping_is_answered_with_the_platforms_own_call(oms, stack, shop, fake
             (d["status"], d["native_call"]) for d in answer["deliveries"] if d["platform"] == shop.platform
         ]
 
-    stack.run_until(lambda: bool(recorded()), timeout=30)  # recorded right after the platform answered
+    stack.run_until(lambda: bool(recorded()))  # recorded right after the platform answered
     assert recorded() == [("delivered", name)]
 
 

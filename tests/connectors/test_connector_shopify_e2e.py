@@ -103,7 +103,7 @@ def test_orders_create_with_valid_hmac_ships_and_is_answered_with_a_fulfillment(
     shipped = oms.order(answer["order_id"])
     assert shipped["status"] == "SHIPPED"
     stack.settle()
-    stack.run_until(lambda: bool(fake.received("fulfillment.create")), timeout=30)
+    stack.run_until(lambda: bool(fake.received("fulfillment.create")))
     (call,) = fake.received("fulfillment.create")
     shipment = shipped["shipments"][0]
     assert call["order_id"] == str(order["id"])
@@ -118,7 +118,7 @@ def test_orders_create_with_valid_hmac_ships_and_is_answered_with_a_fulfillment(
         found = oms.as_role("ops").call("GET", f"/webhooks/deliveries?order_id={answer['order_id']}").json()
         return [(d["status"], d["native_call"]) for d in found["deliveries"] if d["platform"] == "shopify"]
 
-    stack.run_until(lambda: bool(recorded()), timeout=30)  # recorded right after Shopify answered
+    stack.run_until(lambda: bool(recorded()))  # recorded right after Shopify answered
     assert recorded() == [("delivered", "fulfillment.create")]
 
     again = shop.push("orders/create", order)  # Shopify's retry of the same delivery
@@ -138,7 +138,7 @@ def test_cancellation_before_shipment_intercepts_the_order_and_releases_stock(om
     created = shop.push("orders/create", order)
     assert created.status == 201, created.body
     order_id = created.json()["order_id"]
-    stack.run_until(lambda: oms.order(order_id)["status"] in ("ON_HOLD", "SHIPPED"), timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] in ("ON_HOLD", "SHIPPED"))
     assert oms.order(order_id)["status"] == "ON_HOLD"  # held for the buyer's note: not shipped
 
     cancelled = copy.deepcopy(order)
@@ -151,7 +151,7 @@ def test_cancellation_before_shipment_intercepts_the_order_and_releases_stock(om
     response = shop.push(topic, cancelled)
     assert response.status == 200, response.body
     assert response.json()["outcome"] == "intercepted"
-    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED")
     assert oms.stock(sku_a)["reserved"] == 0
     assert oms.stock(sku_a)["available"] == 5
 
@@ -216,7 +216,7 @@ def test_paid_later_on_shopify_pays_the_order_and_changes_after_shipment_are_exc
     created = shop.push("orders/create", order)
     assert created.status == 201, created.body
     order_id = created.json()["order_id"]
-    stack.run_until(lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "AWAITING_PAYMENT")
 
     paid = copy.deepcopy(order)
     paid["financial_status"] = "paid"
@@ -224,7 +224,7 @@ def test_paid_later_on_shopify_pays_the_order_and_changes_after_shipment_are_exc
     response = shop.push("orders/updated", paid)
     assert response.status == 200, response.body
     assert response.json()["outcome"] == "paid"
-    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "SHIPPED")
 
     moved = copy.deepcopy(paid)
     moved["shipping_address"]["address1"] = "1 Sparks St"

@@ -105,12 +105,10 @@ def test_a_pushed_trade_found_again_by_the_pull_is_one_order(oms, stack, shop, f
     assert len(oms.executions_named(order_id)) == 1  # the pull did not start a second workflow
     assert len(oms.executions_named(lost_id)) == 1
 
-    stack.wait_for_execution(order["execution_arn"], timeout=30)
+    stack.wait_for_execution(order["execution_arn"])
     shipped = oms.order(order_id)
     assert shipped["status"] == "SHIPPED"
-    stack.run_until(
-        lambda: any(c["tid"] == tid for c in fake.received("taobao.logistics.offline.send")), timeout=30
-    )
+    stack.run_until(lambda: any(c["tid"] == tid for c in fake.received("taobao.logistics.offline.send")))
     (send,) = [c for c in fake.received("taobao.logistics.offline.send") if c["tid"] == tid]
     assert send["out_sid"] == shipped["shipments"][0]["tracking_number"]
 
@@ -145,7 +143,7 @@ def test_buyer_refund_before_shipment_intercepts_and_address_change_updates(oms,
     created = shop.push(document)
     assert created.status == 201, created.body
     order_id = created.json()["order_id"]
-    stack.run_until(lambda: oms.order(order_id)["status"] in ("ON_HOLD", "SHIPPED"), timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] in ("ON_HOLD", "SHIPPED"))
     assert oms.order(order_id)["status"] == "ON_HOLD"
 
     trade["receiver_address"] = "文一西路1000号"
@@ -166,7 +164,7 @@ def test_buyer_refund_before_shipment_intercepts_and_address_change_updates(oms,
     response = shop.push(refund, topic="taobao_refund_RefundCreated")
     assert response.status == 200, response.body
     assert response.json()["outcome"] == "intercepted"
-    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED", timeout=30)
+    stack.run_until(lambda: oms.order(order_id)["status"] == "CANCELLED")
     assert oms.stock(sku_a)["reserved"] == 0
 
 
