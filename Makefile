@@ -73,12 +73,8 @@ lint-ruff: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# mypy's cache is kept per user, not per clone: a fresh clone is checked in a second or two instead of
-# from scratch (mypy validates every cached module by its source hash, so a stale entry is re-checked).
-MYPY_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/serverless-oms/mypy
-
 lint-mypy: install
-	$(VENV)/bin/mypy --cache-dir "$(MYPY_CACHE_DIR)"
+	$(VENV)/bin/mypy
 
 lint-cfn: install
 	$(VENV)/bin/cfn-lint template.yaml
