@@ -53,7 +53,7 @@ run: $(LOCAL_STAMP)
 
 ## make test: lint, type-check, validate the template and the state machine, then every test
 test: lint
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # checkov pins its own boto3 (older than the OMS needs), so it lives in a venv of its own.
 CHECKOV_VENV ?= .venv-checkov
