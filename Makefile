@@ -6,8 +6,10 @@ VENV_STAMP := $(VENV)/.venv-stamp
 STAMP := $(VENV)/.installed-stamp
 LOCAL_STAMP := $(VENV)/.local-stamp
 PORT ?= 3000
-# Test processes: one local stack each (pytest-xdist); a module runs whole on one worker.
-TEST_WORKERS ?= auto
+# Test processes: one local stack each (pytest-xdist); a module runs whole on one worker. One more than
+# the cores: a worker waits on its stack's threads about a third of the time (2 cores: 228 s with 2
+# workers, 202 s with 3, docs/local-runtime.md).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 # The lint steps run side by side (their output kept whole per step).
 LINT_JOBS ?= 4
 
