@@ -234,16 +234,18 @@ class _TaskTimeoutEvent(WakeSignal):
         if timeout is None or not isinstance(clock, VirtualClock):
             return super().wait(timeout)
         task = getattr(_task_threads, "latest", None)  # started by this thread just before the wait
-        clock.sleep(timeout, jump_target=False, wake_on=self)
-        # The clock passed the deadline. Running code takes no virtual time: a clock jump that came
-        # while the task's thread was working (a handler, the engine between calls, a lock) does not
-        # make it overrun. It times out once its thread is parked on the clock (a callback wait) or gone;
-        # until then it is given the wall time it needs (a short wait, only after a deadline passed).
         while not self.is_set():
-            if task is None or not task.is_alive() or clock.is_sleeping(task.ident):
-                break
-            super().wait(0.01)
-        return self.is_set()
+            clock.sleep(timeout, jump_target=False, wake_on=self)
+            if self.is_set() or task is None or not task.is_alive() or clock.is_sleeping(task.ident):
+                # done, or the clock passed the deadline while the task was parked on it: timed out
+                return self.is_set()
+            # The clock passed the deadline while the task's thread was working (a handler, the engine
+            # between calls, a lock). Running code takes no virtual time, so that jump does not count:
+            # wait (wall time) until the thread ends or parks on the clock, then give it its whole
+            # timeout again from there. A task timed out only by a jump that finds it parked.
+            while not self.is_set() and task.is_alive() and not clock.is_sleeping(task.ident):
+                super().wait(0.01)
+        return True
 
 
 _task_threads = threading.local()
